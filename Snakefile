@@ -1,0 +1,40 @@
+"""mlpmf: free-energy profiles and rates from umbrella sampling with ML potentials.
+
+snakemake --cores all                                   # the default study
+snakemake --cores all --configfile config/studies/X.yaml
+"""
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# A study file given with --configfile stands alone (keys it leaves out take the
+# schema's defaults), instead of being merged over the default study.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/reference.smk"
+include: "workflow/rules/training.smk"
+include: "workflow/rules/umbrella.smk"
+include: "workflow/rules/free_energy.smk"
+include: "workflow/rules/plots.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_targets(),
+
+
+onsuccess:
+    print(completion_message())

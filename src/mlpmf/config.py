@@ -1,0 +1,111 @@
+"""Study configuration: derived quantities and the checks JSON Schema cannot express.
+
+The schema (``workflow/schemas/config.schema.yaml``) fixes keys, types, ranges and
+defaults; :func:`check_study` then checks what needs the structure file or relations
+between keys, and raises :class:`ConfigError` naming the key and what was expected,
+before any job runs.
+"""
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.io import read
+
+
+class ConfigError(ValueError):
+    """A study config that cannot be run, with the offending key in the message."""
+
+
+def linear_or_list(value, key: str) -> np.ndarray:
+    """A list of numbers, or ``{start, stop, num}`` expanded like numpy.linspace."""
+    if isinstance(value, Mapping):
+        return np.linspace(value["start"], value["stop"], int(value["num"]))
+    values = np.asarray(value, dtype=float)
+    if values.ndim != 1 or len(values) == 0:
+        raise ConfigError(f"{key}: expected a list of numbers or {{start, stop, num}}")
+    return values
+
+
+def window_centers(config: Mapping) -> np.ndarray:
+    """Umbrella window centres, CV unit."""
+    return linear_or_list(config["umbrella"]["centers"], "umbrella.centers")
+
+
+def window_spring_constants(config: Mapping) -> np.ndarray:
+    """Spring constant of every window, kJ/mol per CV unit squared."""
+    kappa = config["umbrella"]["spring_constant_kj_mol"]
+    return np.broadcast_to(np.asarray(kappa, dtype=float), window_centers(config).shape).copy()
+
+
+def bin_edges(config: Mapping) -> np.ndarray:
+    """Edges of the PMF bins: ``free_energy.bins`` gives num bins between start and stop."""
+    bins = config["free_energy"]["bins"]
+    return np.linspace(bins["start"], bins["stop"], int(bins["num"]) + 1)
+
+
+def child_seed(seed: int, *keys: int) -> int:
+    """An independent seed for one task (e.g. one window) derived from the study seed."""
+    return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0])
+
+
+def read_structure(path: str | Path, key: str = "system.structure") -> Atoms:
+    """Read a structure file with ASE, turning every failure into a ConfigError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{key}: structure file {str(path)!r} does not exist")
+    try:
+        atoms = read(path)
+    except Exception as error:  # ASE raises many types for unreadable files
+        raise ConfigError(f"{key}: ASE cannot read {str(path)!r}: {error}") from error
+    if len(atoms) == 0:
+        raise ConfigError(f"{key}: {str(path)!r} contains no atoms")
+    return atoms
+
+
+def check_study(config: Mapping) -> None:
+    """Checks beyond the schema; raises ConfigError on the first problem found."""
+    atoms = read_structure(config["system"]["structure"])
+    num_atoms = len(atoms)
+    for key, indices in (
+        ("collective_variable.atoms", config["collective_variable"]["atoms"]),
+        ("system.fixed_atoms", config["system"]["fixed_atoms"]),
+    ):
+        bad = [i for i in indices if not 0 <= i < num_atoms]
+        if bad:
+            raise ConfigError(
+                f"{key}: atom indices {bad} out of range for {num_atoms} atoms in "
+                f"{config['system']['structure']!r}"
+            )
+    if config["oracle"]["kind"] == "double_well_bond" and num_atoms < 2:
+        raise ConfigError("oracle.kind: double_well_bond needs at least 2 atoms in the structure")
+    centers = window_centers(config)
+    if len(centers) < 2:
+        raise ConfigError("umbrella.centers: at least two windows are needed")
+    edges = bin_edges(config)
+    if edges[0] < centers.min() - 1e-9 or edges[-1] > centers.max() + 1e-9:
+        raise ConfigError(
+            f"free_energy.bins: [{edges[0]:g}, {edges[-1]:g}] reaches outside the window "
+            f"centres [{centers.min():g}, {centers.max():g}]; unsampled bins would be empty"
+        )
+    reactant = config["rates"]["reactant"]
+    product = config["rates"]["product"]
+    for name, interval in (("reactant", reactant), ("product", product)):
+        if interval[0] >= interval[1]:
+            raise ConfigError(f"rates.{name}: expected [lo, hi] with lo < hi, got {interval}")
+        if interval[1] < edges[0] or interval[0] > edges[-1]:
+            raise ConfigError(f"rates.{name}: {interval} lies outside free_energy.bins")
+    if reactant[0] < product[1] and product[0] < reactant[1]:
+        raise ConfigError(f"rates: reactant {reactant} and product {product} overlap")
+
+
+def load_system(system: Mapping) -> Atoms:
+    """The study's starting structure with ``system.fixed_atoms`` added to its constraints."""
+    from ase.constraints import FixAtoms
+
+    atoms = read_structure(system["structure"])
+    fixed = list(system.get("fixed_atoms", []))
+    if fixed:
+        atoms.constraints = [*atoms.constraints, FixAtoms(indices=fixed)]
+    return atoms

@@ -1,0 +1,130 @@
+"""The committee of per-element neural-network potentials.
+
+Every member is a Behler-Parrinello-style model: one small MLP per element maps an
+atom's standardised descriptor to its energy, the structure's energy is the sum over
+atoms. The M members of a committee share the descriptor and are evaluated together:
+their weights are stacked along a leading member axis, so one pass gives all M
+energies and, through :meth:`PairBatch.forces`, all M force fields.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from mlpmf.descriptors import PairBatch, RadialBasis
+
+
+class Committee(nn.Module):
+    """M independent per-element MLPs sharing one descriptor.
+
+    Parameters
+    ----------
+    basis
+        Descriptor settings; saved with the model.
+    num_members
+        Committee size M.
+    hidden_layers
+        Widths of the hidden layers of each element's MLP.
+    feature_mean, feature_std
+        (S, num_features) statistics of the training descriptors, per centre element.
+    reference_energies
+        (S,) energy per atom of each element, eV, fitted before the networks.
+    energy_scale
+        eV; the networks' output is multiplied by it.
+    """
+
+    def __init__(
+        self,
+        basis: RadialBasis,
+        num_members: int,
+        hidden_layers: Sequence[int],
+        feature_mean: torch.Tensor,
+        feature_std: torch.Tensor,
+        reference_energies: torch.Tensor,
+        energy_scale: float,
+    ):
+        super().__init__()
+        self.basis = basis
+        self.num_members = num_members
+        self.hidden_layers = tuple(int(h) for h in hidden_layers)
+        num_species = len(basis.species)
+        self.register_buffer("feature_mean", feature_mean.clone().double())
+        self.register_buffer("feature_std", feature_std.clone().double())
+        self.register_buffer("reference_energies", reference_energies.clone().double())
+        self.register_buffer("energy_scale", torch.tensor(float(energy_scale), dtype=torch.float64))
+        widths = (basis.num_features, *self.hidden_layers, 1)
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
+            weight = torch.randn(num_members, num_species, fan_in, fan_out, dtype=torch.float64)
+            self.weights.append(nn.Parameter(weight / fan_in**0.5))
+            self.biases.append(
+                nn.Parameter(torch.zeros(num_members, num_species, fan_out, dtype=torch.float64))
+            )
+
+    def atomic_energies(self, features: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
+        """Energies (M, A) in eV from per-member descriptors ``features`` (M, A, F)."""
+        energies = torch.empty(features.shape[:2], dtype=features.dtype)
+        for s in range(len(self.basis.species)):
+            atoms = torch.nonzero(species_index == s).squeeze(1)
+            if atoms.numel() == 0:
+                continue
+            h = (features[:, atoms] - self.feature_mean[s]) / self.feature_std[s]
+            for layer, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+                h = torch.einsum("maf,mfh->mah", h, weight[:, s]) + bias[:, s, None, :]
+                if layer < len(self.weights) - 1:
+                    h = nn.functional.silu(h)
+            energies[:, atoms] = self.energy_scale * h[..., 0] + self.reference_energies[s]
+        return energies
+
+    def energies_and_forces(
+        self, batch: PairBatch, create_graph: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's structure energies (M, n_structures), eV, and forces (M, A, 3), eV/Å.
+
+        ``create_graph=True`` keeps the force computation differentiable with respect to
+        the parameters, for training on forces.
+        """
+        features = batch.features(self.basis)
+        per_member = features.unsqueeze(0).repeat(self.num_members, 1, 1).requires_grad_(True)
+        with torch.enable_grad():
+            atomic = self.atomic_energies(per_member, batch.species_index)
+            (energy_gradient,) = torch.autograd.grad(
+                atomic.sum(), per_member, create_graph=create_graph
+            )
+        energies = torch.zeros(self.num_members, batch.num_structures, dtype=atomic.dtype)
+        energies.index_add_(1, batch.structure_index, atomic)
+        return energies, batch.forces(self.basis, energy_gradient)
+
+    def save(self, path: str | Path) -> None:
+        """Save weights, normalisation and descriptor settings in one file."""
+        torch.save(
+            {
+                "basis": self.basis.to_dict(),
+                "num_members": self.num_members,
+                "hidden_layers": self.hidden_layers,
+                "state": self.state_dict(),
+            },
+            path,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Committee":
+        """Load a committee written by :meth:`save`."""
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        basis_settings = dict(saved["basis"])
+        basis_settings["species"] = tuple(basis_settings["species"])
+        state = saved["state"]
+        model = cls(
+            RadialBasis(**basis_settings),
+            saved["num_members"],
+            saved["hidden_layers"],
+            state["feature_mean"],
+            state["feature_std"],
+            state["reference_energies"],
+            float(state["energy_scale"]),
+        )
+        model.load_state_dict(state)
+        return model

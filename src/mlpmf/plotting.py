@@ -1,0 +1,66 @@
+"""Figures of a study: PMFs with error bands, window histograms, force parity."""
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def plot_pmfs(
+    pmfs: Mapping[str, pd.DataFrame],
+    cv_label: str,
+    rates: Mapping | None = None,
+    exact: tuple[np.ndarray, np.ndarray] | None = None,
+    reference_barrier_kj_mol: float | None = None,
+):
+    """PMFs (tables of DESIGN.md) with one-standard-error bands; optional exact curve,
+    the barrier found, and a reference barrier (e.g. NEB) as a horizontal line."""
+    figure, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
+    for name, table in pmfs.items():
+        cv, free, error = (table[c].to_numpy() for c in table.columns[:3])
+        line = ax.plot(cv, free, label=name)[0]
+        ax.fill_between(cv, free - error, free + error, color=line.get_color(), alpha=0.3)
+    if exact is not None:
+        ax.plot(*exact, "k--", lw=1, label="exact")
+    if rates is not None:
+        ax.annotate(
+            f"barrier {rates['barrier_kj_mol']:.1f} ± {rates['barrier_uncertainty_kj_mol']:.1f}"
+            f" kJ/mol\nk = {rates['rate_constant_per_s']:.3g} 1/s",
+            xy=(0.02, 0.97),
+            xycoords="axes fraction",
+            va="top",
+        )
+    if reference_barrier_kj_mol is not None:
+        ax.axhline(reference_barrier_kj_mol, color="grey", ls=":", label="reference barrier")
+    ax.set_xlabel(cv_label)
+    ax.set_ylabel("free energy (kJ/mol)")
+    ax.legend(loc="upper right")
+    return figure
+
+
+def plot_window_histograms(samples: Sequence[np.ndarray], centers: Sequence[float], cv_label: str):
+    """One histogram per window, to judge the overlap between neighbours."""
+    figure, ax = plt.subplots(figsize=(6.4, 3.6), constrained_layout=True)
+    colors = plt.cm.viridis(np.linspace(0, 1, len(samples)))
+    for series, center, color in zip(samples, centers, colors, strict=True):
+        ax.hist(series, bins=40, histtype="step", density=True, color=color)
+        ax.axvline(center, color=color, lw=0.5, alpha=0.5)
+    ax.set_xlabel(cv_label)
+    ax.set_ylabel("probability density")
+    return figure
+
+
+def plot_force_parity(reference: np.ndarray, predicted: np.ndarray, rmse_ev_a: float):
+    """Predicted against reference force components (eV/Å)."""
+    figure, ax = plt.subplots(figsize=(4.4, 4.4), constrained_layout=True)
+    ax.plot(reference.ravel(), predicted.ravel(), ".", ms=2, alpha=0.4)
+    limits = [min(reference.min(), predicted.min()), max(reference.max(), predicted.max())]
+    ax.plot(limits, limits, "k-", lw=0.8)
+    ax.set_xlabel("oracle force (eV/Å)")
+    ax.set_ylabel("committee mean force (eV/Å)")
+    ax.set_title(f"test set, RMSE {rmse_ev_a:.3f} eV/Å")
+    return figure

@@ -1,0 +1,153 @@
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from mlpmf.calculator import CommitteeCalculator, max_pairwise_force_difference
+from mlpmf.descriptors import RadialBasis, pair_batch
+from mlpmf.models import Committee
+from mlpmf.oracles import DoubleWellBond
+from mlpmf.training import evaluate_committee, train_committee
+from tests.conftest import finite_difference_forces
+
+SETTINGS = {
+    "members": 4,
+    "num_radial": 12,
+    "cutoff_a": 5.0,
+    "hidden_layers": [16, 16],
+    "epochs": 60,
+    "batch_size": 32,
+    "learning_rate": 0.01,
+    "final_learning_rate": 0.0005,
+    "energy_weight": 1.0,
+    "force_weight": 1.0,
+}
+
+
+def labelled_dimers(count, seed):
+    """Dimers at random distances and orientations, labelled by the double-well oracle."""
+    rng = np.random.default_rng(seed)
+    oracle = DoubleWellBond(barrier_ev=0.15, r_mid=3.2, half_width=0.45)
+    frames = []
+    for r in rng.uniform(2.4, 4.0, count):
+        direction = rng.normal(size=3)
+        dimer = Atoms("Ar2", positions=[[0, 0, 0], r * direction / np.linalg.norm(direction)])
+        dimer.positions += rng.normal(size=3)
+        oracle.calculate(dimer)
+        dimer.calc = SinglePointCalculator(dimer, **oracle.results)
+        frames.append(dimer)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def trained():
+    model, history = train_committee(labelled_dimers(160, 0), SETTINGS, seed=11)
+    return model, history
+
+
+def untrained_committee(structure, seed=0):
+    torch.manual_seed(seed)
+    species = tuple(sorted(set(structure.numbers)))
+    basis = RadialBasis(species, 8, 4.5)
+    num_features = basis.num_features
+    return Committee(
+        basis,
+        3,
+        [8],
+        torch.zeros(len(species), num_features),
+        torch.ones(len(species), num_features),
+        torch.zeros(len(species)),
+        0.5,
+    )
+
+
+def test_training_fits_held_out_forces_of_the_oracle(trained):
+    model, history = trained
+    metrics = evaluate_committee(model, labelled_dimers(60, 99))
+    assert history[-1] < 0.05 * history[0]
+    assert metrics["committee_force_rmse_ev_a"] < 0.1 * metrics["reference_force_std_ev_a"]
+
+
+def test_trained_committee_forces_are_minus_energy_gradient(trained):
+    model, _ = trained
+    dimer = labelled_dimers(1, 5)[0].copy()
+    dimer.calc = CommitteeCalculator(model)
+    numeric = finite_difference_forces(dimer, lambda a: a.get_potential_energy(), step=1e-5)
+    np.testing.assert_allclose(dimer.get_forces(), numeric, atol=1e-7)
+
+
+def test_member_forces_in_periodic_two_element_system(adatom_slab):
+    model = untrained_committee(adatom_slab)
+
+    def member_energies(atoms):
+        with torch.no_grad():
+            return model.energies_and_forces(pair_batch([atoms], model.basis))[0][:, 0].numpy()
+
+    with torch.no_grad():
+        _, forces = model.energies_and_forces(pair_batch([adatom_slab], model.basis))
+    for m in range(model.num_members):
+        numeric = finite_difference_forces(adatom_slab, lambda a, m=m: member_energies(a)[m])
+        np.testing.assert_allclose(forces[m].numpy(), numeric, atol=1e-7)
+
+
+def test_energy_is_invariant_under_rotation_translation_and_permutation(trained):
+    model, _ = trained
+    dimer = labelled_dimers(1, 8)[0]
+    calc = CommitteeCalculator(model)
+    reference = calc.get_potential_energy(dimer.copy())
+    moved = dimer.copy()
+    moved.rotate(37, "x")
+    moved.rotate(-71, "z")
+    moved.translate([1.0, -2.0, 0.5])
+    swapped = moved[[1, 0]]
+    for variant in (moved, swapped):
+        assert CommitteeCalculator(model).get_potential_energy(variant) == pytest.approx(
+            reference, abs=1e-10
+        )
+
+
+def test_disagreement_is_largest_pairwise_member_difference():
+    forces = np.zeros((3, 2, 3))
+    forces[1, 0] = [3.0, 0.0, 0.0]
+    forces[2, 0] = [0.0, 4.0, 0.0]
+    np.testing.assert_allclose(max_pairwise_force_difference(forces), [5.0, 0.0])
+
+
+def test_calculator_reports_disagreement_and_spread(trained):
+    model, _ = trained
+    dimer = labelled_dimers(1, 3)[0]
+    calc = CommitteeCalculator(model)
+    calc.calculate(dimer, ["energy", "forces"])
+    assert calc.results["force_disagreement"].shape == (2,)
+    assert np.all(calc.results["force_disagreement"] >= 0)
+    assert calc.results["energy_spread"] >= 0
+
+
+def test_save_and_load_give_identical_predictions(trained, tmp_path):
+    model, _ = trained
+    model.save(tmp_path / "committee.pt")
+    loaded = Committee.load(tmp_path / "committee.pt")
+    dimer = labelled_dimers(1, 4)[0]
+    original = CommitteeCalculator(model).get_forces(dimer.copy())
+    np.testing.assert_array_equal(CommitteeCalculator(loaded).get_forces(dimer.copy()), original)
+
+
+def test_unknown_element_is_a_clear_error(trained):
+    model, _ = trained
+    with pytest.raises(ValueError, match=r"atomic numbers \[79\]"):
+        CommitteeCalculator(model).get_potential_energy(
+            Atoms("ArAu", positions=[[0, 0, 0], [3, 0, 0]])
+        )
+
+
+def test_verlet_list_gives_the_energy_of_a_fresh_neighbour_list(adatom_slab):
+    model = untrained_committee(adatom_slab, seed=3)
+    calc = CommitteeCalculator(model)
+    rng = np.random.default_rng(2)
+    atoms = adatom_slab.copy()
+    for _ in range(30):
+        atoms.positions += rng.normal(scale=0.08, size=atoms.positions.shape)
+        with torch.no_grad():
+            fresh = model.energies_and_forces(pair_batch([atoms], model.basis))[0].mean()
+        assert calc.get_potential_energy(atoms) == pytest.approx(float(fresh), abs=1e-10)

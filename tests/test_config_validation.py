@@ -1,0 +1,85 @@
+"""Bad study configs fail before any job runs, quickly, naming the problem."""
+
+import re
+import time
+
+import pytest
+
+from tests.workflow_helpers import double_well_study, run_snakemake
+
+
+def misspelled_key():
+    config = double_well_study()
+    config["temprature_k"] = config.pop("temperature_k")
+    return config
+
+
+def nested_misspelled_key():
+    config = double_well_study()
+    config["umbrella"]["spring_constant"] = config["umbrella"].pop("spring_constant_kj_mol")
+    return config
+
+
+CASES = {
+    "misspelled key": (misspelled_key, "temprature_k"),
+    "misspelled nested key": (nested_misspelled_key, "spring_constant"),
+    "negative temperature": (lambda: double_well_study(temperature_k=-5.0), "temperature_k"),
+    "missing structure file": (
+        lambda: double_well_study(system={"structure": "/nonexistent/dimer.xyz"}),
+        "system.structure.*/nonexistent/dimer.xyz.*does not exist",
+    ),
+    "atom index out of range": (
+        lambda: double_well_study(collective_variable={"kind": "distance", "atoms": [0, 5]}),
+        r"collective_variable.atoms.*\[5\] out of range",
+    ),
+    "overlapping basins": (
+        lambda: double_well_study(rates={"reactant": [2.5, 3.3], "product": [3.2, 3.9]}),
+        "overlap",
+    ),
+    "bins outside windows": (
+        lambda: double_well_study(free_energy={"bins": {"start": 2.0, "stop": 3.9, "num": 40}}),
+        "free_energy.bins",
+    ),
+    "unknown oracle": (
+        lambda: double_well_study(oracle={"kind": "dft"}),
+        "dft",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_config_fails_fast_with_a_named_problem(case, tmp_path):
+    make_config, pattern = CASES[case]
+    started = time.perf_counter()
+    result = run_snakemake(tmp_path, make_config(), "--dry-run", timeout=60)
+    elapsed = time.perf_counter() - started
+    assert result.returncode != 0
+    assert elapsed < 10.0
+
+    assert re.search(pattern, result.stdout + result.stderr), result.stderr[-2000:]
+    assert not (tmp_path / "results").exists()
+
+
+def test_minimal_study_is_completed_by_schema_defaults(tmp_path):
+    result = run_snakemake(tmp_path, double_well_study(), "--dry-run", timeout=60)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "umbrella_window" in result.stdout
+
+
+def schema_properties(node, prefix=""):
+    for key, sub in node.get("properties", {}).items():
+        yield f"{prefix}{key}", sub
+        yield from schema_properties(sub, f"{prefix}{key}.")
+
+
+def test_every_schema_key_has_description_default_and_documentation():
+    import yaml
+
+    from tests.workflow_helpers import REPO
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    documentation = (REPO / "config/README.md").read_text()
+    for path, sub in schema_properties(schema):
+        assert "description" in sub and "default" in sub, path
+        if not path.startswith(("umbrella.centers.", "free_energy.bins.")):
+            assert f"`{path}`" in documentation, path

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+from ase import Atoms
+
+from mlpmf.colvars import Distance
+from mlpmf.dynamics import (
+    LangevinSettings,
+    SimulationError,
+    UmbrellaBias,
+    run_langevin,
+    run_umbrella_window,
+)
+from mlpmf.estimators import decorrelate
+from mlpmf.oracles import DoubleWellBond, make_oracle
+from mlpmf.units import ev_to_kj_mol, kt_kj_mol
+
+
+def test_umbrella_window_samples_the_biased_boltzmann_distribution():
+    """A restrained dimer in the double well: MD mean and variance of r vs quadrature of
+    r^2 exp(-(V + U)/kT); tolerance 4 standard errors of the decorrelated mean."""
+    dimer = Atoms("Ar2", positions=[[0, 0, 0], [3.0, 0, 0]])
+    dimer.calc = DoubleWellBond(barrier_ev=0.15, r_mid=3.2, half_width=0.45)
+    bias = UmbrellaBias(Distance((0, 1)), 3.1, 400.0)
+    settings = LangevinSettings(300.0, 2.0, 0.02)
+    rng = np.random.default_rng(4)
+    series = run_umbrella_window(dimer, bias, settings, 40000, 1000, 1, rng)["cv"]
+
+    r = np.linspace(2.0, 4.5, 20001)
+    potential = ev_to_kj_mol(0.15 * (((r - 3.2) / 0.45) ** 2 - 1) ** 2)
+    weight = r**2 * np.exp(-(potential + 0.5 * 400.0 * (r - 3.1) ** 2) / kt_kj_mol(300.0))
+    mean = np.sum(r * weight) / np.sum(weight)
+    std = np.sqrt(np.sum((r - mean) ** 2 * weight) / np.sum(weight))
+    independent = decorrelate(series)
+    standard_error = std / np.sqrt(len(independent))
+    assert abs(series.mean() - mean) < 4 * standard_error
+    assert series.std() == pytest.approx(std, rel=0.08)
+
+
+def test_fixed_atoms_do_not_move(adatom_slab):
+    adatom_slab.calc = make_oracle({"kind": "emt"})
+    fixed = adatom_slab.get_tags() == 3
+    before = adatom_slab.positions.copy()
+    run_langevin(adatom_slab, LangevinSettings(500.0, 2.0, 0.01), 50, np.random.default_rng(0))
+    np.testing.assert_array_equal(adatom_slab.positions[fixed], before[fixed])
+    assert np.abs(adatom_slab.positions[~fixed] - before[~fixed]).max() > 1e-3
+
+
+def test_exploding_md_is_stopped_with_an_error():
+    dimer = Atoms("Ar2", positions=[[0, 0, 0], [3.0, 0, 0]])
+    dimer.calc = DoubleWellBond(barrier_ev=0.15, r_mid=3.2, half_width=0.45)
+    with pytest.raises(SimulationError, match="non-finite"):
+        run_langevin(dimer, LangevinSettings(300.0, 500.0, 0.01), 200, np.random.default_rng(0))

@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+from ase import Atoms
+
+from mlpmf.oracles import DoubleWellBond, double_well_exact_pmf, make_oracle
+from mlpmf.units import ev_to_kj_mol, kt_kj_mol
+from tests.conftest import finite_difference_forces
+
+
+def test_emt_forces_are_minus_energy_gradient(adatom_slab):
+    adatom_slab.calc = make_oracle({"kind": "emt"})
+    analytic = adatom_slab.get_forces(apply_constraint=False)
+    numeric = finite_difference_forces(adatom_slab, lambda a: a.get_potential_energy())
+    np.testing.assert_allclose(analytic, numeric, atol=1e-6)
+
+
+@pytest.mark.parametrize("r", [2.5, 2.75, 3.2, 3.5, 4.1])
+def test_double_well_forces_are_minus_energy_gradient(r):
+    dimer = Atoms("Ar3", positions=[[0, 0, 0], [r * 0.6, r * 0.8, 0.0], [5.0, 0.0, 0.0]])
+    dimer.positions += np.random.default_rng(1).normal(scale=0.1, size=(3, 3))
+    dimer.calc = DoubleWellBond(barrier_ev=0.15, r_mid=3.2, half_width=0.45)
+    numeric = finite_difference_forces(dimer, lambda a: a.get_potential_energy(), step=1e-6)
+    np.testing.assert_allclose(dimer.get_forces(), numeric, atol=1e-7)
+    assert np.all(dimer.get_forces()[2] == 0.0)
+
+
+def test_double_well_energy_has_minima_and_barrier_where_configured():
+    calc = DoubleWellBond(barrier_ev=0.2, r_mid=3.0, half_width=0.5)
+    energies = {}
+    for r in (2.5, 3.0, 3.5):
+        calc.calculate(Atoms("Ar2", positions=[[0, 0, 0], [r, 0, 0]]))
+        energies[r] = calc.results["energy"]
+    assert energies[2.5] == pytest.approx(0.0, abs=1e-12)
+    assert energies[3.5] == pytest.approx(0.0, abs=1e-12)
+    assert energies[3.0] == pytest.approx(0.2)
+
+
+def test_exact_pmf_is_potential_minus_radial_jacobian():
+    r = np.linspace(2.6, 3.8, 7)
+    pmf = double_well_exact_pmf(r, 300.0, 0.15, 3.2, 0.45)
+    potential = ev_to_kj_mol(0.15 * (((r - 3.2) / 0.45) ** 2 - 1) ** 2)
+    expected = potential - 2 * kt_kj_mol(300.0) * np.log(r)
+    np.testing.assert_allclose(pmf, expected - expected.min(), atol=1e-12)
+
+
+def test_unknown_oracle_is_named():
+    with pytest.raises(ValueError, match="oracle.kind.*'dft'"):
+        make_oracle({"kind": "dft"})

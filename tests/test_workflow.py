@@ -1,0 +1,103 @@
+"""The whole Snakemake workflow on the double_well_bond study, whose PMF is exact.
+
+Accuracy bounds: with ~1000-2000 independent samples per window the MBAR standard
+error is ~0.1 kT per bin, so 0.3 kT RMS (oracle) leaves a 3-sigma margin; the committee
+adds its fitting error, bounded at 0.5 kT RMS.
+"""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlpmf.oracles import double_well_exact_pmf
+from mlpmf.units import kt_kj_mol
+from tests.workflow_helpers import double_well_study, run_snakemake
+
+pytestmark = pytest.mark.workflow
+KT = kt_kj_mol(300.0)
+
+
+def exact_pmf(r):
+    return double_well_exact_pmf(r, 300.0, 0.15, 3.2, 0.45)
+
+
+def exact_barrier():
+    r = np.linspace(2.5, 3.9, 140001)
+    pmf = exact_pmf(r)
+    start = np.argmin(np.where(r <= 3.0, pmf, np.inf))
+    end = np.argmin(np.where(r >= 3.4, pmf, np.inf))
+    return pmf[start:end].max() - pmf[start]
+
+
+def rms_error_kt(table):
+    error = table["free_energy_kj_mol"] - exact_pmf(table["cv"].to_numpy())
+    return float(np.sqrt(np.mean((error - error.mean()) ** 2)) / KT)
+
+
+@pytest.fixture(scope="module")
+def oracle_study(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("oracle")
+    result = run_snakemake(workdir, double_well_study())
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir / "results" / "double_well_bond", result
+
+
+def test_oracle_study_writes_every_output(oracle_study):
+    results, run = oracle_study
+    windows = pd.read_csv(results / "umbrella/windows.csv")
+    assert list(windows.columns) == ["window", "center", "spring_constant"]
+    assert len(windows) == 17
+    for k in windows["window"]:
+        series = pd.read_csv(results / f"umbrella/window_{k:03d}.csv")
+        assert len(series) == 10000
+    for name in ("pmf_wham.csv", "pmf_mbar.csv"):
+        table = pd.read_csv(results / "free_energy" / name)
+        assert list(table.columns) == ["cv", "free_energy_kj_mol", "uncertainty_kj_mol"]
+    rates = json.loads((results / "free_energy/rates.json").read_text())
+    for key in (
+        "temperature_k",
+        "barrier_kj_mol",
+        "barrier_uncertainty_kj_mol",
+        "rate_constant_per_s",
+        "method",
+    ):
+        assert key in rates
+    for plot in ("pmf.png", "window_histograms.png"):
+        assert (results / "plots" / plot).stat().st_size > 10_000
+    assert "free_energy/pmf_mbar.csv" in run.stdout
+
+
+def test_oracle_pmf_and_barrier_match_exact(oracle_study):
+    results, _ = oracle_study
+    for estimator in ("mbar", "wham"):
+        table = pd.read_csv(results / f"free_energy/pmf_{estimator}.csv")
+        assert rms_error_kt(table) < 0.3
+    rates = json.loads((results / "free_energy/rates.json").read_text())
+    assert abs(rates["barrier_kj_mol"] - exact_barrier()) < 1.0
+    assert 0.0 < rates["barrier_uncertainty_kj_mol"] < 1.0
+    assert rates["transition_state_cv"] == pytest.approx(3.2, abs=0.06)
+
+
+def test_report_is_built(oracle_study, tmp_path):
+    results, _ = oracle_study
+    workdir = results.parents[1]
+    report = workdir / "report.html"
+    run = run_snakemake(workdir, double_well_study(), "--report", str(report))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert report.stat().st_size > 50_000
+
+
+def test_committee_study_pmf_matches_exact(tmp_path):
+    config = double_well_study(potential="committee")
+    config["umbrella"]["steps"] = 8000
+    result = run_snakemake(tmp_path, config)
+    assert result.returncode == 0, result.stderr[-4000:]
+    results = tmp_path / "results" / "double_well_bond"
+    metrics = json.loads((results / "model/metrics.json").read_text())
+    assert len(metrics["members"]) == 4
+    assert metrics["force_rmse_over_reference_std"] < 0.1
+    series = pd.read_csv(results / "umbrella/window_008.csv")
+    assert series["max_force_disagreement_ev_a"].notna().all()
+    assert rms_error_kt(pd.read_csv(results / "free_energy/pmf_mbar.csv")) < 0.5

@@ -1,0 +1,100 @@
+import numpy as np
+from snakemake.exceptions import WorkflowError
+
+from mlpmf.config import (
+    ConfigError,
+    bin_edges,
+    check_study,
+    child_seed,
+    window_centers,
+    window_spring_constants,
+)
+
+try:
+    check_study(config)
+except ConfigError as error:
+    raise WorkflowError(f"Invalid study config: {error}") from None
+
+STUDY = config["study"]
+RESULTS = f"results/{STUDY}"
+CENTERS = window_centers(config)
+SPRING_CONSTANTS = window_spring_constants(config)
+WINDOWS = [f"{k:03d}" for k in range(len(CENTERS))]
+
+
+wildcard_constraints:
+    window=r"\d{3}",
+
+
+def uses_committee():
+    """True when the windows run on the trained committee rather than the oracle."""
+    return config["potential"] == "committee"
+
+
+def scan_centers():
+    """CV values of the restrained reference scan: evenly spread over the windows."""
+    num = config["dataset"]["scan_points"]
+    return np.linspace(CENTERS.min(), CENTERS.max(), num).tolist()
+
+
+def window_trajectory_paths():
+    """The CV time-series file of every window, in window order."""
+    return expand(f"{RESULTS}/umbrella/window_{{window}}.csv", window=WINDOWS)
+
+
+def window_inputs(wildcards):
+    """Inputs of one window job: the structure, and the committee when it drives MD."""
+    inputs = {"structure": config["system"]["structure"]}
+    if uses_committee():
+        inputs["model"] = f"{RESULTS}/model/committee.pt"
+    return inputs
+
+
+def window_center(wildcards):
+    """Centre of the window named by the wildcard, CV unit."""
+    return float(CENTERS[int(wildcards.window)])
+
+
+def window_spring_constant(wildcards):
+    """Spring constant of the window named by the wildcard, kJ/mol per CV unit^2."""
+    return float(SPRING_CONSTANTS[int(wildcards.window)])
+
+
+def window_seed(wildcards):
+    """Seed of the window's MD, derived from the study seed and the window index."""
+    return child_seed(config["seed"], 1, int(wildcards.window))
+
+
+def reference_barrier_inputs(wildcards):
+    """The reference-barrier file, when the config names one."""
+    path = config["reference"]["barrier_file"]
+    return {"reference": path} if path else {}
+
+
+def final_targets():
+    """Every output of the study that rule all asks for."""
+    targets = [
+        f"{RESULTS}/umbrella/windows.csv",
+        f"{RESULTS}/free_energy/pmf_wham.csv",
+        f"{RESULTS}/free_energy/pmf_mbar.csv",
+        f"{RESULTS}/free_energy/rates.json",
+        f"{RESULTS}/plots/pmf.png",
+        f"{RESULTS}/plots/window_histograms.png",
+    ]
+    if uses_committee():
+        targets += [
+            f"{RESULTS}/model/metrics.json",
+            f"{RESULTS}/plots/force_parity.png",
+        ]
+    return targets
+
+
+def completion_message():
+    """Where the study's main results are, printed when the workflow succeeds."""
+    return (
+        f"\nStudy {STUDY} complete.\n"
+        f"  PMF:    {RESULTS}/free_energy/pmf_mbar.csv (and pmf_wham.csv)\n"
+        f"  rate:   {RESULTS}/free_energy/rates.json\n"
+        f"  plots:  {RESULTS}/plots/\n"
+        f"  report: snakemake --report {RESULTS}/report.html\n"
+    )

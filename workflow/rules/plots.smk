@@ -1,0 +1,50 @@
+rule plot_pmf:
+    input:
+        unpack(reference_barrier_inputs),
+        mbar=f"{RESULTS}/free_energy/pmf_mbar.csv",
+        wham=f"{RESULTS}/free_energy/pmf_wham.csv",
+        rates=f"{RESULTS}/free_energy/rates.json",
+        windows=f"{RESULTS}/umbrella/windows.csv",
+        trajectories=window_trajectory_paths(),
+    output:
+        pmf=report(
+            f"{RESULTS}/plots/pmf.png",
+            caption="../report/pmf.rst",
+            category="Free energy",
+        ),
+        histograms=report(
+            f"{RESULTS}/plots/window_histograms.png",
+            caption="../report/window_histograms.rst",
+            category="Umbrella sampling",
+        ),
+    log:
+        f"logs/plot_pmf/{STUDY}.log",
+    localrule: True
+    conda:
+        "../../envs/mlpmf.yaml"
+    params:
+        temperature_k=config["temperature_k"],
+        oracle=config["oracle"],
+        collective_variable=config["collective_variable"],
+    script:
+        "../scripts/plot_pmf.py"
+
+
+rule plot_parity:
+    input:
+        model=f"{RESULTS}/model/committee.pt",
+        metrics=f"{RESULTS}/model/metrics.json",
+        test=f"{RESULTS}/dataset/test.extxyz",
+    output:
+        report(
+            f"{RESULTS}/plots/force_parity.png",
+            caption="../report/force_parity.rst",
+            category="Committee",
+        ),
+    log:
+        f"logs/plot_parity/{STUDY}.log",
+    localrule: True
+    conda:
+        "../../envs/mlpmf.yaml"
+    script:
+        "../scripts/plot_parity.py"

@@ -1,0 +1,23 @@
+rule sample_reference:
+    input:
+        structure=config["system"]["structure"],
+    output:
+        train=f"{RESULTS}/dataset/train.extxyz",
+        test=f"{RESULTS}/dataset/test.extxyz",
+    log:
+        f"logs/sample_reference/{STUDY}.log",
+    conda:
+        "../../envs/mlpmf.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        system=config["system"],
+        oracle=config["oracle"],
+        collective_variable=config["collective_variable"],
+        dataset=config["dataset"],
+        scan_centers=scan_centers(),
+        seed=child_seed(config["seed"], 0),
+    script:
+        "../scripts/sample_reference.py"

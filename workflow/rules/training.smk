@@ -1,0 +1,20 @@
+rule train_committee:
+    input:
+        train=f"{RESULTS}/dataset/train.extxyz",
+        test=f"{RESULTS}/dataset/test.extxyz",
+    output:
+        model=f"{RESULTS}/model/committee.pt",
+        metrics=f"{RESULTS}/model/metrics.json",
+    log:
+        f"logs/train_committee/{STUDY}.log",
+    conda:
+        "../../envs/mlpmf.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        committee=config["committee"],
+        seed=child_seed(config["seed"], 2),
+    script:
+        "../scripts/train_committee.py"

@@ -1,0 +1,37 @@
+"""Plot the WHAM and MBAR PMFs with error bands, and the window histograms."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import pandas as pd
+
+from mlpmf.io import read_json
+from mlpmf.oracles import double_well_exact_pmf
+from mlpmf.plotting import plot_pmfs, plot_window_histograms
+
+params = snakemake.params
+cv_settings = params.collective_variable
+cv_label = f"{cv_settings['kind']} of atoms {cv_settings['atoms']} (Å)"
+pmfs = {name: pd.read_csv(snakemake.input[name]) for name in ("wham", "mbar")}
+exact = None
+if params.oracle["kind"] == "double_well_bond" and cv_settings["kind"] == "distance":
+    r = pmfs["mbar"]["cv"].to_numpy()
+    exact_pmf = double_well_exact_pmf(
+        r,
+        params.temperature_k,
+        params.oracle["barrier_ev"],
+        params.oracle["r_mid"],
+        params.oracle["half_width"],
+    )
+    exact = (r, exact_pmf)
+reference = None
+if "reference" in snakemake.input.keys():
+    reference = read_json(snakemake.input.reference)["barrier_kj_mol"]
+figure = plot_pmfs(pmfs, cv_label, read_json(snakemake.input.rates), exact, reference)
+figure.savefig(snakemake.output.pmf, dpi=150)
+
+windows = pd.read_csv(snakemake.input.windows)
+samples = [pd.read_csv(path)["cv"].to_numpy() for path in snakemake.input.trajectories]
+figure = plot_window_histograms(samples, windows["center"].to_numpy(), cv_label)
+figure.savefig(snakemake.output.histograms, dpi=150)

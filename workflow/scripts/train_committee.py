@@ -1,0 +1,31 @@
+"""Train the committee of MLIPs and measure it on the held-out test set."""
+
+import logging
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+
+import torch
+from ase.io import read
+
+from mlpmf.io import atomic_path, write_json
+from mlpmf.training import evaluate_committee, train_committee
+
+torch.set_num_threads(snakemake.threads)
+train = read(snakemake.input.train, index=":")
+test = read(snakemake.input.test, index=":")
+model, loss_history = train_committee(train, snakemake.params.committee, snakemake.params.seed)
+metrics = evaluate_committee(model, test)
+metrics["training_loss"] = loss_history
+metrics["force_rmse_over_reference_std"] = (
+    metrics["committee_force_rmse_ev_a"] / metrics["reference_force_std_ev_a"]
+)
+logging.info(
+    "test force RMSE %.4f eV/A = %.1f%% of the reference force std",
+    metrics["committee_force_rmse_ev_a"],
+    100 * metrics["force_rmse_over_reference_std"],
+)
+with atomic_path(snakemake.output.model) as tmp:
+    model.save(tmp)
+write_json(metrics, snakemake.output.metrics)
