@@ -78,6 +78,7 @@ def final_targets():
         f"{RESULTS}/free_energy/pmf_wham.csv",
         f"{RESULTS}/free_energy/pmf_mbar.csv",
         f"{RESULTS}/free_energy/rates.json",
+        f"{RESULTS}/free_energy/barriers.csv",
         f"{RESULTS}/plots/pmf.png",
         f"{RESULTS}/plots/window_histograms.png",
     ]

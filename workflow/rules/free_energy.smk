@@ -35,9 +35,14 @@ rule rates:
         wham=f"{RESULTS}/free_energy/pmf_wham.csv",
         structure=config["system"]["structure"],
     output:
-        report(
+        rates=report(
             f"{RESULTS}/free_energy/rates.json",
             caption="../report/rates.rst",
+            category="Free energy",
+        ),
+        barriers=report(
+            f"{RESULTS}/free_energy/barriers.csv",
+            caption="../report/barriers.rst",
             category="Free energy",
         ),
     log:

@@ -8,7 +8,7 @@ import pandas as pd
 from ase.io import read
 
 from mlpmf.colvars import effective_mass_amu, make_colvar
-from mlpmf.io import read_json, write_json
+from mlpmf.io import read_json, write_json, write_table
 from mlpmf.rates import barrier_and_rate
 
 params = snakemake.params
@@ -37,6 +37,16 @@ wham = analyse(snakemake.input.wham)
 result["wham_barrier_kj_mol"] = wham["barrier_kj_mol"]
 result["wham_barrier_uncertainty_kj_mol"] = wham["barrier_uncertainty_kj_mol"]
 result["wham_rate_constant_per_s"] = wham["rate_constant_per_s"]
+rows = [
+    ("MBAR", result["barrier_kj_mol"], result["barrier_uncertainty_kj_mol"]),
+    ("WHAM", wham["barrier_kj_mol"], wham["barrier_uncertainty_kj_mol"]),
+]
 if "reference" in snakemake.input.keys():
-    result["reference_barrier_kj_mol"] = read_json(snakemake.input.reference)["barrier_kj_mol"]
-write_json(result, snakemake.output[0])
+    reference = read_json(snakemake.input.reference)
+    result["reference_barrier_kj_mol"] = reference["barrier_kj_mol"]
+    rows.append((reference.get("method", "reference"), reference["barrier_kj_mol"], None))
+write_json(result, snakemake.output.rates)
+write_table(
+    pd.DataFrame(rows, columns=["method", "barrier_kj_mol", "uncertainty_kj_mol"]),
+    snakemake.output.barriers,
+)
