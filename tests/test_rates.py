@@ -39,3 +39,53 @@ def test_interval_without_data_is_named():
     pmf = np.where(x < 0.5, np.nan, x)
     with pytest.raises(ValueError, match="rates.reactant"):
         barrier_and_rate(x, pmf, np.zeros_like(x), 300.0, [0.0, 0.3], [0.8, 1.0], 1.0)
+
+
+def test_kramers_transmission_limits():
+    from mlpmf.rates import kramers_transmission
+
+    curvature, mass = 100.0, 20.0  # kJ/mol/Å^2, amu
+    omega_per_s = np.sqrt(curvature * 1e3 / AVOGADRO / 1e-20 / (mass * AMU_KG))
+    omega_per_fs = omega_per_s * 1e-15
+    assert kramers_transmission(1e-9, curvature, mass) == pytest.approx(1.0, abs=1e-6)
+    assert kramers_transmission(2 * omega_per_fs, curvature, mass) == pytest.approx(
+        np.sqrt(2) - 1, rel=1e-6
+    )
+    # strong friction: kappa -> omega_b / gamma
+    assert kramers_transmission(100 * omega_per_fs, curvature, mass) == pytest.approx(
+        0.01, rel=1e-3
+    )
+
+
+def test_barrier_curvature_of_a_parabolic_top_and_kramers_rate():
+    x = np.linspace(-2.0, 2.0, 401)
+    pmf = np.where(np.abs(x) < 0.5, 30.0 - 0.5 * 80.0 * x**2, 0.5 * 80.0 * (np.abs(x) - 1.0) ** 2)
+    result = barrier_and_rate(
+        x, pmf, np.zeros_like(x), 300.0, [-1.5, -0.6], [0.6, 1.5], 12.0, friction_per_fs=0.01
+    )
+    assert result["barrier_curvature_kj_mol"] == pytest.approx(80.0, rel=1e-3)
+    assert 0 < result["kramers_transmission"] < 1
+    assert result["kramers_rate_constant_per_s"] == pytest.approx(
+        result["kramers_transmission"] * result["rate_constant_per_s"]
+    )
+
+
+def test_bootstrap_replicas_give_barrier_and_rate_errors():
+    rng = np.random.default_rng(0)
+    x = np.linspace(0.0, 3.0, 61)
+    pmf = 10.0 * np.sin(np.pi * x / 2.0) ** 2
+    replicas = pmf * (1.0 + 0.05 * rng.normal(size=(200, 1)))  # barrier error 0.5 kJ/mol
+    result = barrier_and_rate(
+        x,
+        pmf,
+        np.full_like(x, 0.5),
+        300.0,
+        [0.0, 0.5],
+        [1.5, 2.5],
+        10.0,
+        bootstrap_free_energies_kj_mol=replicas,
+    )
+    assert "bootstrap" in result["uncertainty_method"]
+    assert result["barrier_uncertainty_kj_mol"] == pytest.approx(0.5, rel=0.15)
+    low, high = result["rate_constant_interval_per_s"]
+    assert low < result["rate_constant_per_s"] < high

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from mlpmf.oracles import double_well_exact_pmf
+from mlpmf.rates import barrier_and_rate
 from mlpmf.units import kt_kj_mol
 from tests.workflow_helpers import double_well_study, run_snakemake
 
@@ -36,10 +37,18 @@ def rms_error_kt(table):
     return float(np.sqrt(np.mean((error - error.mean()) ** 2)) / KT)
 
 
+def oracle_study_config():
+    """The double-well study, recording its own CV as an unbiased observable too."""
+    config = double_well_study()
+    bins = config["free_energy"]["bins"]
+    config["observables"] = {"bond": {"kind": "distance", "atoms": [0, 1], "bins": bins}}
+    return config
+
+
 @pytest.fixture(scope="module")
 def oracle_study(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("oracle")
-    result = run_snakemake(workdir, double_well_study())
+    result = run_snakemake(workdir, oracle_study_config())
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir / "results" / "double_well_bond", result
 
@@ -64,7 +73,10 @@ def test_oracle_study_writes_every_output(oracle_study):
         "method",
     ):
         assert key in rates
-    for plot in ("pmf.png", "window_histograms.png"):
+    diagnostics = json.loads((results / "free_energy/diagnostics.json").read_text())
+    assert diagnostics["minimum_neighbour_overlap"] > 0.03
+    assert diagnostics["warnings"] == []
+    for plot in ("pmf.png", "window_histograms.png", "diagnostics.png"):
         assert (results / "plots" / plot).stat().st_size > 10_000
     assert "free_energy/pmf_mbar.csv" in run.stdout
 
@@ -80,11 +92,39 @@ def test_oracle_pmf_and_barrier_match_exact(oracle_study):
     assert rates["transition_state_cv"] == pytest.approx(3.2, abs=0.06)
 
 
+def test_reweighting_the_cv_itself_reproduces_the_mbar_pmf(oracle_study):
+    results, _ = oracle_study
+    mbar_pmf = pd.read_csv(results / "free_energy/pmf_mbar.csv")
+    reweighted = pd.read_csv(results / "free_energy/pmf_observable_bond.csv")
+    np.testing.assert_allclose(reweighted["observable"], mbar_pmf["cv"])
+    np.testing.assert_allclose(
+        reweighted["free_energy_kj_mol"], mbar_pmf["free_energy_kj_mol"], atol=1e-3 * KT
+    )
+    two_d = pd.read_csv(results / "free_energy/pmf2d_bond.csv")
+    off_diagonal = ~np.isclose(two_d["cv"], two_d["observable"])
+    assert two_d["free_energy_kj_mol"][off_diagonal].isna().all()
+    assert (results / "plots/pmf2d_bond.png").exists()
+
+
+def test_oracle_rate_matches_exact_transition_state_theory(oracle_study):
+    results, _ = oracle_study
+    rates = json.loads((results / "free_energy/rates.json").read_text())
+    r = np.linspace(2.45, 3.95, 150001)
+    reduced_mass = 39.948 / 2
+    exact = barrier_and_rate(
+        r, exact_pmf(r), np.zeros_like(r), 300.0, [2.5, 3.0], [3.4, 3.9], reduced_mass
+    )
+    assert rates["effective_mass_amu"] == pytest.approx(reduced_mass, rel=1e-3)
+    deviation = abs(rates["rate_constant_per_s"] - exact["rate_constant_per_s"])
+    assert deviation < 2 * rates["rate_constant_uncertainty_per_s"]
+    assert 0 < rates["kramers_transmission"] < 1
+
+
 def test_report_is_built(oracle_study, tmp_path):
     results, _ = oracle_study
     workdir = results.parents[1]
     report = workdir / "report.html"
-    run = run_snakemake(workdir, double_well_study(), "--report", str(report))
+    run = run_snakemake(workdir, oracle_study_config(), "--report", str(report))
     assert run.returncode == 0, run.stderr[-3000:]
     assert report.stat().st_size > 50_000
 

@@ -68,10 +68,13 @@ def check_study(config: Mapping) -> None:
     """Checks beyond the schema; raises ConfigError on the first problem found."""
     atoms = read_structure(config["system"]["structure"])
     num_atoms = len(atoms)
-    for key, indices in (
+    atom_lists = [
         ("collective_variable.atoms", config["collective_variable"]["atoms"]),
         ("system.fixed_atoms", config["system"]["fixed_atoms"]),
-    ):
+    ] + [
+        (f"observables.{name}.atoms", spec["atoms"]) for name, spec in config["observables"].items()
+    ]
+    for key, indices in atom_lists:
         bad = [i for i in indices if not 0 <= i < num_atoms]
         if bad:
             raise ConfigError(
@@ -80,6 +83,10 @@ def check_study(config: Mapping) -> None:
             )
     if config["oracle"]["kind"] == "double_well_bond" and num_atoms < 2:
         raise ConfigError("oracle.kind: double_well_bond needs at least 2 atoms in the structure")
+    for name, spec in config["observables"].items():
+        bins = spec["bins"]
+        if bins["start"] >= bins["stop"]:
+            raise ConfigError(f"observables.{name}.bins: expected start < stop, got {bins}")
     centers = window_centers(config)
     if len(centers) < 2:
         raise ConfigError("umbrella.centers: at least two windows are needed")

@@ -10,7 +10,7 @@ kJ/mol per CV unit squared (converted to eV here) and ``d`` the periodic differe
 periodic CVs. Positions are never wrapped into the cell, so CVs stay continuous.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,21 +131,27 @@ def run_umbrella_window(
     record_every: int,
     rng: np.random.Generator,
     progress_label: str | None = None,
+    observables: Mapping[str, CollectiveVariable] | None = None,
 ) -> dict[str, np.ndarray]:
     """One umbrella window: place the CV at the centre, equilibrate, then record.
 
     ``atoms`` (with its calculator) is first moved onto the window centre along the CV
-    gradient. Returns the production time series: ``time_fs``, ``cv`` and, when the
-    calculator reports one, ``max_force_disagreement_ev_a`` (largest per-atom committee
-    disagreement of the frame; NaN otherwise).
+    gradient. Returns the production time series: ``time_fs``, ``cv``,
+    ``max_force_disagreement_ev_a`` (largest per-atom committee disagreement of the
+    frame, when the calculator reports one; NaN otherwise) and ``observable_<name>`` for
+    every unbiased observable.
     """
+    observables = dict(observables or {})
     atoms.positions = move_to_value(bias.cv, atoms.positions, bias.center)
     run_langevin(atoms, settings, equilibration_steps, rng, bias=bias)
     times, values, disagreement = [], [], []
+    recorded = {name: [] for name in observables}
 
     def record(step: int, current: Atoms) -> None:
         times.append(step * settings.timestep_fs)
         values.append(bias.cv.value(current.positions))
+        for name, observable in observables.items():
+            recorded[name].append(observable.value(current.positions))
         per_atom = current.calc.results.get("force_disagreement")
         disagreement.append(np.nan if per_atom is None else float(np.max(per_atom)))
 
@@ -156,4 +162,5 @@ def run_umbrella_window(
         "time_fs": np.array(times),
         "cv": np.array(values),
         "max_force_disagreement_ev_a": np.array(disagreement),
+        **{f"observable_{name}": np.array(series) for name, series in recorded.items()},
     }

@@ -46,3 +46,8 @@ def write_json(data: dict, path: str | os.PathLike) -> None:
 def read_json(path: str | os.PathLike) -> dict:
     """Read a JSON document."""
     return json.loads(Path(path).read_text())
+
+
+def read_window_series(paths, column: str = "cv") -> list:
+    """One column (default: the CV) of every window's time-series table, as arrays."""
+    return [pd.read_csv(path)[column].to_numpy() for path in paths]

@@ -64,3 +64,43 @@ def plot_force_parity(reference: np.ndarray, predicted: np.ndarray, rmse_ev_a: f
     ax.set_ylabel("committee mean force (eV/Å)")
     ax.set_title(f"test set, RMSE {rmse_ev_a:.3f} eV/Å")
     return figure
+
+
+def plot_diagnostics(
+    ordered_centers: np.ndarray,
+    neighbour_overlap: np.ndarray,
+    threshold: float,
+    halves: Mapping[str, pd.DataFrame],
+):
+    """Neighbour overlaps (left) and the PMFs of the two halves of the data (right)."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+    midpoints = 0.5 * (ordered_centers[1:] + ordered_centers[:-1])
+    left.bar(midpoints, neighbour_overlap, width=0.8 * np.diff(ordered_centers))
+    left.axhline(threshold, color="k", ls="--", lw=0.8)
+    left.set_xlabel("between window centres")
+    left.set_ylabel("MBAR overlap")
+    for name, table in halves.items():
+        cv, free, error = (table[c].to_numpy() for c in table.columns[:3])
+        line = right.plot(cv, free, label=name)[0]
+        right.fill_between(cv, free - error, free + error, color=line.get_color(), alpha=0.3)
+    right.set_xlabel("CV")
+    right.set_ylabel("free energy (kJ/mol)")
+    right.legend()
+    return figure
+
+
+def plot_pmf2d(centers, free_energy_kj_mol, observable_pmf: pd.DataFrame, name: str):
+    """2D PMF along (CV, observable) as filled contours, and the observable's own PMF."""
+    figure, (left, right) = plt.subplots(
+        1, 2, figsize=(10, 4), constrained_layout=True, gridspec_kw={"width_ratios": [3, 2]}
+    )
+    image = left.pcolormesh(*centers, np.ma.masked_invalid(free_energy_kj_mol).T, shading="nearest")
+    figure.colorbar(image, ax=left, label="free energy (kJ/mol)")
+    left.set_xlabel("CV")
+    left.set_ylabel(name)
+    cv, free, error = (observable_pmf[c].to_numpy() for c in observable_pmf.columns[:3])
+    right.plot(cv, free)
+    right.fill_between(cv, free - error, free + error, alpha=0.3)
+    right.set_xlabel(name)
+    right.set_ylabel("free energy (kJ/mol)")
+    return figure

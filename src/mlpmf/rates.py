@@ -1,6 +1,6 @@
 r"""Barrier heights and rate constants from a potential of mean force.
 
-Transition-state theory along the CV :math:`\xi` (one-dimensional TST): with the PMF
+**Transition-state theory along the CV** (one-dimensional TST): with the PMF
 :math:`F(\xi)`, the dividing surface at the PMF maximum :math:`\xi^\ddagger` between the
 basins and the reactant side :math:`R = \{\xi \text{ on the reactant side of }
 \xi^\ddagger\}`,
@@ -10,19 +10,31 @@ basins and the reactant side :math:`R = \{\xi \text{ on the reactant side of }
 
 where :math:`m_\xi = (\sum_i |\partial\xi/\partial x_i|^2/m_i)^{-1}` is the CV's
 effective mass (:func:`mlpmf.colvars.effective_mass_amu`). Assumptions: no recrossing
-of the dividing surface (TST is an upper bound to the true rate), :math:`m_\xi`
-constant along the dividing surface (exact for a Cartesian position or a distance),
-and a PMF that includes all Jacobian terms (the histogram PMF of the CV does).
+of the dividing surface (TST is an upper bound to the rate of the dynamics along the
+CV), :math:`m_\xi` constant along the dividing surface (exact for a Cartesian position
+or a distance), and a PMF that includes all Jacobian terms (the histogram PMF of the CV
+does).
 
-The Eyring form :math:`k_BT/h\,e^{-\beta\Delta F^\ddagger}` is reported beside it for
-comparison; it ignores the shape of the reactant basin and the CV's mass.
+**Kramers' correction** (spatial-diffusion regime of Langevin dynamics with friction
+:math:`\gamma` on the CV): :math:`k = \kappa\,k_\mathrm{TST}` with transmission
+coefficient :math:`\kappa = \sqrt{1 + (\gamma/2\omega_b)^2} - \gamma/2\omega_b`, where
+:math:`\omega_b = \sqrt{|F''(\xi^\ddagger)|/m_\xi}` is the barrier frequency from a
+parabola fitted to the PMF top. It assumes a parabolic barrier top over the range
+where recrossings happen and memory-less friction, as in the Langevin MD here.
+
+**Eyring**: :math:`k_BT/h\,e^{-\beta\Delta F^\ddagger}`, reported for comparison; it
+ignores the shape of the reactant basin and the CV's mass.
+
+Uncertainties come from the PMF's bootstrap replicas when given (each replica gives a
+barrier and rates; their standard deviation, and the 16th-84th percentile range of the
+rate, are reported), otherwise from the PMF's standard errors at the two points.
 """
 
 from collections.abc import Sequence
 
 import numpy as np
 
-from mlpmf.units import ase_rate_to_per_s, kt_ev, kt_kj_mol
+from mlpmf.units import FS_IN_ASE_TIME, ase_rate_to_per_s, kj_mol_to_ev, kt_ev, kt_kj_mol
 
 PLANCK_EV_S = 4.135667696e-15  # eV s (CODATA 2018, exact)
 
@@ -36,6 +48,69 @@ def _argmin_in(cv, free_energy, interval, name):
     return int(candidates[np.argmin(free_energy[candidates])])
 
 
+def barrier_curvature(cv: np.ndarray, free_energy: np.ndarray, top: int, kt: float) -> float:
+    """|F''| at the barrier top (kJ/mol per CV unit^2) from a parabola fitted to the
+    contiguous points within 1 kT below the top (at least the two neighbours)."""
+    low, high = top, top
+    while (
+        low > 0
+        and np.isfinite(free_energy[low - 1])
+        and free_energy[top] - free_energy[low - 1] < kt
+    ):
+        low -= 1
+    while (
+        high < len(cv) - 1
+        and np.isfinite(free_energy[high + 1])
+        and free_energy[top] - free_energy[high + 1] < kt
+    ):
+        high += 1
+    low, high = min(low, top - 1), max(high, top + 1)
+    if low < 0 or high >= len(cv):
+        raise ValueError("the barrier top lies at the edge of the PMF; widen the bins")
+    coefficients = np.polyfit(cv[low : high + 1], free_energy[low : high + 1], 2)
+    return float(abs(2.0 * coefficients[0]))
+
+
+def kramers_transmission(
+    friction_per_fs: float, curvature_kj_mol: float, effective_mass_amu: float
+) -> float:
+    """Kramers' transmission coefficient for Langevin friction on a parabolic barrier."""
+    omega_per_fs = np.sqrt(kj_mol_to_ev(curvature_kj_mol) / effective_mass_amu) * FS_IN_ASE_TIME
+    ratio = friction_per_fs / (2.0 * omega_per_fs)
+    return float(np.sqrt(1.0 + ratio**2) - ratio)
+
+
+def _single(cv, free, temperature_k, reactant, product, effective_mass_amu, friction_per_fs):
+    start = _argmin_in(cv, free, reactant, "reactant")
+    end = _argmin_in(cv, free, product, "product")
+    path = np.arange(min(start, end), max(start, end) + 1)
+    top = int(path[np.nanargmax(free[path])])
+    kt = kt_kj_mol(temperature_k)
+    barrier = free[top] - free[start]
+    side = np.arange(0, top + 1) if start < top else np.arange(top, len(cv))
+    side = side[np.isfinite(free[side])]
+    basin = np.sum(np.exp(-(free[side] - free[top]) / kt) * np.gradient(cv)[side])
+    velocity = np.sqrt(kt_ev(temperature_k) / (2.0 * np.pi * effective_mass_amu))
+    result = {
+        "barrier_kj_mol": float(barrier),
+        "reaction_free_energy_kj_mol": float(free[end] - free[start]),
+        "reactant_minimum_cv": float(cv[start]),
+        "transition_state_cv": float(cv[top]),
+        "product_minimum_cv": float(cv[end]),
+        "rate_constant_per_s": float(ase_rate_to_per_s(velocity / basin)),
+        "eyring_rate_constant_per_s": float(
+            kt_ev(temperature_k) / PLANCK_EV_S * np.exp(-barrier / kt)
+        ),
+    }
+    if friction_per_fs is not None:
+        curvature = barrier_curvature(cv, free, top, kt)
+        transmission = kramers_transmission(friction_per_fs, curvature, effective_mass_amu)
+        result["barrier_curvature_kj_mol"] = curvature
+        result["kramers_transmission"] = transmission
+        result["kramers_rate_constant_per_s"] = transmission * result["rate_constant_per_s"]
+    return result, top, start
+
+
 def barrier_and_rate(
     cv: np.ndarray,
     free_energy_kj_mol: np.ndarray,
@@ -44,44 +119,71 @@ def barrier_and_rate(
     reactant: Sequence[float],
     product: Sequence[float],
     effective_mass_amu: float,
+    friction_per_fs: float | None = None,
+    bootstrap_free_energies_kj_mol: np.ndarray | None = None,
 ) -> dict:
-    """Barrier (kJ/mol) and TST rate constant (1/s) for reactant -> product.
+    """Barrier (kJ/mol) and rate constants (1/s) for reactant -> product.
 
     The barrier is measured from the PMF minimum inside the ``reactant`` interval to the
-    highest PMF point between that minimum and the minimum inside ``product``. Its
-    standard error combines the two points' standard errors in quadrature (the PMF
-    uncertainties are relative to the global minimum), and the rate's follows from
-    d ln k = -beta dF.
+    highest PMF point between that minimum and the minimum inside ``product``.
+
+    Parameters
+    ----------
+    cv, free_energy_kj_mol, uncertainty_kj_mol
+        The PMF on its bins (CV unit, kJ/mol).
+    temperature_k
+        K.
+    reactant, product
+        CV intervals [lo, hi] of the two basins.
+    effective_mass_amu
+        The CV's effective mass.
+    friction_per_fs
+        Langevin friction of the dynamics, 1/fs; enables Kramers' correction.
+    bootstrap_free_energies_kj_mol
+        (R, M) bootstrap replicas of the PMF for the uncertainties, or None.
     """
     cv = np.asarray(cv, dtype=float)
     free = np.asarray(free_energy_kj_mol, dtype=float)
-    error = np.nan_to_num(np.asarray(uncertainty_kj_mol, dtype=float))
-    start = _argmin_in(cv, free, reactant, "reactant")
-    end = _argmin_in(cv, free, product, "product")
-    path = np.arange(min(start, end), max(start, end) + 1)
-    top = int(path[np.nanargmax(free[path])])
-    kt = kt_kj_mol(temperature_k)
-    barrier = free[top] - free[start]
-    barrier_error = float(np.hypot(error[top], error[start]))
-
-    reactant_side = np.arange(0, top + 1) if start < top else np.arange(top, len(cv))
-    reactant_side = reactant_side[np.isfinite(free[reactant_side])]
-    bin_width = np.gradient(cv)
-    basin = np.sum(np.exp(-(free[reactant_side] - free[top]) / kt) * bin_width[reactant_side])
-    velocity = np.sqrt(kt_ev(temperature_k) / (2.0 * np.pi * effective_mass_amu))
-    rate = ase_rate_to_per_s(velocity / basin)
-    eyring = kt_ev(temperature_k) / PLANCK_EV_S * np.exp(-barrier / kt)
-    return {
-        "temperature_k": float(temperature_k),
-        "barrier_kj_mol": float(barrier),
-        "barrier_uncertainty_kj_mol": barrier_error,
-        "reaction_free_energy_kj_mol": float(free[end] - free[start]),
-        "reactant_minimum_cv": float(cv[start]),
-        "transition_state_cv": float(cv[top]),
-        "product_minimum_cv": float(cv[end]),
-        "effective_mass_amu": float(effective_mass_amu),
-        "rate_constant_per_s": float(rate),
-        "rate_constant_uncertainty_per_s": float(rate * barrier_error / kt),
-        "eyring_rate_constant_per_s": float(eyring),
-        "method": "1D transition-state theory along the CV",
-    }
+    result, top, start = _single(
+        cv, free, temperature_k, reactant, product, effective_mass_amu, friction_per_fs
+    )
+    result["temperature_k"] = float(temperature_k)
+    result["effective_mass_amu"] = float(effective_mass_amu)
+    result["method"] = "1D transition-state theory along the CV"
+    rate_keys = [k for k in result if k.endswith("rate_constant_per_s")]
+    replicas = [] if bootstrap_free_energies_kj_mol is None else bootstrap_free_energies_kj_mol
+    samples = []
+    for replica in replicas:
+        try:
+            samples.append(
+                _single(
+                    cv,
+                    replica,
+                    temperature_k,
+                    reactant,
+                    product,
+                    effective_mass_amu,
+                    friction_per_fs,
+                )[0]
+            )
+        except ValueError:  # a replica with an empty basin: skip it
+            continue
+    if len(samples) >= 2:
+        barriers = np.array([s["barrier_kj_mol"] for s in samples])
+        result["barrier_uncertainty_kj_mol"] = float(barriers.std(ddof=1))
+        for key in rate_keys:
+            values = np.array([s[key] for s in samples])
+            result[key.replace("_per_s", "_uncertainty_per_s")] = float(values.std(ddof=1))
+            result[key.replace("_per_s", "_interval_per_s")] = np.percentile(
+                values, [16, 84]
+            ).tolist()
+        result["uncertainty_method"] = f"bootstrap over {len(samples)} PMF replicas"
+    else:
+        error = np.nan_to_num(np.asarray(uncertainty_kj_mol, dtype=float))
+        barrier_error = float(np.hypot(error[top], error[start]))
+        result["barrier_uncertainty_kj_mol"] = barrier_error
+        kt = kt_kj_mol(temperature_k)
+        for key in rate_keys:
+            result[key.replace("_per_s", "_uncertainty_per_s")] = result[key] * barrier_error / kt
+        result["uncertainty_method"] = "PMF standard errors at the minimum and the top"
+    return result

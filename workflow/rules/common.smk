@@ -1,6 +1,7 @@
 import numpy as np
 from snakemake.exceptions import WorkflowError
 
+from mlpmf.colvars import make_colvar
 from mlpmf.config import (
     ConfigError,
     bin_edges,
@@ -35,6 +36,16 @@ def scan_centers():
     """CV values of the restrained reference scan: evenly spread over the windows."""
     num = config["dataset"]["scan_points"]
     return np.linspace(CENTERS.min(), CENTERS.max(), num).tolist()
+
+
+def cv_period():
+    """Period of the study's CV (CV unit), or None when it is not periodic."""
+    return make_colvar(config["collective_variable"]).period
+
+
+def observable_settings(wildcards):
+    """The config entry of the observable named by the wildcard."""
+    return config["observables"][wildcards.observable]
 
 
 def window_trajectory_paths():
@@ -79,6 +90,8 @@ def final_targets():
         f"{RESULTS}/free_energy/pmf_mbar.csv",
         f"{RESULTS}/free_energy/rates.json",
         f"{RESULTS}/free_energy/barriers.csv",
+        f"{RESULTS}/free_energy/diagnostics.json",
+        f"{RESULTS}/plots/diagnostics.png",
         f"{RESULTS}/plots/pmf.png",
         f"{RESULTS}/plots/window_histograms.png",
     ]
@@ -86,6 +99,12 @@ def final_targets():
         targets += [
             f"{RESULTS}/model/metrics.json",
             f"{RESULTS}/plots/force_parity.png",
+        ]
+    for name in config["observables"]:
+        targets += [
+            f"{RESULTS}/free_energy/pmf_observable_{name}.csv",
+            f"{RESULTS}/free_energy/pmf2d_{name}.csv",
+            f"{RESULTS}/plots/pmf2d_{name}.png",
         ]
     return targets
 

@@ -3,12 +3,13 @@ rule estimate_pmf:
         windows=f"{RESULTS}/umbrella/windows.csv",
         trajectories=window_trajectory_paths(),
     output:
-        report(
+        pmf=report(
             f"{RESULTS}/free_energy/pmf_{{estimator}}.csv",
             caption="../report/pmf_table.rst",
             category="Free energy",
             labels={"estimator": "{estimator}"},
         ),
+        bootstrap=f"{RESULTS}/free_energy/pmf_{{estimator}}_bootstrap.npy",
     log:
         f"logs/estimate_pmf/{STUDY}_{{estimator}}.log",
     wildcard_constraints:
@@ -22,17 +23,46 @@ rule estimate_pmf:
     params:
         temperature_k=config["temperature_k"],
         bin_edges=bin_edges(config).tolist(),
+        period=cv_period(),
         free_energy=config["free_energy"],
         seed=child_seed(config["seed"], 3),
     script:
         "../scripts/estimate_pmf.py"
 
 
+rule diagnostics:
+    input:
+        windows=f"{RESULTS}/umbrella/windows.csv",
+        trajectories=window_trajectory_paths(),
+        mbar=f"{RESULTS}/free_energy/pmf_mbar.csv",
+    output:
+        summary=f"{RESULTS}/free_energy/diagnostics.json",
+        plot=report(
+            f"{RESULTS}/plots/diagnostics.png",
+            caption="../report/diagnostics.rst",
+            category="Umbrella sampling",
+        ),
+    log:
+        f"logs/diagnostics/{STUDY}.log",
+    localrule: True
+    conda:
+        "../../envs/mlpmf.yaml"
+    params:
+        temperature_k=config["temperature_k"],
+        bin_edges=bin_edges(config).tolist(),
+        period=cv_period(),
+        free_energy=config["free_energy"],
+    script:
+        "../scripts/diagnostics.py"
+
+
 rule rates:
     input:
         unpack(reference_barrier_inputs),
         mbar=f"{RESULTS}/free_energy/pmf_mbar.csv",
+        mbar_bootstrap=f"{RESULTS}/free_energy/pmf_mbar_bootstrap.npy",
         wham=f"{RESULTS}/free_energy/pmf_wham.csv",
+        wham_bootstrap=f"{RESULTS}/free_energy/pmf_wham_bootstrap.npy",
         structure=config["system"]["structure"],
     output:
         rates=report(
@@ -53,6 +83,44 @@ rule rates:
     params:
         temperature_k=config["temperature_k"],
         collective_variable=config["collective_variable"],
+        friction_per_fs=config["umbrella"]["friction_per_fs"],
         rates=config["rates"],
     script:
         "../scripts/rates.py"
+
+
+rule reweight_observable:
+    input:
+        windows=f"{RESULTS}/umbrella/windows.csv",
+        trajectories=window_trajectory_paths(),
+    output:
+        pmf=report(
+            f"{RESULTS}/free_energy/pmf_observable_{{observable}}.csv",
+            caption="../report/pmf_observable.rst",
+            category="Free energy",
+            labels={"observable": "{observable}"},
+        ),
+        pmf2d=f"{RESULTS}/free_energy/pmf2d_{{observable}}.csv",
+        plot=report(
+            f"{RESULTS}/plots/pmf2d_{{observable}}.png",
+            caption="../report/pmf2d.rst",
+            category="Free energy",
+            labels={"observable": "{observable}"},
+        ),
+    log:
+        f"logs/reweight_observable/{STUDY}_{{observable}}.log",
+    conda:
+        "../../envs/mlpmf.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        temperature_k=config["temperature_k"],
+        bin_edges=bin_edges(config).tolist(),
+        period=cv_period(),
+        observable=observable_settings,
+        free_energy=config["free_energy"],
+        seed=child_seed(config["seed"], 4),
+    script:
+        "../scripts/reweight_observable.py"

@@ -31,6 +31,7 @@ rule umbrella_window:
         potential=config["potential"],
         oracle=config["oracle"],
         collective_variable=config["collective_variable"],
+        observables=config["observables"],
         temperature_k=config["temperature_k"],
         umbrella=config["umbrella"],
         center=window_center,

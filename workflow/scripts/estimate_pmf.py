@@ -10,22 +10,29 @@ import numpy as np
 import pandas as pd
 
 from mlpmf import estimators
-from mlpmf.io import write_table
+from mlpmf.io import atomic_path, read_window_series, write_table
 
 params = snakemake.params
+settings = params.free_energy
 windows = pd.read_csv(snakemake.input.windows)
-samples = [pd.read_csv(path)["cv"].to_numpy() for path in snakemake.input.trajectories]
-if params.free_energy["decorrelate"]:
-    samples = [estimators.decorrelate(s) for s in samples]
+samples = read_window_series(snakemake.input.trajectories)
+if settings["decorrelate"]:
+    samples = [estimators.decorrelate(s, settings["detect_equilibration"]) for s in samples]
 logging.info("independent samples per window: %s", [len(s) for s in samples])
-estimator = getattr(estimators, snakemake.wildcards.estimator)
-pmf = estimator(
-    samples,
-    windows["center"].to_numpy(),
-    windows["spring_constant"].to_numpy(),
-    params.temperature_k,
-    np.asarray(params.bin_edges),
-    bootstrap_samples=params.free_energy["bootstrap_samples"],
+arguments = dict(
+    cv_samples=samples,
+    centers=windows["center"].to_numpy(),
+    spring_constants=windows["spring_constant"].to_numpy(),
+    temperature=params.temperature_k,
+    bin_edges=np.asarray(params.bin_edges),
+    period=params.period,
+    bootstrap_samples=settings["bootstrap_samples"],
     seed=params.seed,
 )
-write_table(pmf.to_frame(), snakemake.output[0])
+if snakemake.wildcards.estimator == "mbar":
+    pmf = estimators.mbar(**arguments, uncertainty=settings["uncertainty"])
+else:
+    pmf = estimators.wham(**arguments)
+write_table(pmf.to_frame(), snakemake.output.pmf)
+with atomic_path(snakemake.output.bootstrap) as tmp:
+    np.save(tmp, pmf.bootstrap_free_energies)

@@ -1,9 +1,10 @@
-"""Barrier and transition-state-theory rate constant from the MBAR PMF."""
+"""Barrier and rate constants from the MBAR and WHAM PMFs, errors from their bootstraps."""
 
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
+import numpy as np
 import pandas as pd
 from ase.io import read
 
@@ -18,8 +19,8 @@ mass = effective_mass_amu(
 )
 
 
-def analyse(path):
-    pmf = pd.read_csv(path)
+def analyse(estimator):
+    pmf = pd.read_csv(snakemake.input[estimator])
     return barrier_and_rate(
         pmf["cv"].to_numpy(),
         pmf["free_energy_kj_mol"].to_numpy(),
@@ -28,15 +29,16 @@ def analyse(path):
         params.rates["reactant"],
         params.rates["product"],
         mass,
+        friction_per_fs=params.friction_per_fs,
+        bootstrap_free_energies_kj_mol=np.load(snakemake.input[f"{estimator}_bootstrap"]),
     )
 
 
-result = analyse(snakemake.input.mbar)
+result = analyse("mbar")
 result["method"] = "MBAR PMF, " + result["method"]
-wham = analyse(snakemake.input.wham)
-result["wham_barrier_kj_mol"] = wham["barrier_kj_mol"]
-result["wham_barrier_uncertainty_kj_mol"] = wham["barrier_uncertainty_kj_mol"]
-result["wham_rate_constant_per_s"] = wham["rate_constant_per_s"]
+wham = analyse("wham")
+for key in ("barrier_kj_mol", "barrier_uncertainty_kj_mol", "rate_constant_per_s"):
+    result[f"wham_{key}"] = wham[key]
 rows = [
     ("MBAR", result["barrier_kj_mol"], result["barrier_uncertainty_kj_mol"]),
     ("WHAM", wham["barrier_kj_mol"], wham["barrier_uncertainty_kj_mol"]),

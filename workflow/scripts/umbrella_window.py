@@ -40,6 +40,7 @@ series = run_umbrella_window(
     umbrella["record_every"],
     np.random.default_rng(params.seed),
     progress_label=f"window {snakemake.wildcards.window}",
+    observables={name: make_colvar(spec) for name, spec in params.observables.items()},
 )
 logging.info("CV mean %.4f, std %.4f", series["cv"].mean(), series["cv"].std())
 write_table(pd.DataFrame(series), snakemake.output[0])

@@ -1,0 +1,63 @@
+"""Window overlap and first-half/second-half convergence of the MBAR PMF."""
+
+import logging
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+
+import numpy as np
+import pandas as pd
+
+from mlpmf import estimators
+from mlpmf.io import read_window_series, write_json
+from mlpmf.plotting import plot_diagnostics
+
+HALF_SPLIT_Z_LIMIT = 3.5  # beyond this the halves differ by more than noise
+params = snakemake.params
+settings = params.free_energy
+windows = pd.read_csv(snakemake.input.windows)
+centers = windows["center"].to_numpy()
+kappas = windows["spring_constant"].to_numpy()
+raw = read_window_series(snakemake.input.trajectories)
+samples = raw
+if settings["decorrelate"]:
+    samples = [estimators.decorrelate(s, settings["detect_equilibration"]) for s in raw]
+edges = np.asarray(params.bin_edges)
+data = estimators.collapse_samples(
+    samples, centers, kappas, params.temperature_k, edges, params.period
+)
+f = estimators.solve_free_energies(data.u_kx, data.point_weights, data.n_k)
+overlaps = estimators.neighbour_overlaps(estimators.overlap_matrix(data, f), centers)
+first, second, drift_kt, drift_z = estimators.convergence_check(
+    samples, centers, kappas, params.temperature_k, edges, params.period
+)
+ordered = np.sort(centers)
+warnings = [
+    f"windows at {ordered[k]:g} and {ordered[k + 1]:g}"
+    f" overlap only {value:.3f} (threshold {settings['overlap_threshold']})"
+    for k, value in enumerate(overlaps)
+    if value < settings["overlap_threshold"]
+]
+if drift_z > HALF_SPLIT_Z_LIMIT:
+    warnings.append(
+        f"first and second halves of the windows differ by up to {drift_kt:.2f} kT, "
+        f"{drift_z:.1f} standard errors: sampling has not converged"
+    )
+for warning in warnings:
+    logging.warning(warning)
+write_json(
+    {
+        "neighbour_overlap": overlaps.tolist(),
+        "minimum_neighbour_overlap": float(overlaps.min()),
+        "half_split_max_difference_kt": drift_kt,
+        "half_split_max_difference_standard_errors": drift_z,
+        "samples_per_window": [len(s) for s in raw],
+        "independent_samples_per_window": [len(s) for s in samples],
+        "warnings": warnings,
+    },
+    snakemake.output.summary,
+)
+halves = {"first half": first.to_frame(), "second half": second.to_frame()}
+figure = plot_diagnostics(ordered, overlaps, settings["overlap_threshold"], halves)
+figure.savefig(snakemake.output.plot, dpi=150)
