@@ -28,6 +28,7 @@ include: "workflow/rules/training.smk"
 include: "workflow/rules/umbrella.smk"
 include: "workflow/rules/free_energy.smk"
 include: "workflow/rules/plots.smk"
+include: "workflow/rules/provenance.smk"
 
 
 rule all:

@@ -5,7 +5,6 @@ from ase import Atoms
 from mlpmf.colvars import Distance
 from mlpmf.dynamics import (
     LangevinSettings,
-    SimulationError,
     UmbrellaBias,
     run_langevin,
     run_umbrella_window,
@@ -43,10 +42,3 @@ def test_fixed_atoms_do_not_move(adatom_slab):
     run_langevin(adatom_slab, LangevinSettings(500.0, 2.0, 0.01), 50, np.random.default_rng(0))
     np.testing.assert_array_equal(adatom_slab.positions[fixed], before[fixed])
     assert np.abs(adatom_slab.positions[~fixed] - before[~fixed]).max() > 1e-3
-
-
-def test_exploding_md_is_stopped_with_an_error():
-    dimer = Atoms("Ar2", positions=[[0, 0, 0], [3.0, 0, 0]])
-    dimer.calc = DoubleWellBond(barrier_ev=0.15, r_mid=3.2, half_width=0.45)
-    with pytest.raises(SimulationError, match="non-finite"):
-        run_langevin(dimer, LangevinSettings(300.0, 500.0, 0.01), 200, np.random.default_rng(0))

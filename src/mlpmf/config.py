@@ -35,8 +35,13 @@ def window_centers(config: Mapping) -> np.ndarray:
 
 def window_spring_constants(config: Mapping) -> np.ndarray:
     """Spring constant of every window, kJ/mol per CV unit squared."""
-    kappa = config["umbrella"]["spring_constant_kj_mol"]
-    return np.broadcast_to(np.asarray(kappa, dtype=float), window_centers(config).shape).copy()
+    kappa = np.asarray(config["umbrella"]["spring_constant_kj_mol"], dtype=float)
+    num_windows = len(window_centers(config))
+    if kappa.ndim == 1 and len(kappa) != num_windows:
+        raise ConfigError(
+            f"umbrella.spring_constant_kj_mol: {len(kappa)} values for {num_windows} windows"
+        )
+    return np.broadcast_to(kappa, (num_windows,)).copy()
 
 
 def bin_edges(config: Mapping) -> np.ndarray:
@@ -90,6 +95,7 @@ def check_study(config: Mapping) -> None:
     centers = window_centers(config)
     if len(centers) < 2:
         raise ConfigError("umbrella.centers: at least two windows are needed")
+    window_spring_constants(config)
     edges = bin_edges(config)
     if edges[0] < centers.min() - 1e-9 or edges[-1] > centers.max() + 1e-9:
         raise ConfigError(

@@ -393,9 +393,9 @@ def estimate_pmf(
     replicas = np.array(replicas).reshape(bootstrap_samples, len(free))
     if uncertainty == "analytical":
         error = _analytical_uncertainty(f, data, bin_edges, period, temperature_k)
+    elif uncertainty == "bootstrap" and bootstrap_samples < 2:
+        error = np.full_like(free, np.nan)  # asked for no replicas: no error bars
     elif uncertainty == "bootstrap":
-        if bootstrap_samples < 2:
-            raise ValueError("bootstrap uncertainties need bootstrap_samples >= 2")
         with warnings.catch_warnings():  # bins filled in fewer than two replicas
             warnings.simplefilter("ignore", RuntimeWarning)
             normalised = [_normalised(r, bin_edges, temperature_k) for r in replicas]
@@ -474,7 +474,8 @@ def wham(
     bootstrap_samples: int = 50,
     seed: int = 0,
 ) -> PMF:
-    """PMF by binned WHAM; arguments as for :func:`mbar`, uncertainties by bootstrap.
+    """PMF by binned WHAM; arguments as for :func:`mbar`, uncertainties by bootstrap
+    (NaN with fewer than two ``bootstrap_samples``).
 
     The bias is evaluated at bin centres, so bins should be narrow compared with the
     width of each window's distribution, sqrt(kT / kappa). Samples outside the bins are

@@ -71,21 +71,35 @@ def plot_diagnostics(
     neighbour_overlap: np.ndarray,
     threshold: float,
     halves: Mapping[str, pd.DataFrame],
+    centers: Sequence[float],
+    disagreement: Sequence[np.ndarray],
+    disagreement_warning_ev_a: float,
 ):
-    """Neighbour overlaps (left) and the PMFs of the two halves of the data (right)."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+    """Neighbour overlaps, the PMFs of the two halves of the data and, for a committee,
+    the force disagreement in each window (median and largest)."""
+    committee = any(np.isfinite(d).any() for d in disagreement)
+    figure, axes = plt.subplots(
+        1, 3 if committee else 2, figsize=(14 if committee else 10, 3.8), constrained_layout=True
+    )
     midpoints = 0.5 * (ordered_centers[1:] + ordered_centers[:-1])
-    left.bar(midpoints, neighbour_overlap, width=0.8 * np.diff(ordered_centers))
-    left.axhline(threshold, color="k", ls="--", lw=0.8)
-    left.set_xlabel("between window centres")
-    left.set_ylabel("MBAR overlap")
+    axes[0].bar(midpoints, neighbour_overlap, width=0.8 * np.diff(ordered_centers))
+    axes[0].axhline(threshold, color="k", ls="--", lw=0.8)
+    axes[0].set_xlabel("between window centres")
+    axes[0].set_ylabel("MBAR overlap")
     for name, table in halves.items():
         cv, free, error = (table[c].to_numpy() for c in table.columns[:3])
-        line = right.plot(cv, free, label=name)[0]
-        right.fill_between(cv, free - error, free + error, color=line.get_color(), alpha=0.3)
-    right.set_xlabel("CV")
-    right.set_ylabel("free energy (kJ/mol)")
-    right.legend()
+        line = axes[1].plot(cv, free, label=name)[0]
+        axes[1].fill_between(cv, free - error, free + error, color=line.get_color(), alpha=0.3)
+    axes[1].set_xlabel("CV")
+    axes[1].set_ylabel("free energy (kJ/mol)")
+    axes[1].legend()
+    if committee:
+        axes[2].plot(centers, [np.median(d) for d in disagreement], "o", label="median")
+        axes[2].plot(centers, [np.max(d) for d in disagreement], "^", label="largest")
+        axes[2].axhline(disagreement_warning_ev_a, color="k", ls="--", lw=0.8)
+        axes[2].set_xlabel("window centre")
+        axes[2].set_ylabel("committee force disagreement (eV/Å)")
+        axes[2].legend()
     return figure
 
 

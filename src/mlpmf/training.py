@@ -24,6 +24,22 @@ from mlpmf.models import Committee
 log = logging.getLogger(__name__)
 
 
+def check_labelled_frames(frames: Sequence[Atoms], source: str) -> None:
+    """Raise ValueError naming ``source`` and the frame if any label is missing or not finite."""
+    if len(frames) == 0:
+        raise ValueError(f"{source}: no frames")
+    for index, frame in enumerate(frames):
+        try:
+            energy = frame.get_potential_energy()
+            forces = frame.get_forces(apply_constraint=False)
+        except Exception as error:  # ASE raises several types for missing labels
+            raise ValueError(
+                f"{source}: frame {index} has no energy and forces ({error})"
+            ) from None
+        if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
+            raise ValueError(f"{source}: frame {index} has a non-finite energy or force")
+
+
 def _reference_arrays(frames: Sequence[Atoms]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     energies = torch.tensor([f.get_potential_energy() for f in frames], dtype=torch.float64)
     forces = torch.as_tensor(

@@ -23,6 +23,22 @@ SPRING_CONSTANTS = window_spring_constants(config)
 WINDOWS = [f"{k:03d}" for k in range(len(CENTERS))]
 
 
+def stage_seeds():
+    """The seed of every stage, each derived from the study seed."""
+    seeds = {
+        "sample_reference": child_seed(config["seed"], 0),
+        "train_committee": child_seed(config["seed"], 2),
+        "estimate_pmf": child_seed(config["seed"], 3),
+        "reweight_observable": child_seed(config["seed"], 4),
+    }
+    for window in WINDOWS:
+        seeds[f"umbrella_window_{window}"] = child_seed(config["seed"], 1, int(window))
+    return seeds
+
+
+SEEDS = stage_seeds()
+
+
 wildcard_constraints:
     window=r"\d{3}",
 
@@ -61,6 +77,14 @@ def window_inputs(wildcards):
     return inputs
 
 
+def window_md_settings():
+    """The umbrella settings every window shares (not the per-window centre and kappa, so
+    that changing one window reruns only that window)."""
+    shared = dict(config["umbrella"])
+    del shared["centers"], shared["spring_constant_kj_mol"]
+    return shared
+
+
 def window_center(wildcards):
     """Centre of the window named by the wildcard, CV unit."""
     return float(CENTERS[int(wildcards.window)])
@@ -72,8 +96,8 @@ def window_spring_constant(wildcards):
 
 
 def window_seed(wildcards):
-    """Seed of the window's MD, derived from the study seed and the window index."""
-    return child_seed(config["seed"], 1, int(wildcards.window))
+    """Seed of the window's MD."""
+    return SEEDS[f"umbrella_window_{wildcards.window}"]
 
 
 def reference_barrier_inputs(wildcards):
@@ -85,6 +109,7 @@ def reference_barrier_inputs(wildcards):
 def final_targets():
     """Every output of the study that rule all asks for."""
     targets = [
+        f"{RESULTS}/provenance.json",
         f"{RESULTS}/umbrella/windows.csv",
         f"{RESULTS}/free_energy/pmf_wham.csv",
         f"{RESULTS}/free_energy/pmf_mbar.csv",

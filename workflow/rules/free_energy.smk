@@ -25,7 +25,7 @@ rule estimate_pmf:
         bin_edges=bin_edges(config).tolist(),
         period=cv_period(),
         free_energy=config["free_energy"],
-        seed=child_seed(config["seed"], 3),
+        seed=SEEDS["estimate_pmf"],
     script:
         "../scripts/estimate_pmf.py"
 
@@ -36,7 +36,11 @@ rule diagnostics:
         trajectories=window_trajectory_paths(),
         mbar=f"{RESULTS}/free_energy/pmf_mbar.csv",
     output:
-        summary=f"{RESULTS}/free_energy/diagnostics.json",
+        summary=report(
+            f"{RESULTS}/free_energy/diagnostics.json",
+            caption="../report/diagnostics_summary.rst",
+            category="Umbrella sampling",
+        ),
         plot=report(
             f"{RESULTS}/plots/diagnostics.png",
             caption="../report/diagnostics.rst",
@@ -52,6 +56,7 @@ rule diagnostics:
         bin_edges=bin_edges(config).tolist(),
         period=cv_period(),
         free_energy=config["free_energy"],
+        disagreement_warning_ev_a=config["committee"]["disagreement_warning_ev_a"],
     script:
         "../scripts/diagnostics.py"
 
@@ -121,6 +126,6 @@ rule reweight_observable:
         period=cv_period(),
         observable=observable_settings,
         free_energy=config["free_energy"],
-        seed=child_seed(config["seed"], 4),
+        seed=SEEDS["reweight_observable"],
     script:
         "../scripts/reweight_observable.py"

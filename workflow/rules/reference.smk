@@ -18,6 +18,6 @@ rule sample_reference:
         collective_variable=config["collective_variable"],
         dataset=config["dataset"],
         scan_centers=scan_centers(),
-        seed=child_seed(config["seed"], 0),
+        seed=SEEDS["sample_reference"],
     script:
         "../scripts/sample_reference.py"

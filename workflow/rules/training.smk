@@ -15,6 +15,6 @@ rule train_committee:
         runtime=120,
     params:
         committee=config["committee"],
-        seed=child_seed(config["seed"], 2),
+        seed=SEEDS["train_committee"],
     script:
         "../scripts/train_committee.py"

@@ -33,7 +33,7 @@ rule umbrella_window:
         collective_variable=config["collective_variable"],
         observables=config["observables"],
         temperature_k=config["temperature_k"],
-        umbrella=config["umbrella"],
+        umbrella=window_md_settings(),
         center=window_center,
         spring_constant_kj_mol=window_spring_constant,
         seed=window_seed,

@@ -39,6 +39,14 @@ warnings = [
     for k, value in enumerate(overlaps)
     if value < settings["overlap_threshold"]
 ]
+disagreement = read_window_series(snakemake.input.trajectories, "max_force_disagreement_ev_a")
+largest_disagreement = [float(np.max(d)) if np.isfinite(d).any() else None for d in disagreement]
+for center, value in zip(centers, largest_disagreement, strict=True):
+    if value is not None and value > params.disagreement_warning_ev_a:
+        warnings.append(
+            f"window at {center:g}: committee force disagreement reaches {value:.3f} eV/A "
+            f"(> {params.disagreement_warning_ev_a}): the committee extrapolates there"
+        )
 if drift_z > HALF_SPLIT_Z_LIMIT:
     warnings.append(
         f"first and second halves of the windows differ by up to {drift_kt:.2f} kT, "
@@ -54,10 +62,19 @@ write_json(
         "half_split_max_difference_standard_errors": drift_z,
         "samples_per_window": [len(s) for s in raw],
         "independent_samples_per_window": [len(s) for s in samples],
+        "largest_force_disagreement_ev_a_per_window": largest_disagreement,
         "warnings": warnings,
     },
     snakemake.output.summary,
 )
 halves = {"first half": first.to_frame(), "second half": second.to_frame()}
-figure = plot_diagnostics(ordered, overlaps, settings["overlap_threshold"], halves)
+figure = plot_diagnostics(
+    ordered,
+    overlaps,
+    settings["overlap_threshold"],
+    halves,
+    centers,
+    disagreement,
+    params.disagreement_warning_ev_a,
+)
 figure.savefig(snakemake.output.plot, dpi=150)

@@ -10,11 +10,13 @@ import torch
 from ase.io import read
 
 from mlpmf.io import atomic_path, write_json
-from mlpmf.training import evaluate_committee, train_committee
+from mlpmf.training import check_labelled_frames, evaluate_committee, train_committee
 
 torch.set_num_threads(snakemake.threads)
 train = read(snakemake.input.train, index=":")
 test = read(snakemake.input.test, index=":")
+check_labelled_frames(train, snakemake.input.train)
+check_labelled_frames(test, snakemake.input.test)
 model, loss_history = train_committee(train, snakemake.params.committee, snakemake.params.seed)
 metrics = evaluate_committee(model, test)
 metrics["training_loss"] = loss_history

@@ -1,7 +1,14 @@
-"""Run one umbrella window: Langevin MD with a harmonic bias on the CV."""
+"""Run one umbrella window: Langevin MD with a harmonic bias on the CV.
 
+The window checkpoints every CHECKPOINT_EVERY_STEPS steps beside its output; a job that
+was killed resumes from there when run again and gives the same result.
+"""
+
+import hashlib
+import json
 import logging
 import sys
+from pathlib import Path
 
 sys.stderr = open(snakemake.log[0], "w")
 logging.basicConfig(stream=sys.stderr, level=logging.INFO)
@@ -12,8 +19,10 @@ import torch
 
 from mlpmf.colvars import make_colvar
 from mlpmf.config import load_system
-from mlpmf.dynamics import LangevinSettings, UmbrellaBias, run_umbrella_window
+from mlpmf.dynamics import LangevinSettings, UmbrellaBias, WindowCheckpoint, run_umbrella_window
 from mlpmf.io import write_table
+
+CHECKPOINT_EVERY_STEPS = 1000
 
 torch.set_num_threads(snakemake.threads)
 params = snakemake.params
@@ -29,6 +38,13 @@ else:
 
     atoms.calc = make_oracle(params.oracle)
 
+digest = hashlib.sha256(json.dumps(dict(params.items()), sort_keys=True, default=str).encode())
+for path in snakemake.input:
+    digest.update(Path(path).read_bytes())
+output = Path(snakemake.output[0])
+checkpoint = WindowCheckpoint(
+    output.parent / "checkpoints" / f"{output.stem}.npz", digest.hexdigest(), CHECKPOINT_EVERY_STEPS
+)
 series = run_umbrella_window(
     atoms,
     UmbrellaBias(
@@ -41,6 +57,8 @@ series = run_umbrella_window(
     np.random.default_rng(params.seed),
     progress_label=f"window {snakemake.wildcards.window}",
     observables={name: make_colvar(spec) for name, spec in params.observables.items()},
+    checkpoint=checkpoint,
 )
 logging.info("CV mean %.4f, std %.4f", series["cv"].mean(), series["cv"].std())
-write_table(pd.DataFrame(series), snakemake.output[0])
+write_table(pd.DataFrame(series), output)
+checkpoint.remove()

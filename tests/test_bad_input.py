@@ -1,0 +1,152 @@
+"""Bad input gives an error that names the problem and the key or file.
+
+The in-process checks run the same validation the Snakefile runs (Snakemake's JSON
+Schema validation, then mlpmf.config.check_study); test_config_validation.py runs the
+real workflow on a selection of the same mistakes.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+import yaml
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from mlpmf.config import ConfigError, check_study, read_structure
+from mlpmf.dynamics import LangevinSettings, SimulationError, run_langevin
+from mlpmf.oracles import DoubleWellBond
+from mlpmf.training import check_labelled_frames
+from tests.workflow_helpers import REPO, double_well_study
+
+SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
+
+
+def validated(config):
+    """The config after the Snakefile's checks; raises on any problem."""
+    config = copy.deepcopy(config)
+    validate(config, SCHEMA)
+    check_study(config)
+    return config
+
+
+def leaves(node, path=()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from leaves(value, (*path, key))
+    else:
+        yield path, node
+
+
+VALID = double_well_study()
+LEAVES = list(leaves(VALID))
+
+
+def wrong_type(value):
+    """A value of a type the schema cannot accept where ``value`` stands."""
+    if isinstance(value, bool | str):
+        return 12345 if isinstance(value, str) else "yes"
+    if isinstance(value, int | float):
+        return "not a number"
+    return "not a list"
+
+
+def test_the_valid_study_passes():
+    validated(VALID)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(LEAVES))
+def test_a_wrong_type_anywhere_is_named(leaf):
+    path, value = leaf
+    config = copy.deepcopy(VALID)
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = wrong_type(value)
+    with pytest.raises((WorkflowError, ConfigError)) as error:
+        validated(config)
+    assert str(path[-1]) in str(error.value)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([p for p, _ in LEAVES]), st.text("abcdefghijklmnopqrstuvwxyz_", min_size=3))
+def test_an_unknown_key_anywhere_is_named(path, name):
+    config = copy.deepcopy(VALID)
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    if name in node:
+        return
+    node[name] = 1
+    with pytest.raises(WorkflowError) as error:
+        validated(config)
+    assert name in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "change, pattern",
+    [
+        (
+            {"collective_variable": {"kind": "distance", "atoms": [0, 7]}},
+            r"collective_variable.atoms",
+        ),
+        ({"system": {"structure": "x", "fixed_atoms": [3]}}, "system.structure"),
+        ({"rates": {"reactant": [3.0, 2.5], "product": [3.4, 3.9]}}, "rates.reactant"),
+        ({"rates": {"reactant": [2.5, 3.5], "product": [3.4, 3.9]}}, "overlap"),
+        ({"free_energy": {"bins": {"start": 1.0, "stop": 3.9, "num": 10}}}, "free_energy.bins"),
+        ({"temperature_k": 0.0}, "temperature_k"),
+        ({"umbrella": {"spring_constant_kj_mol": [1.0, 2.0]}}, "spring_constant_kj_mol"),
+    ],
+)
+def test_inconsistent_settings_are_named(change, pattern):
+    config = copy.deepcopy(VALID)
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key].update(value)
+        else:
+            config[key] = value
+    with pytest.raises((WorkflowError, ConfigError), match=pattern):
+        validated(config)
+
+
+@pytest.mark.parametrize("content", ["", "this is not a structure\n", "3\n\nAr 0 0\n"])
+def test_broken_or_empty_structure_files_are_named(tmp_path, content):
+    path = tmp_path / "broken.xyz"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=r"system.structure.*broken.xyz"):
+        read_structure(path)
+
+
+def test_training_data_with_nan_forces_is_named():
+    frames = []
+    for r in (2.8, 3.0, 3.2):
+        atoms = Atoms("Ar2", positions=[[0, 0, 0], [r, 0, 0]])
+        forces = np.zeros((2, 3))
+        if r == 3.0:
+            forces[1, 0] = np.nan
+        atoms.calc = SinglePointCalculator(atoms, energy=0.1, forces=forces)
+        frames.append(atoms)
+    with pytest.raises(ValueError, match=r"train.extxyz: frame 1 has a non-finite"):
+        check_labelled_frames(frames, "results/x/dataset/train.extxyz")
+
+
+def test_md_that_blows_up_stops_at_once_and_says_when():
+    dimer = Atoms("Ar2", positions=[[0, 0, 0], [3.0, 0, 0]])
+    dimer.calc = DoubleWellBond(barrier_ev=0.15, r_mid=3.2, half_width=0.45)
+    with pytest.raises(SimulationError, match=r"non-finite forces or positions at step \d+"):
+        with np.errstate(all="ignore"):
+            run_langevin(dimer, LangevinSettings(300.0, 500.0, 0.01), 200, np.random.default_rng(0))
+
+
+def test_study_files_shipped_in_the_repository_are_valid():
+    for path in [REPO / "config/config.yaml", *sorted((REPO / "config/studies").glob("*.yaml"))]:
+        config = yaml.safe_load(path.read_text())
+        config["system"]["structure"] = str(REPO / config["system"]["structure"])
+        if config.get("reference", {}).get("barrier_file"):
+            config["reference"]["barrier_file"] = str(REPO / config["reference"]["barrier_file"])
+        validated(config)

@@ -1,0 +1,122 @@
+"""Reruns, determinism and resumption of the real workflow on small studies."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.workflow_helpers import REPO, double_well_study, run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+def tiny_committee_study():
+    """The double-well study on a committee, small enough to run in seconds."""
+    config = double_well_study(potential="committee")
+    config["dataset"] = {"md_steps": 400, "scan_points": 6, "scan_steps_per_point": 60}
+    config["committee"] = {"members": 2, "hidden_layers": [8], "epochs": 15}
+    config["umbrella"].update(
+        centers={"start": 2.6, "stop": 3.8, "num": 6}, steps=1500, equilibration_steps=200
+    )
+    config["free_energy"] = {
+        "bins": {"start": 2.65, "stop": 3.75, "num": 22},
+        "bootstrap_samples": 10,
+    }
+    config["rates"] = {"reactant": [2.65, 3.0], "product": [3.4, 3.75]}
+    return config
+
+
+@pytest.fixture(scope="module")
+def finished_runs(tmp_path_factory):
+    """The tiny study run to completion twice, in two directories."""
+    directories = []
+    for name in ("first", "second"):
+        workdir = tmp_path_factory.mktemp(name)
+        result = run_snakemake(workdir, tiny_committee_study())
+        assert result.returncode == 0, result.stderr[-4000:]
+        directories.append(workdir)
+    return directories
+
+
+def planned_jobs(workdir, config) -> dict[str, int]:
+    """Rule -> number of jobs a dry run plans for ``config`` in ``workdir``."""
+    result = run_snakemake(workdir, config, "--dry-run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    if "Job stats:" not in result.stdout:
+        assert "Nothing to be done" in result.stdout + result.stderr
+        return {}
+    stats = result.stdout.split("Job stats:")[1].split("Reasons:")[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", stats, re.M)}
+
+
+def test_same_seed_gives_byte_identical_results(finished_runs):
+    first, second = (d / "results" / "double_well_bond" for d in finished_runs)
+    for name in ("free_energy/pmf_mbar.csv", "free_energy/pmf_wham.csv", "free_energy/rates.json"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_nothing_reruns_when_nothing_changed(finished_runs):
+    assert planned_jobs(finished_runs[0], tiny_committee_study()) == {}
+
+
+def test_changing_one_spring_constant_reruns_that_window_and_the_analysis_only(finished_runs):
+    config = tiny_committee_study()
+    config["umbrella"]["spring_constant_kj_mol"] = [800.0, 800.0, 900.0, 800.0, 800.0, 800.0]
+    jobs = planned_jobs(finished_runs[0], config)
+    assert jobs["umbrella_window"] == 1
+    for rule in ("estimate_pmf", "rates", "plot_pmf", "diagnostics"):
+        assert rule in jobs, rule
+    for rule in ("sample_reference", "train_committee", "plot_parity"):
+        assert rule not in jobs, rule
+
+
+def test_changing_the_oracle_reruns_everything(finished_runs):
+    config = tiny_committee_study()
+    config["oracle"]["barrier_ev"] = 0.16
+    jobs = planned_jobs(finished_runs[0], config)
+    assert jobs["sample_reference"] == 1 and jobs["train_committee"] == 1
+    assert jobs["umbrella_window"] == 6
+
+
+def long_window_study():
+    config = double_well_study()
+    config["umbrella"].update(steps=150_000, equilibration_steps=0)
+    return config
+
+
+def test_killed_window_resumes_from_its_checkpoint_and_gives_the_same_result(tmp_path):
+    target = "results/double_well_bond/umbrella/window_003.csv"
+    reference = tmp_path / "uninterrupted"
+    assert run_snakemake(reference, long_window_study(), target).returncode == 0
+
+    workdir = tmp_path / "killed"
+    workdir.mkdir()
+    (workdir / "study.yaml").write_text(__import__("yaml").safe_dump(long_window_study()))
+    command = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir), "--configfile", str(workdir / "study.yaml"),
+        "--cores", "1", target,
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    checkpoint = workdir / "results/double_well_bond/umbrella/checkpoints/window_003.npz"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert checkpoint.exists(), "the window finished or failed before it could be killed"
+    assert not (workdir / target).exists()
+
+    assert run_snakemake(workdir, long_window_study(), "--unlock").returncode == 0
+    resumed = run_snakemake(workdir, long_window_study(), target)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    log = (workdir / "logs/umbrella_window/double_well_bond/003.log").read_text()
+    assert "resuming window from its checkpoint" in log
+    assert (workdir / target).read_bytes() == (reference / target).read_bytes()
+    assert not checkpoint.exists()

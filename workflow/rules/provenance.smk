@@ -1,0 +1,18 @@
+rule provenance:
+    output:
+        report(
+            f"{RESULTS}/provenance.json",
+            caption="../report/provenance.rst",
+            category="Provenance",
+        ),
+    log:
+        f"logs/provenance/{STUDY}.log",
+    localrule: True
+    conda:
+        "../../envs/mlpmf.yaml"
+    params:
+        config=config,
+        seeds=SEEDS,
+        workflow_directory=workflow.basedir,
+    script:
+        "../scripts/provenance.py"
