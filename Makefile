@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONFIG ?= config/config.yaml
 STUDY = $(shell $(BIN)/python -c "import yaml; print(yaml.safe_load(open('$(CONFIG)'))['study'])")
 
-.PHONY: setup run test lint
+.PHONY: setup run test test-cluster lint
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,7 @@ lint: setup
 
 test: lint
 	$(BIN)/pytest
+
+# A live single-node SLURM (installed and started as root), then the cluster tests.
+test-cluster: setup
+	$(BIN)/pytest -m slurm tests/cluster

@@ -42,3 +42,53 @@ def test_fixed_atoms_do_not_move(adatom_slab):
     run_langevin(adatom_slab, LangevinSettings(500.0, 2.0, 0.01), 50, np.random.default_rng(0))
     np.testing.assert_array_equal(adatom_slab.positions[fixed], before[fixed])
     assert np.abs(adatom_slab.positions[~fixed] - before[~fixed]).max() > 1e-3
+
+
+def test_batched_windows_follow_the_same_trajectories_as_single_windows():
+    """Same seeds: a window gives the same series alone (ASE calculator) or in a batch of
+    four (one committee forward pass per step), to floating-point tolerance."""
+    import torch
+
+    from mlpmf.calculator import BatchedCommittee, CommitteeCalculator
+    from mlpmf.descriptors import RadialBasis
+    from mlpmf.dynamics import run_umbrella_windows
+    from mlpmf.models import Committee
+
+    torch.manual_seed(0)
+    basis = RadialBasis((18,), 8, 5.0)
+    committee = Committee(basis, 3, [8], torch.zeros(1, 8), torch.ones(1, 8), torch.zeros(1), 0.05)
+    settings = LangevinSettings(300.0, 2.0, 0.01)
+    centers = [2.8, 3.0, 3.2, 3.4]
+    cv = Distance((0, 1))
+
+    def dimer():
+        return Atoms("Ar2", positions=[[0, 0, 0], [3.0, 0, 0]])
+
+    alone = []
+    for k, center in enumerate(centers):
+        atoms = dimer()
+        atoms.calc = CommitteeCalculator(committee)
+        alone.append(
+            run_umbrella_window(
+                atoms, UmbrellaBias(cv, center, 500.0), settings, 600, 100, 3,
+                np.random.default_rng(k),
+            )
+        )  # fmt: skip
+    batched = run_umbrella_windows(
+        [dimer() for _ in centers],
+        [UmbrellaBias(cv, c, 500.0) for c in centers],
+        settings,
+        600,
+        100,
+        3,
+        [np.random.default_rng(k) for k in range(len(centers))],
+        BatchedCommittee(committee),
+    )
+    for single, in_batch in zip(alone, batched, strict=True):
+        np.testing.assert_allclose(in_batch["cv"], single["cv"], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(
+            in_batch["max_force_disagreement_ev_a"],
+            single["max_force_disagreement_ev_a"],
+            atol=1e-9,
+        )
+        assert np.all(single["max_force_disagreement_ev_a"] > 0)

@@ -131,7 +131,7 @@ def test_report_is_built(oracle_study, tmp_path):
 
 def test_committee_study_pmf_matches_exact(tmp_path):
     config = double_well_study(potential="committee")
-    config["umbrella"]["steps"] = 8000
+    config["umbrella"].update(steps=8000, windows_per_job=17)  # one batched job
     result = run_snakemake(tmp_path, config)
     assert result.returncode == 0, result.stderr[-4000:]
     results = tmp_path / "results" / "double_well_bond"

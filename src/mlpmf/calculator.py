@@ -46,15 +46,50 @@ def max_pairwise_force_difference(member_forces: np.ndarray) -> np.ndarray:
     return np.linalg.norm(difference, axis=-1).max(axis=(0, 1))
 
 
-class CommitteeCalculator(Calculator):
-    """Mean energy and forces of a committee, with its disagreement.
+class BatchedCommittee:
+    """Committee predictions for many structures in one forward pass.
 
-    Results beyond energy and forces:
-
-    - ``force_disagreement`` (A,), eV/Å: per atom, the largest difference between any
-      two members' force vectors — the active-learning trigger.
-    - ``energy_spread``, eV: standard deviation of the members' energies.
+    Replica k of every call keeps its own Verlet list, so the structures passed must
+    keep their order between calls (as the replicas of a batched MD do). Each result
+    holds ``energy`` and ``forces`` (committee mean), ``force_disagreement`` (A,) — per
+    atom, the largest difference between any two members' force vectors, the
+    active-learning trigger — and ``energy_spread``, the members' energy standard
+    deviation, all in eV and Å.
     """
+
+    def __init__(self, committee: Committee):
+        self.committee = committee.eval()
+        self.neighbors: list[VerletList] = []
+
+    def __call__(self, structures) -> list[dict]:
+        while len(self.neighbors) < len(structures):
+            self.neighbors.append(VerletList(self.committee.basis.cutoff_a))
+        candidates = [self.neighbors[k].candidates(s) for k, s in enumerate(structures)]
+        with torch.no_grad():
+            batch = pair_batch_from_candidates(structures, self.committee.basis, candidates)
+            energies, forces = self.committee.energies_and_forces(batch.to(self.committee.device))
+        energies = energies.cpu().numpy()
+        forces = forces.cpu().numpy()
+        results, start = [], 0
+        for k, atoms in enumerate(structures):
+            member_forces = forces[:, start : start + len(atoms)]
+            start += len(atoms)
+            energy = float(energies[:, k].mean())
+            results.append(
+                {
+                    "energy": energy,
+                    "free_energy": energy,
+                    "forces": member_forces.mean(0),
+                    "force_disagreement": max_pairwise_force_difference(member_forces),
+                    "energy_spread": float(energies[:, k].std()),
+                }
+            )
+        return results
+
+
+class CommitteeCalculator(Calculator):
+    """The committee as an ASE calculator: mean energy and forces, with the results
+    ``force_disagreement`` and ``energy_spread`` of :class:`BatchedCommittee`."""
 
     implemented_properties = [
         "energy",
@@ -67,22 +102,8 @@ class CommitteeCalculator(Calculator):
     def __init__(self, committee: Committee, **kwargs):
         super().__init__(**kwargs)
         self.committee = committee.eval()
-        self.neighbors = VerletList(committee.basis.cutoff_a)
+        self.evaluate = BatchedCommittee(committee)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        with torch.no_grad():
-            batch = pair_batch_from_candidates(
-                self.atoms, self.committee.basis, *self.neighbors.candidates(self.atoms)
-            )
-            energies, forces = self.committee.energies_and_forces(batch)
-        member_energies = energies[:, 0].numpy()
-        member_forces = forces.numpy()
-        energy = float(member_energies.mean())
-        self.results = {
-            "energy": energy,
-            "free_energy": energy,
-            "forces": member_forces.mean(0),
-            "force_disagreement": max_pairwise_force_difference(member_forces),
-            "energy_spread": float(member_energies.std()),
-        }
+        self.results = self.evaluate([self.atoms])[0]

@@ -46,7 +46,9 @@ class RadialBasis:
 
     def radial_terms(self, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """g_b(r) and dg_b/dr for distances ``r`` (P,); both of shape (P, num_radial)."""
-        centers = torch.linspace(self.r_min_a, self.cutoff_a, self.num_radial, dtype=r.dtype)
+        centers = torch.linspace(
+            self.r_min_a, self.cutoff_a, self.num_radial, dtype=r.dtype, device=r.device
+        )
         sigma = (self.cutoff_a - self.r_min_a) / max(self.num_radial - 1, 1)
         u = (r[:, None] - centers) / sigma
         gauss = torch.exp(-0.5 * u * u)
@@ -78,12 +80,23 @@ class PairBatch:
     def num_atoms(self) -> int:
         return int(self.species_index.shape[0])
 
+    def to(self, device: torch.device | str) -> "PairBatch":
+        """The same batch with every tensor on ``device``."""
+        moved = {
+            name: value.to(device) if isinstance(value, torch.Tensor) else value
+            for name, value in vars(self).items()
+        }
+        return PairBatch(**moved)
+
     def features(self, basis: RadialBasis) -> torch.Tensor:
         """Descriptor matrix G, shape (A, num_features)."""
         num_species = len(basis.species)
         slot = self.pair_i * num_species + self.species_index[self.pair_j]
         features = torch.zeros(
-            self.num_atoms * num_species, basis.num_radial, dtype=self.radial.dtype
+            self.num_atoms * num_species,
+            basis.num_radial,
+            dtype=self.radial.dtype,
+            device=self.radial.device,
         )
         features.index_add_(0, slot, self.radial)
         return features.reshape(self.num_atoms, basis.num_features)
@@ -99,7 +112,9 @@ class PairBatch:
             * self.radial_derivative
         ).sum(-1)
         pair_force = coupling[..., None] * self.unit_vectors
-        forces = torch.zeros(*leading, self.num_atoms, 3, dtype=pair_force.dtype)
+        forces = torch.zeros(
+            *leading, self.num_atoms, 3, dtype=pair_force.dtype, device=pair_force.device
+        )
         forces.index_add_(len(leading), self.pair_i, pair_force)
         forces.index_add_(len(leading), self.pair_j, -pair_force)
         return forces
@@ -146,22 +161,36 @@ def pair_batch(
 
 
 def pair_batch_from_candidates(
-    atoms: Atoms,
+    structures: Sequence[Atoms],
     basis: RadialBasis,
-    pair_i: np.ndarray,
-    pair_j: np.ndarray,
-    image_offsets: np.ndarray,
+    candidates: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
     dtype: torch.dtype = torch.float64,
 ) -> PairBatch:
-    """Batch of one structure from candidate pairs (e.g. a Verlet list with a skin).
+    """Batch of structures from candidate pairs (e.g. Verlet lists with a skin).
 
-    ``image_offsets`` (P, 3) are the Cartesian lattice translations of atom j; pairs
-    beyond the cutoff contribute exactly zero.
+    ``candidates[k]`` is (pair_i, pair_j, image_offsets) of structure k, the offsets
+    (P, 3) being the Cartesian lattice translations of atom j; pairs beyond the cutoff
+    contribute exactly zero.
     """
-    vectors = atoms.positions[pair_j] - atoms.positions[pair_i] + image_offsets
-    owner = np.zeros(len(atoms), dtype=np.int64)
-    species = species_indices(atoms, basis)
-    return _assemble(basis, species, owner, 1, pair_i, pair_j, vectors, dtype)
+    species, owner, pair_i, pair_j, vectors = [], [], [], [], []
+    offset = 0
+    for index, (atoms, (i, j, shift)) in enumerate(zip(structures, candidates, strict=True)):
+        species.append(species_indices(atoms, basis))
+        owner.append(np.full(len(atoms), index, dtype=np.int64))
+        pair_i.append(i + offset)
+        pair_j.append(j + offset)
+        vectors.append(atoms.positions[j] - atoms.positions[i] + shift)
+        offset += len(atoms)
+    return _assemble(
+        basis,
+        np.concatenate(species),
+        np.concatenate(owner),
+        len(structures),
+        np.concatenate(pair_i),
+        np.concatenate(pair_j),
+        np.concatenate(vectors).reshape(-1, 3),
+        dtype,
+    )
 
 
 def _assemble(basis, species, owner, num_structures, pair_i, pair_j, vectors, dtype):

@@ -12,7 +12,7 @@ periodic CVs. Positions are never wrapped into the cell, so CVs stay continuous.
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +75,103 @@ def maxwell_boltzmann_velocities(
     return sigma * rng.standard_normal((len(masses), 3))
 
 
+ForceField = Callable[[Sequence[Atoms]], list[Mapping]]
+"""Evaluates structures (replicas of an MD) at once; returns per structure a mapping with
+at least ``forces`` (eV/Å), and optionally ``force_disagreement``."""
+
+
+def own_calculators(structures: Sequence[Atoms]) -> list[Mapping]:
+    """The force field of structures that each carry their own ASE calculator."""
+    results = []
+    for atoms in structures:
+        forces = atoms.calc.get_forces(atoms)
+        results.append({**atoms.calc.results, "forces": forces})
+    return results
+
+
+def integrate(
+    replicas: Sequence[Atoms],
+    settings: LangevinSettings,
+    steps: int,
+    rngs: Sequence[np.random.Generator],
+    biases: Sequence[UmbrellaBias | None],
+    force_field: ForceField = own_calculators,
+    observe: Callable[[int, int, Atoms, Mapping], None] | None = None,
+    progress_label: str | None = None,
+    first_step: int = 1,
+    checkpoint: Callable[[int], None] | None = None,
+    checkpoint_every: int = 0,
+) -> None:
+    """Integrate BAOAB steps ``first_step`` .. ``steps`` of independent replicas at once.
+
+    Every replica has its own random stream and bias; the force field evaluates all
+    replicas together (one batched forward pass for a committee), so a replica follows
+    the same trajectory whether it runs alone or in a batch. ``observe(step, k, atoms,
+    results)`` is called for every replica after every step; ``checkpoint(step)`` after
+    every ``checkpoint_every``-th, with the velocities stored in the replicas' Atoms.
+    Velocities already in an Atoms are continued, else drawn from Maxwell-Boltzmann.
+    Atoms under ``FixAtoms`` do not move. Raises :class:`SimulationError` as soon as
+    forces or positions stop being finite.
+    """
+    dt = fs_to_ase_time(settings.timestep_fs)
+    damping = np.exp(-settings.friction_per_fs * settings.timestep_fs)
+    masses = [a.get_masses()[:, None] for a in replicas]
+    mobile = [~fixed_atom_mask(a)[:, None] for a in replicas]
+    noise = [np.sqrt((1.0 - damping**2) * kt_ev(settings.temperature_k) / m) for m in masses]
+    positions = [a.get_positions() for a in replicas]
+    velocities = []
+    for atoms, rng, m, free in zip(replicas, rngs, masses, mobile, strict=True):
+        v = atoms.get_velocities()
+        if not np.any(v):
+            v = maxwell_boltzmann_velocities(m[:, 0], settings.temperature_k, rng)
+        velocities.append(v * free)
+
+    def evaluate(step: int) -> tuple[list[np.ndarray], list[Mapping]]:
+        for atoms, x in zip(replicas, positions, strict=True):
+            atoms.positions = x  # bypasses constraints on purpose: fixed atoms never move
+        results = force_field(replicas)
+        forces = []
+        for k, (x, result, bias) in enumerate(zip(positions, results, biases, strict=True)):
+            f = (
+                result["forces"]
+                if bias is None
+                else result["forces"] + bias.energy_and_forces(x)[1]
+            )
+            if not (np.all(np.isfinite(f)) and np.all(np.isfinite(x))):
+                raise SimulationError(
+                    f"MD produced non-finite forces or positions at step {step} (replica {k})"
+                )
+            forces.append(f * mobile[k])
+        return forces, results
+
+    forces, _ = evaluate(first_step - 1)
+    for step in tqdm(
+        range(first_step, steps + 1),
+        desc=progress_label,
+        disable=progress_label is None,
+        mininterval=5,
+        initial=first_step - 1,
+        total=steps,
+    ):
+        for k, rng in enumerate(rngs):
+            velocities[k] += 0.5 * dt * forces[k] / masses[k]
+            positions[k] = positions[k] + 0.5 * dt * velocities[k]
+            kick = noise[k] * rng.standard_normal(positions[k].shape) * mobile[k]
+            velocities[k] = damping * velocities[k] + kick
+            positions[k] = positions[k] + 0.5 * dt * velocities[k]
+        forces, results = evaluate(step)
+        for k in range(len(replicas)):
+            velocities[k] += 0.5 * dt * forces[k] / masses[k]
+            if observe is not None:
+                observe(step, k, replicas[k], results[k])
+        if checkpoint is not None and checkpoint_every and step % checkpoint_every == 0:
+            for atoms, v in zip(replicas, velocities, strict=True):
+                atoms.set_velocities(v)
+            checkpoint(step)
+    for atoms, v in zip(replicas, velocities, strict=True):
+        atoms.set_velocities(v)
+
+
 def run_langevin(
     atoms: Atoms,
     settings: LangevinSettings,
@@ -84,61 +181,18 @@ def run_langevin(
     observe: Callable[[int, Atoms], None] | None = None,
     observe_every: int = 1,
     progress_label: str | None = None,
-    first_step: int = 1,
-    checkpoint: Callable[[int, Atoms], None] | None = None,
-    checkpoint_every: int = 0,
 ) -> None:
-    """Integrate BAOAB steps ``first_step`` .. ``steps`` of ``atoms`` (with its calculator).
+    """Integrate ``steps`` BAOAB steps of one ``atoms`` with its own calculator
+    (:func:`integrate`); ``observe(step, atoms)`` after every ``observe_every``-th step,
+    with the calculator's results for the current positions in ``atoms.calc.results``."""
 
-    ``observe(step, atoms)`` is called after every ``observe_every``-th step, with the
-    calculator's results for the current positions available in ``atoms.calc.results``;
-    ``checkpoint(step, atoms)`` after every ``checkpoint_every``-th step, with the
-    velocities stored in ``atoms``. Velocities already in ``atoms`` are continued, else
-    drawn from Maxwell-Boltzmann. Atoms under ``FixAtoms`` do not move. Raises
-    :class:`SimulationError` as soon as forces or positions stop being finite.
-    """
-    masses = atoms.get_masses()[:, None]
-    mobile = ~fixed_atom_mask(atoms)[:, None]
-    dt = fs_to_ase_time(settings.timestep_fs)
-    damping = np.exp(-settings.friction_per_fs * settings.timestep_fs)
-    noise = np.sqrt((1.0 - damping**2) * kt_ev(settings.temperature_k) / masses)
-
-    positions = atoms.get_positions()
-    velocities = atoms.get_velocities()
-    if not np.any(velocities):
-        velocities = maxwell_boltzmann_velocities(masses[:, 0], settings.temperature_k, rng)
-    velocities *= mobile
-
-    def total_forces(x: np.ndarray, step: int) -> np.ndarray:
-        atoms.positions = x  # bypasses constraints on purpose: fixed atoms never move here
-        forces = atoms.calc.get_forces(atoms)
-        if bias is not None:
-            forces = forces + bias.energy_and_forces(x)[1]
-        if not (np.all(np.isfinite(forces)) and np.all(np.isfinite(x))):
-            raise SimulationError(f"MD produced non-finite forces or positions at step {step}")
-        return forces * mobile
-
-    forces = total_forces(positions, first_step - 1)
-    for step in tqdm(
-        range(first_step, steps + 1),
-        desc=progress_label,
-        disable=progress_label is None,
-        mininterval=5,
-        initial=first_step - 1,
-        total=steps,
-    ):
-        velocities += 0.5 * dt * forces / masses
-        positions = positions + 0.5 * dt * velocities
-        velocities = damping * velocities + noise * rng.standard_normal(positions.shape) * mobile
-        positions = positions + 0.5 * dt * velocities
-        forces = total_forces(positions, step)
-        velocities += 0.5 * dt * forces / masses
+    def observe_one(step, _k, current, _results):
         if observe is not None and step % observe_every == 0:
-            observe(step, atoms)
-        if checkpoint is not None and checkpoint_every and step % checkpoint_every == 0:
-            atoms.set_velocities(velocities)
-            checkpoint(step, atoms)
-    atoms.set_velocities(velocities)
+            observe(step, current)
+
+    integrate(
+        [atoms], settings, steps, [rng], [bias], observe=observe_one, progress_label=progress_label
+    )
 
 
 class WindowCheckpoint:
@@ -180,6 +234,84 @@ class WindowCheckpoint:
         self.path.unlink(missing_ok=True)
 
 
+def run_umbrella_windows(
+    replicas: Sequence[Atoms],
+    biases: Sequence[UmbrellaBias],
+    settings: LangevinSettings,
+    steps: int,
+    equilibration_steps: int,
+    record_every: int,
+    rngs: Sequence[np.random.Generator],
+    force_field: ForceField = own_calculators,
+    observables: Mapping[str, CollectiveVariable] | None = None,
+    checkpoints: Sequence[WindowCheckpoint] | None = None,
+    progress_label: str | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """Umbrella windows, integrated together: place each CV at its window's centre,
+    equilibrate, then record.
+
+    Returns, per window, the production time series: ``time_fs``, ``cv``,
+    ``max_force_disagreement_ev_a`` (largest per-atom committee disagreement of the
+    frame, when the force field reports one; NaN otherwise) and ``observable_<name>`` for
+    every unbiased observable. With ``checkpoints`` (one per window) the state is saved
+    periodically, and resumed when every window has a matching saved state at the same
+    step.
+    """
+    observables = dict(observables or {})
+    names = ["time_fs", "cv", "max_force_disagreement_ev_a"]
+    names += [f"observable_{name}" for name in observables]
+    series = [{name: [] for name in names} for _ in replicas]
+    saved = [c.load() for c in checkpoints] if checkpoints else [None]
+    resume = all(s is not None for s in saved) and len({int(s["step"]) for s in saved}) == 1
+    first_step = 1
+    for k, (atoms, bias, rng) in enumerate(zip(replicas, biases, rngs, strict=True)):
+        if not resume:
+            atoms.positions = move_to_value(bias.cv, atoms.positions, bias.center)
+            continue
+        state = saved[k]
+        atoms.positions = state["positions"]
+        atoms.set_velocities(state["velocities"])
+        rng.bit_generator.state = json.loads(str(state["rng_state"]))
+        series[k] = {name: list(state[f"series_{name}"]) for name in names}
+        first_step = int(state["step"]) + 1
+    if resume:
+        log.info("resuming windows from their checkpoints at step %d", first_step - 1)
+
+    def record(step: int, k: int, atoms: Atoms, results: Mapping) -> None:
+        production_step = step - equilibration_steps
+        if production_step <= 0 or production_step % record_every:
+            return
+        cv = biases[k].cv
+        per_atom = results.get("force_disagreement")
+        row = series[k]
+        row["time_fs"].append(production_step * settings.timestep_fs)
+        row["cv"].append(cv.value(atoms.positions))
+        row["max_force_disagreement_ev_a"].append(
+            np.nan if per_atom is None else float(np.max(per_atom))
+        )
+        for name, observable in observables.items():
+            row[f"observable_{name}"].append(observable.value(atoms.positions))
+
+    def save(step: int) -> None:
+        for checkpoint, atoms, rng, row in zip(checkpoints, replicas, rngs, series, strict=True):
+            checkpoint.save(step, atoms, rng, row)
+
+    integrate(
+        replicas,
+        settings,
+        equilibration_steps + steps,
+        rngs,
+        biases,
+        force_field,
+        record,
+        progress_label,
+        first_step=first_step,
+        checkpoint=save if checkpoints else None,
+        checkpoint_every=checkpoints[0].every_steps if checkpoints else 0,
+    )
+    return [{name: np.array(v, dtype=float) for name, v in row.items()} for row in series]
+
+
 def run_umbrella_window(
     atoms: Atoms,
     bias: UmbrellaBias,
@@ -192,57 +324,16 @@ def run_umbrella_window(
     observables: Mapping[str, CollectiveVariable] | None = None,
     checkpoint: WindowCheckpoint | None = None,
 ) -> dict[str, np.ndarray]:
-    """One umbrella window: place the CV at the centre, equilibrate, then record.
-
-    ``atoms`` (with its calculator) is first moved onto the window centre along the CV
-    gradient. Returns the production time series: ``time_fs``, ``cv``,
-    ``max_force_disagreement_ev_a`` (largest per-atom committee disagreement of the
-    frame, when the calculator reports one; NaN otherwise) and ``observable_<name>`` for
-    every unbiased observable. With a ``checkpoint``, the state is saved periodically
-    and a matching saved state is resumed.
-    """
-    observables = dict(observables or {})
-    series = {"time_fs": [], "cv": [], "max_force_disagreement_ev_a": []}
-    series.update({f"observable_{name}": [] for name in observables})
-    first_step = 1
-    saved = checkpoint.load() if checkpoint is not None else None
-    if saved is None:
-        atoms.positions = move_to_value(bias.cv, atoms.positions, bias.center)
-    else:
-        atoms.positions = saved["positions"]
-        atoms.set_velocities(saved["velocities"])
-        rng.bit_generator.state = json.loads(str(saved["rng_state"]))
-        for name in series:
-            series[name] = list(saved[f"series_{name}"])
-        first_step = int(saved["step"]) + 1
-        log.info("resuming window from its checkpoint at step %d", first_step - 1)
-
-    def record(step: int, current: Atoms) -> None:
-        production_step = step - equilibration_steps
-        if production_step <= 0 or production_step % record_every:
-            return
-        series["time_fs"].append(production_step * settings.timestep_fs)
-        series["cv"].append(bias.cv.value(current.positions))
-        per_atom = current.calc.results.get("force_disagreement")
-        series["max_force_disagreement_ev_a"].append(
-            np.nan if per_atom is None else float(np.max(per_atom))
-        )
-        for name, observable in observables.items():
-            series[f"observable_{name}"].append(observable.value(current.positions))
-
-    run_langevin(
-        atoms,
+    """One umbrella window on ``atoms``' own calculator (:func:`run_umbrella_windows`)."""
+    return run_umbrella_windows(
+        [atoms],
+        [bias],
         settings,
-        equilibration_steps + steps,
-        rng,
-        bias,
-        record,
-        1,
-        progress_label,
-        first_step=first_step,
-        checkpoint=None
-        if checkpoint is None
-        else (lambda step, current: checkpoint.save(step, current, rng, series)),
-        checkpoint_every=0 if checkpoint is None else checkpoint.every_steps,
-    )
-    return {name: np.array(values, dtype=float) for name, values in series.items()}
+        steps,
+        equilibration_steps,
+        record_every,
+        [rng],
+        observables=observables,
+        checkpoints=None if checkpoint is None else [checkpoint],
+        progress_label=progress_label,
+    )[0]

@@ -16,6 +16,17 @@ from torch import nn
 from mlpmf.descriptors import PairBatch, RadialBasis
 
 
+def resolve_device(name: str) -> torch.device:
+    """``auto`` (a CUDA GPU when one is visible, else the CPU), ``cpu`` or ``cuda``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda was asked for, but torch sees no CUDA GPU here")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"device: expected auto, cpu or cuda, got {name!r}")
+    return torch.device(name)
+
+
 class Committee(nn.Module):
     """M independent per-element MLPs sharing one descriptor.
 
@@ -66,7 +77,7 @@ class Committee(nn.Module):
 
     def atomic_energies(self, features: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
         """Energies (M, A) in eV from per-member descriptors ``features`` (M, A, F)."""
-        energies = torch.empty(features.shape[:2], dtype=features.dtype)
+        energies = torch.empty(features.shape[:2], dtype=features.dtype, device=features.device)
         for s in range(len(self.basis.species)):
             atoms = torch.nonzero(species_index == s).squeeze(1)
             if atoms.numel() == 0:
@@ -94,7 +105,9 @@ class Committee(nn.Module):
             (energy_gradient,) = torch.autograd.grad(
                 atomic.sum(), per_member, create_graph=create_graph
             )
-        energies = torch.zeros(self.num_members, batch.num_structures, dtype=atomic.dtype)
+        energies = torch.zeros(
+            self.num_members, batch.num_structures, dtype=atomic.dtype, device=atomic.device
+        )
         energies.index_add_(1, batch.structure_index, atomic)
         return energies, batch.forces(self.basis, energy_gradient)
 
@@ -105,7 +118,7 @@ class Committee(nn.Module):
                 "basis": self.basis.to_dict(),
                 "num_members": self.num_members,
                 "hidden_layers": self.hidden_layers,
-                "state": self.state_dict(),
+                "state": {name: value.cpu() for name, value in self.state_dict().items()},
             },
             path,
         )
@@ -128,3 +141,7 @@ class Committee(nn.Module):
         )
         model.load_state_dict(state)
         return model
+
+    @property
+    def device(self) -> torch.device:
+        return self.feature_mean.device

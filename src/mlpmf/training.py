@@ -19,7 +19,7 @@ from ase import Atoms
 from tqdm import tqdm
 
 from mlpmf.descriptors import PairBatch, RadialBasis, pair_batch
-from mlpmf.models import Committee
+from mlpmf.models import Committee, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def _per_structure_losses(
 
 
 def train_committee(
-    train_frames: Sequence[Atoms], settings: Mapping, seed: int
+    train_frames: Sequence[Atoms], settings: Mapping, seed: int, device: str = "cpu"
 ) -> tuple[Committee, list[float]]:
     """Train a committee on ``train_frames``.
 
@@ -107,6 +107,8 @@ def train_committee(
         ``final_learning_rate``, ``energy_weight``, ``force_weight``.
     seed
         Seeds the initial weights, the bootstrap resamples and the batch order.
+    device
+        ``cpu``, ``cuda`` or ``auto`` (:func:`mlpmf.models.resolve_device`).
 
     Returns
     -------
@@ -116,10 +118,11 @@ def train_committee(
     rng = np.random.default_rng(seed)
     species = tuple(sorted({int(z) for f in train_frames for z in f.numbers}))
     basis = RadialBasis(species, settings["num_radial"], settings["cutoff_a"])
-    model = _initial_committee(train_frames, basis, settings)
+    target = resolve_device(device)
+    model = _initial_committee(train_frames, basis, settings).to(target)
     n_frames = len(train_frames)
     bootstrap = rng.multinomial(n_frames, np.full(n_frames, 1.0 / n_frames), size=model.num_members)
-    bootstrap_weights = torch.as_tensor(bootstrap, dtype=torch.float64)
+    bootstrap_weights = torch.as_tensor(bootstrap, dtype=torch.float64, device=target)
 
     order = rng.permutation(n_frames)
     batch_size = min(settings["batch_size"], n_frames)
@@ -127,7 +130,8 @@ def train_committee(
     batches = []
     for chunk in chunks:
         frames = [train_frames[i] for i in chunk]
-        batches.append((pair_batch(frames, basis), *_reference_arrays(frames), chunk))
+        arrays = [array.to(target) for array in _reference_arrays(frames)]
+        batches.append((pair_batch(frames, basis).to(target), *arrays, chunk))
 
     optimizer = torch.optim.Adam(model.parameters(), lr=settings["learning_rate"])
     decay = (settings["final_learning_rate"] / settings["learning_rate"]) ** (
@@ -158,7 +162,8 @@ def evaluate_committee(model: Committee, frames: Sequence[Atoms]) -> dict:
     """Energy (eV/atom) and force (eV/Å) RMSE of every member and of the mean on ``frames``."""
     energies, forces, counts = _reference_arrays(frames)
     with torch.no_grad():
-        predicted_e, predicted_f = model.energies_and_forces(pair_batch(frames, model.basis))
+        batch = pair_batch(frames, model.basis).to(model.device)
+        predicted_e, predicted_f = (t.cpu() for t in model.energies_and_forces(batch))
     energy_error = (predicted_e - energies) / counts
     force_error = predicted_f - forces
     mean_energy_error = energy_error.mean(0)

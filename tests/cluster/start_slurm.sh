@@ -25,10 +25,17 @@ fi
 # A fake GPU: slurmd only needs a device file to count it; CUDA is never touched.
 [ -e "$STATE/fake_gpu0" ] || mknod "$STATE/fake_gpu0" c 1 3
 
+MARK="# written by mlpmf tests/cluster/start_slurm.sh"
+if [ -e /etc/slurm/slurm.conf ] && ! grep -qxF "$MARK" /etc/slurm/slurm.conf; then
+  echo "/etc/slurm/slurm.conf exists and is not ours: refusing to replace a real cluster's configuration" >&2
+  exit 1
+fi
+
 host=$(hostname -s)
 cpus=$(nproc)
 memory_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))
 cat > /etc/slurm/slurm.conf <<CONF
+$MARK
 ClusterName=mlpmf-test
 SlurmctldHost=$host
 SlurmUser=root

@@ -66,7 +66,7 @@ def observable_settings(wildcards):
 
 def window_trajectory_paths():
     """The CV time-series file of every window, in window order."""
-    return expand(f"{RESULTS}/umbrella/window_{{window}}.csv", window=WINDOWS)
+    return [window_path(window) for window in WINDOWS]
 
 
 def window_inputs(wildcards):
@@ -79,25 +79,36 @@ def window_inputs(wildcards):
 
 def window_md_settings():
     """The umbrella settings every window shares (not the per-window centre and kappa, so
-    that changing one window reruns only that window)."""
+    that changing one window reruns only that window, nor the batching)."""
     shared = dict(config["umbrella"])
-    del shared["centers"], shared["spring_constant_kj_mol"]
+    del shared["centers"], shared["spring_constant_kj_mol"], shared["windows_per_job"]
     return shared
 
 
-def window_center(wildcards):
-    """Centre of the window named by the wildcard, CV unit."""
-    return float(CENTERS[int(wildcards.window)])
+def window_spec(window):
+    """What distinguishes one window: its index, centre, spring constant and seed."""
+    return {
+        "window": window,
+        "center": float(CENTERS[int(window)]),
+        "spring_constant_kj_mol": float(SPRING_CONSTANTS[int(window)]),
+        "seed": SEEDS[f"umbrella_window_{window}"],
+    }
 
 
-def window_spring_constant(wildcards):
-    """Spring constant of the window named by the wildcard, kJ/mol per CV unit^2."""
-    return float(SPRING_CONSTANTS[int(wildcards.window)])
+def window_specs(wildcards):
+    """The window named by the wildcard, as a one-window group."""
+    return [window_spec(wildcards.window)]
 
 
-def window_seed(wildcards):
-    """Seed of the window's MD."""
-    return SEEDS[f"umbrella_window_{wildcards.window}"]
+def window_groups():
+    """Windows batched into one job each, ``umbrella.windows_per_job`` at a time."""
+    size = config["umbrella"]["windows_per_job"]
+    return [WINDOWS[k : k + size] for k in range(0, len(WINDOWS), size)]
+
+
+def window_path(window):
+    """The CV time-series file of one window."""
+    return f"{RESULTS}/umbrella/window_{window}.csv"
 
 
 def reference_barrier_inputs(wildcards):

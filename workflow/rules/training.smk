@@ -13,8 +13,10 @@ rule train_committee:
     resources:
         mem_mb=4000,
         runtime=120,
+        gpu=0,
     params:
         committee=config["committee"],
+        device=config["device"],
         seed=SEEDS["train_committee"],
     script:
         "../scripts/train_committee.py"

@@ -17,7 +17,9 @@ train = read(snakemake.input.train, index=":")
 test = read(snakemake.input.test, index=":")
 check_labelled_frames(train, snakemake.input.train)
 check_labelled_frames(test, snakemake.input.test)
-model, loss_history = train_committee(train, snakemake.params.committee, snakemake.params.seed)
+model, loss_history = train_committee(
+    train, snakemake.params.committee, snakemake.params.seed, snakemake.params.device
+)
 metrics = evaluate_committee(model, test)
 metrics["training_loss"] = loss_history
 metrics["force_rmse_over_reference_std"] = (

@@ -1,7 +1,9 @@
-"""Run one umbrella window: Langevin MD with a harmonic bias on the CV.
+"""Run umbrella windows: Langevin MD with a harmonic bias on the CV.
 
-The window checkpoints every CHECKPOINT_EVERY_STEPS steps beside its output; a job that
-was killed resumes from there when run again and gives the same result.
+A job runs one window, or several integrated together as one batched system (one
+committee forward pass for all of them per step), with the same per-window results.
+Every window checkpoints every CHECKPOINT_EVERY_STEPS steps beside its output; a job
+that was killed resumes from there when run again and gives the same result.
 """
 
 import hashlib
@@ -19,46 +21,66 @@ import torch
 
 from mlpmf.colvars import make_colvar
 from mlpmf.config import load_system
-from mlpmf.dynamics import LangevinSettings, UmbrellaBias, WindowCheckpoint, run_umbrella_window
+from mlpmf.dynamics import (
+    LangevinSettings,
+    UmbrellaBias,
+    WindowCheckpoint,
+    own_calculators,
+    run_umbrella_windows,
+)
 from mlpmf.io import write_table
 
 CHECKPOINT_EVERY_STEPS = 1000
 
 torch.set_num_threads(snakemake.threads)
 params = snakemake.params
+windows = params.windows
 umbrella = params.umbrella
-atoms = load_system(params.system)
+replicas = [load_system(params.system) for _ in windows]
 if params.potential == "committee":
-    from mlpmf.calculator import CommitteeCalculator
-    from mlpmf.models import Committee
+    from mlpmf.calculator import BatchedCommittee
+    from mlpmf.models import Committee, resolve_device
 
-    atoms.calc = CommitteeCalculator(Committee.load(snakemake.input.model))
+    committee = Committee.load(snakemake.input.model).to(resolve_device(params.device))
+    force_field = BatchedCommittee(committee)
+    logging.info("committee runs on %s", committee.device)
 else:
     from mlpmf.oracles import make_oracle
 
-    atoms.calc = make_oracle(params.oracle)
+    for atoms in replicas:
+        atoms.calc = make_oracle(params.oracle)
+    force_field = own_calculators
 
-digest = hashlib.sha256(json.dumps(dict(params.items()), sort_keys=True, default=str).encode())
-for path in snakemake.input:
-    digest.update(Path(path).read_bytes())
-output = Path(snakemake.output[0])
-checkpoint = WindowCheckpoint(
-    output.parent / "checkpoints" / f"{output.stem}.npz", digest.hexdigest(), CHECKPOINT_EVERY_STEPS
-)
-series = run_umbrella_window(
-    atoms,
-    UmbrellaBias(
-        make_colvar(params.collective_variable), params.center, params.spring_constant_kj_mol
-    ),
+shared = {k: v for k, v in params.items() if k != "windows"}
+inputs = hashlib.sha256(b"".join(Path(path).read_bytes() for path in snakemake.input))
+checkpoints = []
+for window, output in zip(windows, snakemake.output, strict=True):
+    digest = hashlib.sha256(json.dumps([shared, window], sort_keys=True, default=str).encode())
+    digest.update(inputs.digest())
+    path = Path(output).parent / "checkpoints" / f"{Path(output).stem}.npz"
+    checkpoints.append(WindowCheckpoint(path, digest.hexdigest(), CHECKPOINT_EVERY_STEPS))
+
+cv = make_colvar(params.collective_variable)
+all_series = run_umbrella_windows(
+    replicas,
+    [UmbrellaBias(cv, w["center"], w["spring_constant_kj_mol"]) for w in windows],
     LangevinSettings(params.temperature_k, umbrella["timestep_fs"], umbrella["friction_per_fs"]),
     umbrella["steps"],
     umbrella["equilibration_steps"],
     umbrella["record_every"],
-    np.random.default_rng(params.seed),
-    progress_label=f"window {snakemake.wildcards.window}",
+    [np.random.default_rng(w["seed"]) for w in windows],
+    force_field,
     observables={name: make_colvar(spec) for name, spec in params.observables.items()},
-    checkpoint=checkpoint,
+    checkpoints=checkpoints,
+    progress_label="windows " + ", ".join(w["window"] for w in windows),
 )
-logging.info("CV mean %.4f, std %.4f", series["cv"].mean(), series["cv"].std())
-write_table(pd.DataFrame(series), output)
-checkpoint.remove()
+for window, series, output in zip(windows, all_series, snakemake.output, strict=True):
+    logging.info(
+        "window %s: CV mean %.4f, std %.4f",
+        window["window"],
+        series["cv"].mean(),
+        series["cv"].std(),
+    )
+    write_table(pd.DataFrame(series), output)
+for checkpoint in checkpoints:
+    checkpoint.remove()
