@@ -84,7 +84,7 @@ def test_changing_the_oracle_reruns_everything(finished_runs):
 
 def long_window_study():
     config = double_well_study()
-    config["umbrella"].update(steps=150_000, equilibration_steps=0)
+    config["umbrella"].update(steps=60_000, equilibration_steps=0)
     return config
 
 

@@ -104,19 +104,24 @@ class PairBatch:
     def forces(self, basis: RadialBasis, energy_gradient: torch.Tensor) -> torch.Tensor:
         """Forces (..., A, 3) from dE/dG of shape (..., A, num_features) (module docstring)."""
         leading = energy_gradient.shape[:-2]
-        per_species = energy_gradient.reshape(
-            *leading, self.num_atoms, len(basis.species), basis.num_radial
-        )
-        coupling = (
-            per_species[..., self.pair_i, self.species_index[self.pair_j], :]
-            * self.radial_derivative
-        ).sum(-1)
-        pair_force = coupling[..., None] * self.unit_vectors
+        num_species = len(basis.species)
+        # pairs first: index_select and index_add_ are much faster along dim 0
+        rows = (
+            energy_gradient.reshape(-1, self.num_atoms * num_species, basis.num_radial)
+            .transpose(0, 1)
+            .contiguous()
+        )  # (A * S, members, nb)
+        slot = self.pair_i * num_species + self.species_index[self.pair_j]
+        coupling = torch.einsum(
+            "pmb,pb->pm", rows.index_select(0, slot), self.radial_derivative
+        )  # dE/dr of every pair, per member
+        pair_force = coupling[..., None] * self.unit_vectors[:, None, :]  # (P, members, 3)
         forces = torch.zeros(
-            *leading, self.num_atoms, 3, dtype=pair_force.dtype, device=pair_force.device
+            self.num_atoms, pair_force.shape[1], 3, dtype=pair_force.dtype, device=pair_force.device
         )
-        forces.index_add_(len(leading), self.pair_i, pair_force)
-        forces.index_add_(len(leading), self.pair_j, -pair_force)
+        both_ends = torch.cat([self.pair_i, self.pair_j])
+        forces.index_add_(0, both_ends, torch.cat([pair_force, -pair_force]))
+        forces = forces.transpose(0, 1).reshape(*leading, self.num_atoms, 3)
         return forces
 
 
@@ -160,37 +165,61 @@ def pair_batch(
     )
 
 
-def pair_batch_from_candidates(
-    structures: Sequence[Atoms],
-    basis: RadialBasis,
-    candidates: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
-    dtype: torch.dtype = torch.float64,
-) -> PairBatch:
-    """Batch of structures from candidate pairs (e.g. Verlet lists with a skin).
+@dataclass
+class PairTopology:
+    """Which atoms pair with which (and through which lattice translation) in a set of
+    structures; it changes only when neighbour lists are rebuilt, so MD reuses it and
+    recomputes just the pair vectors from new positions."""
 
-    ``candidates[k]`` is (pair_i, pair_j, image_offsets) of structure k, the offsets
-    (P, 3) being the Cartesian lattice translations of atom j; pairs beyond the cutoff
-    contribute exactly zero.
-    """
-    species, owner, pair_i, pair_j, vectors = [], [], [], [], []
-    offset = 0
-    for index, (atoms, (i, j, shift)) in enumerate(zip(structures, candidates, strict=True)):
-        species.append(species_indices(atoms, basis))
-        owner.append(np.full(len(atoms), index, dtype=np.int64))
-        pair_i.append(i + offset)
-        pair_j.append(j + offset)
-        vectors.append(atoms.positions[j] - atoms.positions[i] + shift)
-        offset += len(atoms)
-    return _assemble(
-        basis,
-        np.concatenate(species),
-        np.concatenate(owner),
-        len(structures),
-        np.concatenate(pair_i),
-        np.concatenate(pair_j),
-        np.concatenate(vectors).reshape(-1, 3),
-        dtype,
-    )
+    species_index: torch.Tensor  # (A,)
+    structure_index: torch.Tensor  # (A,)
+    num_structures: int
+    pair_i: np.ndarray  # (P,) into the concatenated atoms
+    pair_j: np.ndarray  # (P,)
+    image_offsets: np.ndarray  # (P, 3) Cartesian translation of atom j, Å
+
+    @classmethod
+    def from_candidates(
+        cls,
+        structures: Sequence[Atoms],
+        basis: RadialBasis,
+        candidates: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    ) -> "PairTopology":
+        """``candidates[k]`` is (pair_i, pair_j, image_offsets) of structure k, e.g. a
+        Verlet list with a skin; pairs beyond the cutoff will contribute exactly zero."""
+        species, owner, pair_i, pair_j, offsets = [], [], [], [], []
+        start = 0
+        for index, (atoms, (i, j, shift)) in enumerate(zip(structures, candidates, strict=True)):
+            species.append(species_indices(atoms, basis))
+            owner.append(np.full(len(atoms), index, dtype=np.int64))
+            pair_i.append(i + start)
+            pair_j.append(j + start)
+            offsets.append(shift)
+            start += len(atoms)
+        return cls(
+            torch.as_tensor(np.concatenate(species)),
+            torch.as_tensor(np.concatenate(owner)),
+            len(structures),
+            np.concatenate(pair_i),
+            np.concatenate(pair_j),
+            np.concatenate(offsets).reshape(-1, 3),
+        )
+
+    def batch(
+        self, positions: np.ndarray, basis: RadialBasis, dtype: torch.dtype = torch.float64
+    ) -> PairBatch:
+        """The batch at ``positions`` (all structures' atoms, concatenated)."""
+        vectors = positions[self.pair_j] - positions[self.pair_i] + self.image_offsets
+        return _assemble(
+            basis,
+            self.species_index,
+            self.structure_index,
+            self.num_structures,
+            self.pair_i,
+            self.pair_j,
+            vectors,
+            dtype,
+        )
 
 
 def _assemble(basis, species, owner, num_structures, pair_i, pair_j, vectors, dtype):

@@ -90,6 +90,46 @@ class Committee(nn.Module):
             energies[:, atoms] = self.energy_scale * h[..., 0] + self.reference_energies[s]
         return energies
 
+    def atomic_energies_and_gradient(
+        self, features: torch.Tensor, species_index: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Energies (M, A), eV, and their gradients with respect to the descriptors
+        (M, A, F) from shared ``features`` (A, F), by explicit backpropagation.
+
+        The same numbers as :meth:`atomic_energies` with autograd, without building a
+        graph: for MD, where no parameter gradient is needed, this is the faster path.
+        With z the pre-activations, dE/dh_(l-1) = (dE/dh_l * silu'(z_l)) W_l^T and
+        silu'(z) = sigmoid(z) (1 + z (1 - sigmoid(z))).
+        """
+        num_atoms, num_features = features.shape
+        shape = (self.num_members, num_atoms)
+        energies = torch.empty(shape, dtype=features.dtype, device=features.device)
+        gradient = torch.empty(*shape, num_features, dtype=features.dtype, device=features.device)
+        for s in range(len(self.basis.species)):
+            atoms = torch.nonzero(species_index == s).squeeze(1)
+            if atoms.numel() == 0:
+                continue
+            h = ((features[atoms] - self.feature_mean[s]) / self.feature_std[s]).expand(
+                self.num_members, -1, -1
+            )
+            pre_activations = []
+            for weight, bias in zip(self.weights[:-1], self.biases[:-1], strict=True):
+                z = torch.einsum("maf,mfh->mah", h, weight[:, s]) + bias[:, s, None, :]
+                pre_activations.append(z)
+                h = nn.functional.silu(z)
+            last_weight = self.weights[-1][:, s]  # (M, H, 1)
+            output = torch.einsum("mah,mho->mao", h, last_weight)[..., 0] + self.biases[-1][:, s]
+            energies[:, atoms] = self.energy_scale * output + self.reference_energies[s]
+            back = self.energy_scale * last_weight.transpose(1, 2)  # (M, 1, H)
+            for weight, z in zip(
+                reversed(self.weights[:-1]), reversed(pre_activations), strict=True
+            ):
+                sigmoid = torch.sigmoid(z)
+                back = back * sigmoid * (1.0 + z * (1.0 - sigmoid))
+                back = torch.einsum("mah,mfh->maf", back, weight[:, s])
+            gradient[:, atoms] = back / self.feature_std[s]
+        return energies, gradient
+
     def energies_and_forces(
         self, batch: PairBatch, create_graph: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,11 +139,13 @@ class Committee(nn.Module):
         the parameters, for training on forces.
         """
         features = batch.features(self.basis)
-        per_member = features.unsqueeze(0).repeat(self.num_members, 1, 1).requires_grad_(True)
-        with torch.enable_grad():
+        if create_graph:
+            per_member = features.unsqueeze(0).repeat(self.num_members, 1, 1).requires_grad_(True)
             atomic = self.atomic_energies(per_member, batch.species_index)
-            (energy_gradient,) = torch.autograd.grad(
-                atomic.sum(), per_member, create_graph=create_graph
+            (energy_gradient,) = torch.autograd.grad(atomic.sum(), per_member, create_graph=True)
+        else:
+            atomic, energy_gradient = self.atomic_energies_and_gradient(
+                features, batch.species_index
             )
         energies = torch.zeros(
             self.num_members, batch.num_structures, dtype=atomic.dtype, device=atomic.device

@@ -41,11 +41,13 @@ warnings = [
 ]
 disagreement = read_window_series(snakemake.input.trajectories, "max_force_disagreement_ev_a")
 largest_disagreement = [float(np.max(d)) if np.isfinite(d).any() else None for d in disagreement]
-for center, value in zip(centers, largest_disagreement, strict=True):
-    if value is not None and value > params.disagreement_warning_ev_a:
+limit = params.disagreement_warning_ev_a
+for center, value, series in zip(centers, largest_disagreement, disagreement, strict=True):
+    if value is not None and value > limit:
         warnings.append(
             f"window at {center:g}: committee force disagreement reaches {value:.3f} eV/A "
-            f"(> {params.disagreement_warning_ev_a}): the committee extrapolates there"
+            f"(> {limit}) in {100 * np.mean(series > limit):.2f}% of its frames: the "
+            "committee extrapolates there; add reference data (active learning)"
         )
 if drift_z > HALF_SPLIT_Z_LIMIT:
     warnings.append(

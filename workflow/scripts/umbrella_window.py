@@ -42,7 +42,7 @@ if params.potential == "committee":
     from mlpmf.models import Committee, resolve_device
 
     committee = Committee.load(snakemake.input.model).to(resolve_device(params.device))
-    force_field = BatchedCommittee(committee)
+    force_field = BatchedCommittee(committee, getattr(torch, umbrella["precision"]))
     logging.info("committee runs on %s", committee.device)
 else:
     from mlpmf.oracles import make_oracle
