@@ -60,7 +60,7 @@ def test_oracle_study_writes_every_output(oracle_study):
     assert len(windows) == 17
     for k in windows["window"]:
         series = pd.read_csv(results / f"umbrella/window_{k:03d}.csv")
-        assert len(series) == 10000
+        assert len(series) == 20000
     for name in ("pmf_wham.csv", "pmf_mbar.csv"):
         table = pd.read_csv(results / "free_energy" / name)
         assert list(table.columns) == ["cv", "free_energy_kj_mol", "uncertainty_kj_mol"]

@@ -137,34 +137,6 @@ def species_indices(atoms: Atoms, basis: RadialBasis) -> np.ndarray:
     return np.array([lookup[z] for z in atoms.numbers], dtype=np.int64)
 
 
-def pair_batch(
-    structures: Sequence[Atoms], basis: RadialBasis, dtype: torch.dtype = torch.float64
-) -> PairBatch:
-    """Neighbour pairs within the cutoff (periodic images included) of ``structures``."""
-    species, owner, pair_i, pair_j, vectors = [], [], [], [], []
-    offset = 0
-    for index, atoms in enumerate(structures):
-        i, j, d = primitive_neighbor_list(
-            "ijD", atoms.pbc, atoms.cell.array, atoms.positions, basis.cutoff_a
-        )
-        species.append(species_indices(atoms, basis))
-        owner.append(np.full(len(atoms), index, dtype=np.int64))
-        pair_i.append(i + offset)
-        pair_j.append(j + offset)
-        vectors.append(d)
-        offset += len(atoms)
-    return _assemble(
-        basis,
-        np.concatenate(species),
-        np.concatenate(owner),
-        len(structures),
-        np.concatenate(pair_i),
-        np.concatenate(pair_j),
-        np.concatenate(vectors).reshape(-1, 3),
-        dtype,
-    )
-
-
 @dataclass
 class PairTopology:
     """Which atoms pair with which (and through which lattice translation) in a set of
@@ -220,6 +192,20 @@ class PairTopology:
             vectors,
             dtype,
         )
+
+
+def pair_batch(
+    structures: Sequence[Atoms], basis: RadialBasis, dtype: torch.dtype = torch.float64
+) -> PairBatch:
+    """Neighbour pairs within the cutoff (periodic images included) of ``structures``."""
+    candidates = []
+    for atoms in structures:
+        i, j, shifts = primitive_neighbor_list(
+            "ijS", atoms.pbc, atoms.cell.array, atoms.positions, basis.cutoff_a
+        )
+        candidates.append((i, j, shifts @ atoms.cell.array))
+    topology = PairTopology.from_candidates(structures, basis, candidates)
+    return topology.batch(np.concatenate([a.positions for a in structures]), basis, dtype)
 
 
 def _assemble(basis, species, owner, num_structures, pair_i, pair_j, vectors, dtype):
