@@ -162,3 +162,29 @@ def test_explicit_backpropagation_matches_autograd(adatom_slab):
     energies_autograd, forces_autograd = model.energies_and_forces(batch, create_graph=True)
     torch.testing.assert_close(energies, energies_autograd.detach(), rtol=0, atol=1e-12)
     torch.testing.assert_close(forces, forces_autograd.detach(), rtol=0, atol=1e-12)
+
+
+def test_interrupted_training_resumes_from_its_checkpoint_to_the_same_committee(tmp_path):
+    from mlpmf.training import TrainingCheckpoint
+
+    frames = labelled_dimers(40, 1)
+    settings = {**SETTINGS, "epochs": 12, "batch_size": 8}
+    uninterrupted, history = train_committee(frames, settings, seed=3)
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_epoch_8(epoch, _loss):
+        if epoch == 8:
+            raise Killed
+
+    checkpoint = TrainingCheckpoint(tmp_path / "training.pt", "same data", every_epochs=5)
+    with pytest.raises(Killed):
+        train_committee(frames, settings, 3, checkpoint=checkpoint, on_epoch_end=kill_after_epoch_8)
+    assert checkpoint.load()["epoch"] == 4
+    resumed, resumed_history = train_committee(frames, settings, 3, checkpoint=checkpoint)
+    assert resumed_history == history
+    for name, value in uninterrupted.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0)
+    stale = TrainingCheckpoint(tmp_path / "training.pt", "other data", every_epochs=5)
+    assert stale.load() is None

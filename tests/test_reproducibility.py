@@ -20,7 +20,10 @@ def tiny_committee_study():
     config["dataset"] = {"md_steps": 400, "scan_points": 6, "scan_steps_per_point": 60}
     config["committee"] = {"members": 2, "hidden_layers": [8], "epochs": 15}
     config["umbrella"].update(
-        centers={"start": 2.6, "stop": 3.8, "num": 6}, steps=1500, equilibration_steps=200
+        centers={"start": 2.6, "stop": 3.8, "num": 6},
+        steps=1500,
+        equilibration_steps=200,
+        windows_per_job=1,
     )
     config["free_energy"] = {
         "bins": {"start": 2.65, "stop": 3.75, "num": 22},
@@ -84,7 +87,7 @@ def test_changing_the_oracle_reruns_everything(finished_runs):
 
 def long_window_study():
     config = double_well_study()
-    config["umbrella"].update(steps=60_000, equilibration_steps=0)
+    config["umbrella"].update(steps=60_000, equilibration_steps=0, windows_per_job=1)
     return config
 
 

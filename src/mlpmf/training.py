@@ -10,8 +10,11 @@ same optimiser steps, since they share the descriptor. The loss of member m is
 with energies per atom in eV and forces in eV/Å; the optimiser minimises sum_m L_m.
 """
 
+import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,6 +22,7 @@ from ase import Atoms
 from tqdm import tqdm
 
 from mlpmf.descriptors import PairBatch, RadialBasis, pair_batch
+from mlpmf.io import atomic_path
 from mlpmf.models import Committee, resolve_device
 
 log = logging.getLogger(__name__)
@@ -92,8 +96,48 @@ def _per_structure_losses(
     return settings["energy_weight"] * energy_term + settings["force_weight"] * force_term
 
 
+@dataclass
+class TrainingCheckpoint:
+    """Restart file of a training run: weights, optimiser, schedule, RNG state, history.
+
+    Used only when its ``fingerprint`` (a digest of the data and settings) matches;
+    continuing from it reproduces the uninterrupted run exactly.
+    """
+
+    path: Path
+    fingerprint: str
+    every_epochs: int
+
+    def save(self, epoch, model, optimizer, scheduler, rng, history) -> None:
+        state = {
+            "fingerprint": self.fingerprint,
+            "epoch": epoch,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": json.dumps(rng.bit_generator.state),
+            "history": list(history),
+        }
+        with atomic_path(self.path) as tmp:
+            torch.save(state, tmp)
+
+    def load(self) -> dict | None:
+        if not Path(self.path).exists():
+            return None
+        state = torch.load(self.path, map_location="cpu", weights_only=False)
+        return state if state.get("fingerprint") == self.fingerprint else None
+
+    def remove(self) -> None:
+        Path(self.path).unlink(missing_ok=True)
+
+
 def train_committee(
-    train_frames: Sequence[Atoms], settings: Mapping, seed: int, device: str = "cpu"
+    train_frames: Sequence[Atoms],
+    settings: Mapping,
+    seed: int,
+    device: str = "cpu",
+    checkpoint: TrainingCheckpoint | None = None,
+    on_epoch_end: Callable[[int, float], None] | None = None,
 ) -> tuple[Committee, list[float]]:
     """Train a committee on ``train_frames``.
 
@@ -109,6 +153,10 @@ def train_committee(
         Seeds the initial weights, the bootstrap resamples and the batch order.
     device
         ``cpu``, ``cuda`` or ``auto`` (:func:`mlpmf.models.resolve_device`).
+    checkpoint
+        Where to save the state every few epochs, and resume from when it matches.
+    on_epoch_end
+        Called with (epoch, loss) after every epoch.
 
     Returns
     -------
@@ -139,7 +187,23 @@ def train_committee(
     )
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=decay)
     history = []
-    for _epoch in tqdm(range(settings["epochs"]), desc="training", mininterval=5):
+    first_epoch = 0
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        rng.bit_generator.state = json.loads(saved["rng"])
+        history = list(saved["history"])
+        first_epoch = saved["epoch"] + 1
+        log.info("resuming training from its checkpoint after epoch %d", saved["epoch"])
+    for epoch in tqdm(
+        range(first_epoch, settings["epochs"]),
+        desc="training",
+        mininterval=5,
+        initial=first_epoch,
+        total=settings["epochs"],
+    ):
         epoch_loss = 0.0
         for b in rng.permutation(len(batches)):
             batch, energies, forces, counts, chunk = batches[b]
@@ -154,6 +218,10 @@ def train_committee(
             scheduler.step()
             epoch_loss += loss.item() / len(batches)
         history.append(epoch_loss)
+        if checkpoint is not None and (epoch + 1) % checkpoint.every_epochs == 0:
+            checkpoint.save(epoch, model, optimizer, scheduler, rng, history)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, epoch_loss)
     log.info("final training loss %.6g", history[-1])
     return model, history
 

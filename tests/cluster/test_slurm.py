@@ -41,7 +41,10 @@ def slurm_cluster():
 def small_study():
     config = double_well_study()
     config["umbrella"].update(
-        centers={"start": 2.6, "stop": 3.8, "num": 4}, steps=3000, equilibration_steps=200
+        centers={"start": 2.6, "stop": 3.8, "num": 4},
+        steps=3000,
+        equilibration_steps=200,
+        windows_per_job=1,  # every window its own SLURM job
     )
     config["free_energy"] = {"bins": {"start": 2.65, "stop": 3.75, "num": 22}}
     config["rates"] = {"reactant": [2.65, 3.0], "product": [3.4, 3.75]}

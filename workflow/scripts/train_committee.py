@@ -1,7 +1,10 @@
 """Train the committee of MLIPs and measure it on the held-out test set."""
 
+import hashlib
+import json
 import logging
 import sys
+from pathlib import Path
 
 sys.stderr = open(snakemake.log[0], "w")
 logging.basicConfig(stream=sys.stderr, level=logging.INFO)
@@ -10,15 +13,30 @@ import torch
 from ase.io import read
 
 from mlpmf.io import atomic_path, write_json
-from mlpmf.training import check_labelled_frames, evaluate_committee, train_committee
+from mlpmf.training import (
+    TrainingCheckpoint,
+    check_labelled_frames,
+    evaluate_committee,
+    train_committee,
+)
+
+CHECKPOINT_EVERY_EPOCHS = 10
 
 torch.set_num_threads(snakemake.threads)
 train = read(snakemake.input.train, index=":")
 test = read(snakemake.input.test, index=":")
 check_labelled_frames(train, snakemake.input.train)
 check_labelled_frames(test, snakemake.input.test)
+digest = hashlib.sha256(json.dumps(dict(snakemake.params.items()), sort_keys=True).encode())
+for path in snakemake.input:
+    digest.update(Path(path).read_bytes())
+checkpoint = TrainingCheckpoint(
+    Path(snakemake.output.model).parent / "checkpoints" / "training.pt",
+    digest.hexdigest(),
+    CHECKPOINT_EVERY_EPOCHS,
+)
 model, loss_history = train_committee(
-    train, snakemake.params.committee, snakemake.params.seed, snakemake.params.device
+    train, snakemake.params.committee, snakemake.params.seed, snakemake.params.device, checkpoint
 )
 metrics = evaluate_committee(model, test)
 metrics["training_loss"] = loss_history
@@ -33,3 +51,4 @@ logging.info(
 with atomic_path(snakemake.output.model) as tmp:
     model.save(tmp)
 write_json(metrics, snakemake.output.metrics)
+checkpoint.remove()
