@@ -150,3 +150,20 @@ def test_study_files_shipped_in_the_repository_are_valid():
         if config.get("reference", {}).get("barrier_file"):
             config["reference"]["barrier_file"] = str(REPO / config["reference"]["barrier_file"])
         validated(config)
+
+
+def test_atoms_flying_apart_under_the_committee_are_stopped_with_an_error():
+    import torch
+
+    from mlpmf.calculator import CommitteeCalculator, IsolatedAtomError
+    from mlpmf.descriptors import RadialBasis
+    from mlpmf.models import Committee
+
+    basis = RadialBasis((18,), 6, 5.0)
+    committee = Committee(basis, 2, [4], torch.zeros(1, 6), torch.ones(1, 6), torch.zeros(1), 0.1)
+    dimer = Atoms("Ar2", positions=[[0, 0, 0], [3.0, 0, 0]])
+    dimer.calc = CommitteeCalculator(committee)
+    dimer.get_forces()
+    dimer.positions[1, 0] = 8.0  # beyond the 5 Å cutoff
+    with pytest.raises(IsolatedAtomError, match=r"atoms \[0, 1\] have no neighbour.*flew apart"):
+        dimer.get_forces()

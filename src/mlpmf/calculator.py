@@ -11,6 +11,11 @@ from mlpmf.descriptors import PairTopology
 from mlpmf.models import Committee
 
 
+class IsolatedAtomError(RuntimeError):
+    """An atom has no neighbour within the descriptor cutoff: the committee cannot see
+    it, so a simulation that produced it has flown apart."""
+
+
 class VerletList:
     """Candidate pairs within cutoff + skin, rebuilt only when an atom moved skin/2.
 
@@ -89,6 +94,7 @@ class BatchedCommittee:
         positions = np.concatenate([atoms.positions for atoms in structures])
         with torch.no_grad():
             batch = self._topology.batch(positions, self.committee.basis, self.dtype)
+            self._check_no_isolated_atoms(batch, structures)
             energies, forces = self.committee.energies_and_forces(batch.to(self.committee.device))
             mean_forces = forces.mean(0).double().cpu().numpy()
             disagreement = max_pairwise_force_difference(forces).double().cpu().numpy()
@@ -108,6 +114,19 @@ class BatchedCommittee:
             )
             start = end
         return results
+
+    def _check_no_isolated_atoms(self, batch, structures) -> None:
+        seen = torch.zeros(batch.num_atoms, dtype=torch.bool)
+        seen[batch.pair_i[batch.radial.sum(1) > 0]] = True
+        start = 0
+        for k, atoms in enumerate(structures):
+            alone = np.flatnonzero(~seen[start : start + len(atoms)].numpy())
+            start += len(atoms)
+            if len(atoms) > 1 and len(alone):
+                raise IsolatedAtomError(
+                    f"structure {k}: atoms {alone.tolist()} have no neighbour within the "
+                    f"{self.committee.basis.cutoff_a} Å cutoff: the atoms flew apart"
+                )
 
 
 class CommitteeCalculator(Calculator):
