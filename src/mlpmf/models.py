@@ -75,30 +75,16 @@ class Committee(nn.Module):
                 nn.Parameter(torch.zeros(num_members, num_species, fan_out, dtype=torch.float64))
             )
 
-    def atomic_energies(self, features: torch.Tensor, species_index: torch.Tensor) -> torch.Tensor:
-        """Energies (M, A) in eV from per-member descriptors ``features`` (M, A, F)."""
-        energies = torch.empty(features.shape[:2], dtype=features.dtype, device=features.device)
-        for s in range(len(self.basis.species)):
-            atoms = torch.nonzero(species_index == s).squeeze(1)
-            if atoms.numel() == 0:
-                continue
-            h = (features[:, atoms] - self.feature_mean[s]) / self.feature_std[s]
-            for layer, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
-                h = torch.einsum("maf,mfh->mah", h, weight[:, s]) + bias[:, s, None, :]
-                if layer < len(self.weights) - 1:
-                    h = nn.functional.silu(h)
-            energies[:, atoms] = self.energy_scale * h[..., 0] + self.reference_energies[s]
-        return energies
-
     def atomic_energies_and_gradient(
         self, features: torch.Tensor, species_index: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Energies (M, A), eV, and their gradients with respect to the descriptors
         (M, A, F) from shared ``features`` (A, F), by explicit backpropagation.
 
-        The same numbers as :meth:`atomic_energies` with autograd, without building a
-        graph: for MD, where no parameter gradient is needed, this is the faster path.
-        With z the pre-activations, dE/dh_(l-1) = (dE/dh_l * silu'(z_l)) W_l^T and
+        Every step is a torch operation, so under grad mode the result stays
+        differentiable with respect to the parameters (training on forces), and under
+        ``torch.no_grad`` no graph is built at all (MD). With z the pre-activations,
+        dE/dh_(l-1) = (dE/dh_l * silu'(z_l)) W_l^T and
         silu'(z) = sigmoid(z) (1 + z (1 - sigmoid(z))).
         """
         num_atoms, num_features = features.shape
@@ -130,23 +116,14 @@ class Committee(nn.Module):
             gradient[:, atoms] = back / self.feature_std[s]
         return energies, gradient
 
-    def energies_and_forces(
-        self, batch: PairBatch, create_graph: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def energies_and_forces(self, batch: PairBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Each member's structure energies (M, n_structures), eV, and forces (M, A, 3), eV/Å.
 
-        ``create_graph=True`` keeps the force computation differentiable with respect to
-        the parameters, for training on forces.
+        Differentiable with respect to the parameters under grad mode, for training.
         """
-        features = batch.features(self.basis)
-        if create_graph:
-            per_member = features.unsqueeze(0).repeat(self.num_members, 1, 1).requires_grad_(True)
-            atomic = self.atomic_energies(per_member, batch.species_index)
-            (energy_gradient,) = torch.autograd.grad(atomic.sum(), per_member, create_graph=True)
-        else:
-            atomic, energy_gradient = self.atomic_energies_and_gradient(
-                features, batch.species_index
-            )
+        atomic, energy_gradient = self.atomic_energies_and_gradient(
+            batch.features(self.basis), batch.species_index
+        )
         energies = torch.zeros(
             self.num_members, batch.num_structures, dtype=atomic.dtype, device=atomic.device
         )

@@ -85,10 +85,8 @@ def _initial_committee(frames, basis: RadialBasis, settings: Mapping) -> Committ
     )
 
 
-def _per_structure_losses(
-    model: Committee, batch: PairBatch, energies, forces, counts, settings, create_graph
-):
-    predicted_e, predicted_f = model.energies_and_forces(batch, create_graph=create_graph)
+def _per_structure_losses(model: Committee, batch: PairBatch, energies, forces, counts, settings):
+    predicted_e, predicted_f = model.energies_and_forces(batch)
     energy_term = ((predicted_e - energies) / counts) ** 2
     squared = ((predicted_f - forces) ** 2).sum(-1)
     force_sum = torch.zeros_like(predicted_e).index_add_(1, batch.structure_index, squared)
@@ -210,7 +208,7 @@ def train_committee(
             weights = bootstrap_weights[:, chunk]
             if float(weights.sum()) == 0.0:
                 continue
-            losses = _per_structure_losses(model, batch, energies, forces, counts, settings, True)
+            losses = _per_structure_losses(model, batch, energies, forces, counts, settings)
             loss = ((losses * weights).sum(1) / bootstrap_weights.sum(1) * len(batches)).sum()
             optimizer.zero_grad()
             loss.backward()
