@@ -143,6 +143,16 @@ def decorrelated_indices(series: np.ndarray, detect_equilibration: bool = True) 
     return start + np.unique(np.round(np.arange(0.0, len(series) - start - 0.5, g)).astype(int))
 
 
+def kept_indices(
+    windows: Sequence[np.ndarray], decorrelate: bool = True, detect_equilibration: bool = True
+) -> list[np.ndarray]:
+    """Per window, the indices of the samples an estimate should use: all of them, or
+    (``decorrelate``) the independent subsample of :func:`decorrelated_indices`."""
+    if not decorrelate:
+        return [np.arange(len(series)) for series in windows]
+    return [decorrelated_indices(series, detect_equilibration) for series in windows]
+
+
 def decorrelate(series: np.ndarray, detect_equilibration: bool = True) -> np.ndarray:
     """The statistically independent subsample of :func:`decorrelated_indices`."""
     series = np.asarray(series, dtype=float)

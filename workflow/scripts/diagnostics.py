@@ -20,9 +20,8 @@ windows = pd.read_csv(snakemake.input.windows)
 centers = windows["center"].to_numpy()
 kappas = windows["spring_constant"].to_numpy()
 raw = read_window_series(snakemake.input.trajectories)
-samples = raw
-if settings["decorrelate"]:
-    samples = [estimators.decorrelate(s, settings["detect_equilibration"]) for s in raw]
+kept = estimators.kept_indices(raw, settings["decorrelate"], settings["detect_equilibration"])
+samples = [s[k] for s, k in zip(raw, kept, strict=True)]
 edges = np.asarray(params.bin_edges)
 data = estimators.collapse_samples(
     samples, centers, kappas, params.temperature_k, edges, params.period

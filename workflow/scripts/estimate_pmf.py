@@ -15,9 +15,9 @@ from mlpmf.io import atomic_path, read_window_series, write_table
 params = snakemake.params
 settings = params.free_energy
 windows = pd.read_csv(snakemake.input.windows)
-samples = read_window_series(snakemake.input.trajectories)
-if settings["decorrelate"]:
-    samples = [estimators.decorrelate(s, settings["detect_equilibration"]) for s in samples]
+series = read_window_series(snakemake.input.trajectories)
+kept = estimators.kept_indices(series, settings["decorrelate"], settings["detect_equilibration"])
+samples = [s[k] for s, k in zip(series, kept, strict=True)]
 logging.info("independent samples per window: %s", [len(s) for s in samples])
 arguments = dict(
     cv_samples=samples,

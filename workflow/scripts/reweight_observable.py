@@ -19,10 +19,9 @@ name = snakemake.wildcards.observable
 windows = pd.read_csv(snakemake.input.windows)
 cv = read_window_series(snakemake.input.trajectories)
 observable = read_window_series(snakemake.input.trajectories, f"observable_{name}")
-if settings["decorrelate"]:
-    kept = [estimators.decorrelated_indices(s, settings["detect_equilibration"]) for s in cv]
-    cv = [s[k] for s, k in zip(cv, kept, strict=True)]
-    observable = [s[k] for s, k in zip(observable, kept, strict=True)]
+kept = estimators.kept_indices(cv, settings["decorrelate"], settings["detect_equilibration"])
+cv = [s[k] for s, k in zip(cv, kept, strict=True)]
+observable = [s[k] for s, k in zip(observable, kept, strict=True)]
 bins = params.observable["bins"]
 observable_edges = np.linspace(bins["start"], bins["stop"], bins["num"] + 1)
 cv_edges = np.asarray(params.bin_edges)
