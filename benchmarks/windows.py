@@ -4,52 +4,31 @@
 
 32 windows of alanine dipeptide (22 atoms, resources/alanine_dipeptide/L.xyz) restrained
 along the distance between the two carbonyl carbons, driven by the same committee
-(4 members, 12 radial Gaussians, 5 Å cutoff, two hidden layers of 32; weights from a
-fixed seed: speed does not depend on training). Baseline: each window in turn with
-ASE's Langevin integrator and the committee as an ASE calculator. Batched: all windows
-in one mlpmf integrator, one committee forward pass per step. Reports aggregate MD
+(benchmarks/common.py; weights from a fixed seed: speed does not depend on training).
+Baseline: each window in turn with ASE's Langevin integrator and the committee as an
+ASE calculator. Batched: all windows in one mlpmf integrator, one committee forward
+pass per step. Both integrate the committee's mean force only. Reports aggregate MD
 steps per second and appends a row to benchmarks/results/windows.md.
 """
 
 import argparse
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from ase import units
 from ase.calculators.calculator import Calculator, all_changes
-from ase.io import read
 from ase.md.langevin import Langevin
+from common import COMMITTEE, HERE, alanine_dipeptide, committee_for
 
 from mlpmf.calculator import BatchedCommittee, CommitteeCalculator
 from mlpmf.colvars import Distance
-from mlpmf.descriptors import RadialBasis
 from mlpmf.dynamics import LangevinSettings, UmbrellaBias, integrate
-from mlpmf.models import Committee, resolve_device
+from mlpmf.models import resolve_device
 
-HERE = Path(__file__).resolve().parent
-STRUCTURE = HERE.parent / "resources/alanine_dipeptide/L.xyz"
 SETTINGS = LangevinSettings(temperature_k=300.0, timestep_fs=1.0, friction_per_fs=0.01)
 CARBONYL_CARBONS = (1, 9)
-
-
-def committee_for(atoms, device) -> Committee:
-    torch.manual_seed(0)
-    species = tuple(sorted(set(int(z) for z in atoms.numbers)))
-    basis = RadialBasis(species, 12, 5.0)
-    features = basis.num_features
-    model = Committee(
-        basis,
-        4,
-        [32, 32],
-        torch.zeros(len(species), features),
-        torch.ones(len(species), features),
-        torch.zeros(len(species)),
-        0.05,
-    )
-    return model.to(device)
 
 
 class Biased(Calculator):
@@ -78,7 +57,7 @@ def main() -> None:
     arguments = parser.parse_args()
     device = resolve_device(arguments.device)
     dtype = getattr(torch, arguments.precision)
-    structure = read(STRUCTURE)
+    structure = alanine_dipeptide()
     committee = committee_for(structure, device)
     cv = Distance(CARBONYL_CARBONS)
     start = cv.value(structure.positions)
@@ -102,7 +81,10 @@ def main() -> None:
     replicas = [structure.copy() for _ in biases]
     rngs = [np.random.default_rng(k) for k in range(len(biases))]
     started = time.perf_counter()
-    integrate(replicas, SETTINGS, arguments.steps, rngs, biases, BatchedCommittee(committee, dtype))
+    integrate(
+        replicas, SETTINGS, arguments.steps, rngs, biases, BatchedCommittee(committee, dtype),
+        disagreement_at=lambda step: False,
+    )  # fmt: skip
     batched_rate = arguments.windows * arguments.steps / (time.perf_counter() - started)
 
     machine = f"{platform.machine()}, {torch.get_num_threads()} torch threads"
@@ -118,8 +100,8 @@ def main() -> None:
     if not results.exists():
         results.write_text(
             "# Umbrella windows: batched vs one at a time with ASE\n\n"
-            "Alanine dipeptide (22 atoms), committee of 4, aggregate MD steps per second "
-            "over all windows (higher is better). Written by benchmarks/windows.py.\n\n"
+            f"Alanine dipeptide (22 atoms), committee: {COMMITTEE}. Aggregate MD steps per "
+            "second over all windows (higher is better). Written by benchmarks/windows.py.\n\n"
             "| machine | device | precision | windows | steps each "
             "| ASE one-at-a-time (steps/s) | batched (steps/s) | speed-up |\n"
             "| --- | --- | --- | --- | --- | --- | --- | --- |\n"

@@ -156,11 +156,13 @@ def test_atoms_flying_apart_under_the_committee_are_stopped_with_an_error():
     import torch
 
     from mlpmf.calculator import CommitteeCalculator, IsolatedAtomError
-    from mlpmf.descriptors import RadialBasis
+    from mlpmf.descriptors import Descriptor
     from mlpmf.models import Committee
 
-    basis = RadialBasis((18,), 6, 5.0)
-    committee = Committee(basis, 2, [4], torch.zeros(1, 6), torch.ones(1, 6), torch.zeros(1), 0.1)
+    descriptor = Descriptor((18,), 6, 5.0)
+    committee = Committee(
+        descriptor, 2, [4], torch.zeros(1, 6), torch.ones(1, 6), torch.zeros(1), 0.1
+    )
     dimer = Atoms("Ar2", positions=[[0, 0, 0], [3.0, 0, 0]])
     dimer.calc = CommitteeCalculator(committee)
     dimer.get_forces()

@@ -50,13 +50,15 @@ def test_batched_windows_follow_the_same_trajectories_as_single_windows():
     import torch
 
     from mlpmf.calculator import BatchedCommittee, CommitteeCalculator
-    from mlpmf.descriptors import RadialBasis
+    from mlpmf.descriptors import Descriptor
     from mlpmf.dynamics import run_umbrella_windows
     from mlpmf.models import Committee
 
     torch.manual_seed(0)
-    basis = RadialBasis((18,), 8, 5.0)
-    committee = Committee(basis, 3, [8], torch.zeros(1, 8), torch.ones(1, 8), torch.zeros(1), 0.05)
+    descriptor = Descriptor((18,), 8, 5.0)
+    committee = Committee(
+        descriptor, 3, [8], torch.zeros(1, 8), torch.ones(1, 8), torch.zeros(1), 0.05
+    )
     settings = LangevinSettings(300.0, 2.0, 0.01)
     centers = [2.8, 3.0, 3.2, 3.4]
     cv = Distance((0, 1))

@@ -8,7 +8,12 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.neighborlist import primitive_neighbor_list
 
 from mlpmf.descriptors import PairTopology
-from mlpmf.models import Committee
+from mlpmf.models import (
+    Committee,
+    GaussianProcess,
+    dpgen_force_deviation,
+    max_pairwise_force_difference,
+)
 
 
 class IsolatedAtomError(RuntimeError):
@@ -56,12 +61,6 @@ class VerletList:
         return displacement > 0.5 * self.skin_a
 
 
-def max_pairwise_force_difference(member_forces: torch.Tensor) -> torch.Tensor:
-    """Largest |F_m - F_m'| over member pairs, per atom: (M, A, 3) -> (A,), eV/Å."""
-    difference = member_forces[:, None] - member_forces[None, :]
-    return difference.norm(dim=-1).amax(dim=(0, 1))
-
-
 class BatchedCommittee:
     """Committee predictions for many structures in one forward pass.
 
@@ -69,12 +68,13 @@ class BatchedCommittee:
     keep their order between calls (as the replicas of a batched MD do). Each result
     holds ``energy`` and ``forces`` (committee mean), ``force_disagreement`` (A,) — per
     atom, the largest difference between any two members' force vectors, the
-    active-learning trigger — and ``energy_spread``, the members' energy standard
-    deviation, all in eV and Å. ``dtype`` float32 roughly doubles the throughput of
+    active-learning trigger — ``force_deviation`` (A,), DP-GEN's metric, the norm of the
+    members' force standard deviation per atom, and ``energy_spread``, the members'
+    energy standard deviation, all in eV and Å. ``dtype`` float32 roughly doubles the throughput of
     large batches; forces then carry ~1e-6 relative rounding, far below any model error.
     """
 
-    def __init__(self, committee: Committee, dtype: torch.dtype = torch.float64):
+    def __init__(self, committee: Committee | GaussianProcess, dtype: torch.dtype = torch.float64):
         if committee.feature_mean.dtype != dtype:  # Module.to converts in place: copy first
             committee = copy.deepcopy(committee).to(dtype)
         self.committee = committee.eval()
@@ -82,42 +82,51 @@ class BatchedCommittee:
         self.neighbors: list[VerletList] = []
         self._topology_key: tuple = ()
 
-    def __call__(self, structures) -> list[dict]:
+    def __call__(self, structures, with_disagreement: bool = True) -> list[dict]:
+        """Results per structure; without ``with_disagreement`` only the mean force is
+        differentiated (one backward pass instead of M) and ``force_disagreement`` is
+        left out."""
         while len(self.neighbors) < len(structures):
-            self.neighbors.append(VerletList(self.committee.basis.cutoff_a))
+            self.neighbors.append(VerletList(self.committee.descriptor.cutoff_a))
         candidates = [self.neighbors[k].candidates(s) for k, s in enumerate(structures)]
         key = tuple(self.neighbors[k].rebuilds for k in range(len(structures)))
         if key != self._topology_key:
-            basis = self.committee.basis
-            self._topology = PairTopology.from_candidates(structures, basis, candidates)
+            descriptor = self.committee.descriptor
+            self._topology = PairTopology.from_candidates(structures, descriptor, candidates)
             self._topology_key = key
         positions = np.concatenate([atoms.positions for atoms in structures])
         with torch.no_grad():
-            batch = self._topology.batch(positions, self.committee.basis, self.dtype)
+            batch = self._topology.batch(positions, self.dtype)
             self._check_no_isolated_atoms(batch, structures)
-            energies, forces = self.committee.energies_and_forces(batch.to(self.committee.device))
+            energies, forces = self.committee.energies_and_forces(
+                batch.to(self.committee.device), member_forces=with_disagreement
+            )
             mean_forces = forces.mean(0).double().cpu().numpy()
-            disagreement = max_pairwise_force_difference(forces).double().cpu().numpy()
+            if with_disagreement:
+                disagreement = max_pairwise_force_difference(forces).double().cpu().numpy()
+                deviation = dpgen_force_deviation(forces).double().cpu().numpy()
         energies = energies.double().cpu().numpy()
         mean_energy, spread = energies.mean(0), energies.std(0)
         results, start = [], 0
         for k, atoms in enumerate(structures):
             end = start + len(atoms)
-            results.append(
-                {
-                    "energy": float(mean_energy[k]),
-                    "free_energy": float(mean_energy[k]),
-                    "forces": mean_forces[start:end],
-                    "force_disagreement": disagreement[start:end],
-                    "energy_spread": float(spread[k]),
-                }
-            )
+            result = {
+                "energy": float(mean_energy[k]),
+                "free_energy": float(mean_energy[k]),
+                "forces": mean_forces[start:end],
+                "energy_spread": float(spread[k]),
+            }
+            if with_disagreement:
+                result["force_disagreement"] = disagreement[start:end]
+                result["force_deviation"] = deviation[start:end]
+            results.append(result)
             start = end
         return results
 
     def _check_no_isolated_atoms(self, batch, structures) -> None:
         seen = torch.zeros(batch.num_atoms, dtype=torch.bool)
-        seen[batch.pair_i[batch.radial.sum(1) > 0]] = True
+        within = batch.vectors.norm(dim=1) < self.committee.descriptor.cutoff_a
+        seen[batch.pair_i[within]] = True
         start = 0
         for k, atoms in enumerate(structures):
             alone = np.flatnonzero(~seen[start : start + len(atoms)].numpy())
@@ -125,27 +134,32 @@ class BatchedCommittee:
             if len(atoms) > 1 and len(alone):
                 raise IsolatedAtomError(
                     f"structure {k}: atoms {alone.tolist()} have no neighbour within the "
-                    f"{self.committee.basis.cutoff_a} Å cutoff: the atoms flew apart"
+                    f"{self.committee.descriptor.cutoff_a} Å cutoff: the atoms flew apart"
                 )
 
 
 class CommitteeCalculator(Calculator):
     """The committee as an ASE calculator: mean energy and forces, with the results
-    ``force_disagreement`` and ``energy_spread`` of :class:`BatchedCommittee`."""
+    ``force_disagreement`` and ``energy_spread`` of :class:`BatchedCommittee`. The
+    disagreement needs every member's forces, so it is computed only when asked for
+    (``calc.get_property("force_disagreement", atoms)``)."""
 
     implemented_properties = [
         "energy",
         "free_energy",
         "forces",
         "force_disagreement",
+        "force_deviation",
         "energy_spread",
     ]
 
-    def __init__(self, committee: Committee, dtype: torch.dtype = torch.float64, **kwargs):
+    def __init__(
+        self, committee: Committee | GaussianProcess, dtype: torch.dtype = torch.float64, **kwargs
+    ):
         super().__init__(**kwargs)
         self.evaluate = BatchedCommittee(committee, dtype)
         self.committee = self.evaluate.committee
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        self.results = self.evaluate([self.atoms])[0]
+        self.results = self.evaluate([self.atoms], "force_disagreement" in properties)[0]

@@ -118,3 +118,71 @@ def plot_pmf2d(centers, free_energy_kj_mol, observable_pmf: pd.DataFrame, name: 
     right.set_xlabel(name)
     right.set_ylabel("free energy (kJ/mol)")
     return figure
+
+
+def plot_learning_curve(
+    training_loss: Sequence[float], validation_loss: Sequence[float], best_epoch: int
+):
+    """Training and validation loss per epoch, with the epoch whose weights were kept."""
+    figure, ax = plt.subplots(figsize=(5.2, 3.6), constrained_layout=True)
+    epochs = np.arange(1, len(training_loss) + 1)
+    ax.semilogy(epochs, training_loss, label="training (bootstrap-weighted, summed over members)")
+    ax.semilogy(epochs, validation_loss, label="validation (mean member)")
+    ax.axvline(best_epoch + 1, color="grey", ls=":", label="kept")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend(fontsize="small")
+    return figure
+
+
+def plot_uncertainty_vs_error(models: Mapping[str, tuple[np.ndarray, np.ndarray, float]]):
+    """Per-atom force error (eV/Å) against each model's uncertainty on held-out data;
+    ``models`` maps a label to (uncertainty, error, Spearman rank correlation)."""
+    figure, axes = plt.subplots(
+        1, len(models), figsize=(4.4 * len(models), 4.0), constrained_layout=True, squeeze=False
+    )
+    for ax, (label, (uncertainty, error, spearman)) in zip(axes[0], models.items(), strict=True):
+        ax.loglog(uncertainty, error, ".", ms=2, alpha=0.4)
+        ax.set_xlabel(label)
+        ax.set_ylabel("|force error| (eV/Å)")
+        ax.set_title(f"Spearman ρ = {spearman:.2f}")
+    return figure
+
+
+def plot_active_learning(
+    trace: pd.DataFrame,
+    iterations: pd.DataFrame,
+    oracle_calls: pd.DataFrame,
+    initial_cv: np.ndarray,
+    threshold_ev_a: float,
+    cv_label: str,
+):
+    """Disagreement over time, oracle calls per iteration, and the dataset along the CV
+    (tables written by the active_learning rule)."""
+    figure, axes = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)
+    ax = axes[0]
+    for iteration, group in trace.groupby("iteration"):
+        ax.semilogy(group["step"], group["disagreement_ev_a"], ".", ms=2, label=f"{iteration}")
+    ax.axhline(threshold_ev_a, color="k", ls="--", lw=1)
+    ax.set_xlabel("MD step")
+    ax.set_ylabel("largest pairwise force disagreement (eV/Å)")
+    ax.legend(title="iteration", fontsize="x-small", ncol=2)
+    ax = axes[1]
+    counts = oracle_calls.groupby(["iteration", "status"]).size().unstack(fill_value=0)
+    counts = counts.reindex(iterations["iteration"], fill_value=0)
+    bottom = np.zeros(len(counts))
+    for status in counts.columns:
+        ax.bar(counts.index, counts[status], bottom=bottom, label=status)
+        bottom += counts[status].to_numpy()
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("oracle calls")
+    ax.legend()
+    ax = axes[2]
+    labelled = oracle_calls[oracle_calls["status"] == "labelled"]
+    groups = [initial_cv] + [g["cv"].to_numpy() for _, g in labelled.groupby("iteration")]
+    names = ["initial"] + [f"iteration {i}" for i in labelled["iteration"].unique()]
+    ax.hist(groups, bins=40, stacked=True, label=names)
+    ax.set_xlabel(cv_label)
+    ax.set_ylabel("training frames")
+    ax.legend(fontsize="x-small")
+    return figure

@@ -30,21 +30,33 @@ rule plot_pmf:
         "../scripts/plot_pmf.py"
 
 
-rule plot_parity:
+rule plot_model:
     input:
         model=f"{RESULTS}/model/committee.pt",
         metrics=f"{RESULTS}/model/metrics.json",
+        gaussian_process=f"{RESULTS}/model/gaussian_process.pt",
+        gaussian_process_metrics=f"{RESULTS}/model/gaussian_process_metrics.json",
         test=f"{RESULTS}/dataset/test.extxyz",
     output:
-        report(
+        parity=report(
             f"{RESULTS}/plots/force_parity.png",
             caption="../report/force_parity.rst",
             category="Committee",
         ),
+        learning_curve=report(
+            f"{RESULTS}/plots/learning_curve.png",
+            caption="../report/learning_curve.rst",
+            category="Committee",
+        ),
+        uncertainty=report(
+            f"{RESULTS}/plots/uncertainty_vs_error.png",
+            caption="../report/uncertainty_vs_error.rst",
+            category="Committee",
+        ),
     log:
-        f"logs/plot_parity/{STUDY}.log",
+        f"logs/plot_model/{STUDY}.log",
     localrule: True
     conda:
         "../../envs/mlpmf.yaml"
     script:
-        "../scripts/plot_parity.py"
+        "../scripts/plot_model.py"

@@ -16,7 +16,7 @@ from mlpmf.io import atomic_path, write_json
 from mlpmf.training import (
     TrainingCheckpoint,
     check_labelled_frames,
-    evaluate_committee,
+    evaluate_model,
     train_committee,
 )
 
@@ -35,18 +35,18 @@ checkpoint = TrainingCheckpoint(
     digest.hexdigest(),
     CHECKPOINT_EVERY_EPOCHS,
 )
-model, loss_history = train_committee(
-    train, snakemake.params.committee, snakemake.params.seed, snakemake.params.device, checkpoint
+params = snakemake.params
+model, learning_curves = train_committee(
+    train, params.descriptor, params.committee, params.seed, params.device, checkpoint
 )
-metrics = evaluate_committee(model, test)
-metrics["training_loss"] = loss_history
-metrics["force_rmse_over_reference_std"] = (
-    metrics["committee_force_rmse_ev_a"] / metrics["reference_force_std_ev_a"]
-)
+metrics = evaluate_model(model, test)
+metrics.update(learning_curves)
 logging.info(
-    "test force RMSE %.4f eV/A = %.1f%% of the reference force std",
+    "test force RMSE %.4f eV/A = %.1f%% of the reference force std; "
+    "uncertainty-error rank correlation %.2f",
     metrics["committee_force_rmse_ev_a"],
     100 * metrics["force_rmse_over_reference_std"],
+    metrics["uncertainty_error_spearman"],
 )
 with atomic_path(snakemake.output.model) as tmp:
     model.save(tmp)

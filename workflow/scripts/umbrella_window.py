@@ -37,13 +37,13 @@ params = snakemake.params
 windows = params.windows
 umbrella = params.umbrella
 replicas = [load_system(params.system) for _ in windows]
-if params.potential == "committee":
+if params.potential != "oracle":
     from mlpmf.calculator import BatchedCommittee
-    from mlpmf.models import Committee, resolve_device
+    from mlpmf.models import load_model, resolve_device
 
-    committee = Committee.load(snakemake.input.model).to(resolve_device(params.device))
-    force_field = BatchedCommittee(committee, getattr(torch, umbrella["precision"]))
-    logging.info("committee runs on %s", committee.device)
+    model = load_model(snakemake.input.model).to(resolve_device(params.device))
+    force_field = BatchedCommittee(model, getattr(torch, umbrella["precision"]))
+    logging.info("%s runs on %s", model.kind, model.device)
 else:
     from mlpmf.oracles import make_oracle
 
