@@ -3,8 +3,11 @@ import pytest
 from ase.data import atomic_masses, atomic_numbers
 
 from mlpmf.colvars import (
+    Angle,
+    Dihedral,
     Distance,
     Position,
+    SignedVolume,
     effective_mass_amu,
     make_colvar,
     move_to_value,
@@ -26,16 +29,68 @@ def numeric_gradient(cv, positions, step=1e-6):
 
 
 @pytest.mark.parametrize(
-    "cv", [Distance((0, 3)), Distance((4, 1)), Position((2,), "x"), Position((0,), "z")]
+    "cv",
+    [
+        Distance((0, 3)),
+        Distance((4, 1)),
+        Position((2,), "x"),
+        Position((0,), "z"),
+        Angle((0, 1, 2)),
+        Angle((4, 2, 3)),
+        Dihedral((0, 1, 2, 3)),
+        Dihedral((4, 3, 1, 0)),
+        SignedVolume((0, 1, 2, 3)),
+        SignedVolume((2, 4, 0, 1)),
+    ],
+    ids=repr,
 )
 def test_gradient_matches_finite_differences(cv):
     np.testing.assert_allclose(cv.gradient(POSITIONS), numeric_gradient(cv, POSITIONS), atol=1e-8)
 
 
-@pytest.mark.parametrize("cv", [Distance((0, 3)), Position((2,), "y")])
-def test_move_to_value_reaches_target(cv):
-    moved = move_to_value(cv, POSITIONS, 1.234)
-    assert cv.value(moved) == pytest.approx(1.234, abs=1e-9)
+@pytest.mark.parametrize(
+    ("cv", "target"),
+    [
+        (Distance((0, 3)), 1.234),
+        (Position((2,), "y"), 1.234),
+        (Angle((0, 1, 2)), 104.5),
+        (Dihedral((0, 1, 2, 3)), 179.0),
+        (Dihedral((0, 1, 2, 3)), -120.0),
+        (SignedVolume((0, 1, 2, 3)), -2.5),
+    ],
+    ids=repr,
+)
+def test_move_to_value_reaches_target(cv, target):
+    moved = move_to_value(cv, POSITIONS, target, iterations=100)
+    assert periodic_difference(cv.value(moved), target, cv.period) == pytest.approx(0, abs=1e-8)
+
+
+def hydrogen_peroxide(dihedral_deg):
+    """H-O-O-H with the O-O bond on x and the dihedral set exactly."""
+    phi = np.radians(dihedral_deg)
+    return np.array(
+        [
+            [-0.3, 0.9, 0.0],
+            [0.0, 0.0, 0.0],
+            [1.45, 0.0, 0.0],
+            [1.75, 0.9 * np.cos(phi), 0.9 * np.sin(phi)],
+        ]
+    )
+
+
+def test_dihedral_follows_the_iupac_sign_and_wraps_at_180():
+    cv = Dihedral((0, 1, 2, 3))
+    for angle in (0.0, 60.0, 111.5, -111.5, 179.9, -179.9):
+        assert cv.value(hydrogen_peroxide(angle)) == pytest.approx(angle, abs=1e-9)
+    assert cv.value(hydrogen_peroxide(180.0)) == pytest.approx(-180.0, abs=1e-9)
+    assert cv.period == 360.0
+
+
+def test_mirror_images_have_opposite_dihedral_and_signed_volume():
+    mirror = POSITIONS * [1, 1, -1]
+    for cv in (Dihedral((0, 1, 2, 3)), SignedVolume((0, 1, 2, 3))):
+        assert cv.value(mirror) == pytest.approx(-cv.value(POSITIONS), abs=1e-9)
+    assert Angle((0, 1, 2)).value(mirror) == pytest.approx(Angle((0, 1, 2)).value(POSITIONS))
 
 
 def test_periodic_difference_wraps_into_half_period():
@@ -52,6 +107,17 @@ def test_effective_mass_is_reduced_mass_for_distance_and_mass_for_position():
     assert effective_mass_amu(Position((2,), "x"), POSITIONS, masses) == pytest.approx(masses[2])
 
 
-def test_factory_rejects_wrong_atom_count():
-    with pytest.raises(ValueError, match="collective_variable.atoms"):
-        make_colvar({"kind": "distance", "atoms": [0]})
+@pytest.mark.parametrize(
+    ("kind", "atoms", "needed"),
+    [
+        ("distance", [0], 2),
+        ("distance", [1, 1], 2),
+        ("angle", [0, 1], 3),
+        ("dihedral", [0, 1, 2], 4),
+        ("dihedral", [0, 1, 2, 2], 4),
+        ("signed_volume", [0, 1, 2], 4),
+    ],
+)
+def test_factory_rejects_wrong_or_repeated_atoms(kind, atoms, needed):
+    with pytest.raises(ValueError, match=f"collective_variable.atoms: {kind} needs {needed}"):
+        make_colvar({"kind": kind, "atoms": atoms})

@@ -1,8 +1,10 @@
 """Collective variables with analytic gradients.
 
 A collective variable (CV) maps atomic positions (Å) to one number in its output unit
-(Å for the kinds here) and gives the gradient of that number with respect to every
+(Å, degrees or Å³) and gives the gradient of that number with respect to every
 position. Umbrella biases, reference scans and rates all go through this interface.
+A periodic CV (the dihedral) has a ``period``; differences to window centres and bins
+are then taken on the circle.
 """
 
 from collections.abc import Mapping, Sequence
@@ -10,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CV_KINDS = ("distance", "position")
+CV_KINDS = ("distance", "position", "angle", "dihedral", "signed_volume")
+ATOM_COUNTS = {"distance": 2, "position": 1, "angle": 3, "dihedral": 4, "signed_volume": 4}
 AXES = {"x": 0, "y": 1, "z": 2}
 
 
@@ -58,25 +61,125 @@ class Position:
         return gradient
 
 
-CollectiveVariable = Distance | Position
+@dataclass(frozen=True)
+class Angle:
+    """Angle i-j-k at atom j, degrees in [0, 180]."""
+
+    atoms: tuple[int, int, int]
+    period: float | None = None
+    unit: str = "deg"
+
+    def value(self, positions: np.ndarray) -> float:
+        i, j, k = self.atoms
+        a, b = positions[i] - positions[j], positions[k] - positions[j]
+        cosine = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
+        return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
+
+    def gradient(self, positions: np.ndarray) -> np.ndarray:
+        """d theta / d x: each outer atom moves perpendicular to its bond, in the plane."""
+        i, j, k = self.atoms
+        a, b = positions[i] - positions[j], positions[k] - positions[j]
+        la, lb = np.linalg.norm(a), np.linalg.norm(b)
+        ua, ub = a / la, b / lb
+        cosine = np.clip(np.dot(ua, ub), -1.0, 1.0)
+        sine = max(np.sqrt(1.0 - cosine**2), 1e-12)
+        gradient = np.zeros_like(positions)
+        gradient[i] = -(ub - cosine * ua) / (la * sine)
+        gradient[k] = -(ua - cosine * ub) / (lb * sine)
+        gradient[j] = -gradient[i] - gradient[k]
+        return np.degrees(gradient)
+
+
+@dataclass(frozen=True)
+class Dihedral:
+    """Torsion i-j-k-l about the j-k bond, degrees in [-180, 180), period 360 (IUPAC
+    sign: positive when, looking along j->k, the far bond is turned clockwise)."""
+
+    atoms: tuple[int, int, int, int]
+    period: float | None = 360.0
+    unit: str = "deg"
+
+    def _bonds(self, positions):
+        first, second, third, fourth = (positions[a] for a in self.atoms)
+        return second - first, third - second, fourth - third
+
+    def value(self, positions: np.ndarray) -> float:
+        b1, b2, b3 = self._bonds(positions)
+        n1, n2 = np.cross(b1, b2), np.cross(b2, b3)
+        x = np.dot(n1, n2)
+        y = np.dot(np.cross(n1, n2), b2) / np.linalg.norm(b2)
+        angle = float(np.degrees(np.arctan2(y, x)))
+        return angle - 360.0 if angle >= 180.0 else angle
+
+    def gradient(self, positions: np.ndarray) -> np.ndarray:
+        """The Blondel-Karplus gradient, singular only for collinear bonds."""
+        b1, b2, b3 = self._bonds(positions)
+        a, b = np.cross(b1, b2), np.cross(b2, b3)  # normals of the two planes
+        length = np.linalg.norm(b2)
+        a2, b2_ = np.dot(a, a), np.dot(b, b)
+        fg, hg = np.dot(b1, b2), np.dot(b3, b2)
+        gi = -length * a / a2
+        gl = length * b / b2_
+        gj = length * a / a2 + fg / (a2 * length) * a + hg / (b2_ * length) * b
+        gk = -length * b / b2_ - fg / (a2 * length) * a - hg / (b2_ * length) * b
+        gradient = np.zeros_like(positions)
+        for atom, g in zip(self.atoms, (gi, gj, gk, gl), strict=True):
+            gradient[atom] += g
+        return np.degrees(gradient)
+
+
+@dataclass(frozen=True)
+class SignedVolume:
+    """Scalar triple product (r_a - r_c) . ((r_b - r_c) x (r_d - r_c)), Å³, of three bond
+    vectors from the centre c = atoms[0]: it changes sign on inversion of the centre
+    (ammonia's umbrella flip) or on racemisation, and is zero in the planar state."""
+
+    atoms: tuple[int, int, int, int]
+    period: float | None = None
+    unit: str = "Å³"
+
+    def _bonds(self, positions):
+        c, a, b, d = self.atoms
+        return positions[a] - positions[c], positions[b] - positions[c], positions[d] - positions[c]
+
+    def value(self, positions: np.ndarray) -> float:
+        u, v, w = self._bonds(positions)
+        return float(np.dot(u, np.cross(v, w)))
+
+    def gradient(self, positions: np.ndarray) -> np.ndarray:
+        u, v, w = self._bonds(positions)
+        c, a, b, d = self.atoms
+        gradient = np.zeros_like(positions)
+        gradient[a] = np.cross(v, w)
+        gradient[b] = np.cross(w, u)
+        gradient[d] = np.cross(u, v)
+        gradient[c] = -(gradient[a] + gradient[b] + gradient[d])
+        return gradient
+
+
+CollectiveVariable = Distance | Position | Angle | Dihedral | SignedVolume
 
 
 def make_colvar(settings: Mapping) -> CollectiveVariable:
     """Build the CV described by the config's ``collective_variable`` section."""
     kind = settings["kind"]
     atoms = tuple(int(a) for a in settings["atoms"])
-    if kind == "distance":
-        if len(atoms) != 2:
-            raise ValueError(f"collective_variable.atoms: distance needs 2 atoms, got {atoms}")
-        return Distance(atoms)
+    if kind not in CV_KINDS:
+        raise ValueError(
+            f"collective_variable.kind: unknown CV {kind!r}; expected one of {CV_KINDS}"
+        )
+    if len(atoms) != ATOM_COUNTS[kind] or len(set(atoms)) != len(atoms):
+        raise ValueError(
+            f"collective_variable.atoms: {kind} needs {ATOM_COUNTS[kind]} distinct atoms, "
+            f"got {list(atoms)}"
+        )
     if kind == "position":
-        if len(atoms) != 1:
-            raise ValueError(f"collective_variable.atoms: position needs 1 atom, got {atoms}")
         axis = settings.get("axis", "x")
         if axis not in AXES:
             raise ValueError(f"collective_variable.axis: expected one of x, y, z, got {axis!r}")
         return Position(atoms, axis)
-    raise ValueError(f"collective_variable.kind: unknown CV {kind!r}; expected one of {CV_KINDS}")
+    classes = {"distance": Distance, "angle": Angle, "dihedral": Dihedral}
+    return classes.get(kind, SignedVolume)(atoms)
 
 
 def periodic_difference(values, reference, period: float | None):

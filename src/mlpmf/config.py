@@ -13,6 +13,8 @@ import numpy as np
 from ase import Atoms
 from ase.io import read
 
+from mlpmf.colvars import make_colvar
+
 
 class ConfigError(ValueError):
     """A study config that cannot be run, with the offending key in the message."""
@@ -88,6 +90,21 @@ def check_study(config: Mapping) -> None:
             )
     if config["oracle"]["kind"] == "double_well_bond" and num_atoms < 2:
         raise ConfigError("oracle.kind: double_well_bond needs at least 2 atoms in the structure")
+    methods = {"xtb": ("GFN2-xTB", "GFN1-xTB"), "pyscf": ("hf", "dft")}
+    method = config["oracle"].get("method")
+    kind = config["oracle"]["kind"]
+    if method is not None and method not in methods.get(kind, ()):
+        raise ConfigError(
+            f"oracle.method: {method!r} is not a method of the {kind} oracle; expected one "
+            f"of {list(methods.get(kind, ()))} or null"
+        )
+    for key, settings in [("collective_variable", config["collective_variable"])] + [
+        (f"observables.{name}", spec) for name, spec in config["observables"].items()
+    ]:
+        try:
+            make_colvar(settings)
+        except ValueError as error:
+            raise ConfigError(str(error).replace("collective_variable", key, 1)) from None
     for name, spec in config["observables"].items():
         bins = spec["bins"]
         if bins["start"] >= bins["stop"]:
@@ -97,7 +114,8 @@ def check_study(config: Mapping) -> None:
         raise ConfigError("umbrella.centers: at least two windows are needed")
     window_spring_constants(config)
     edges = bin_edges(config)
-    if edges[0] < centers.min() - 1e-9 or edges[-1] > centers.max() + 1e-9:
+    periodic = make_colvar(config["collective_variable"]).period is not None
+    if not periodic and (edges[0] < centers.min() - 1e-9 or edges[-1] > centers.max() + 1e-9):
         raise ConfigError(
             f"free_energy.bins: [{edges[0]:g}, {edges[-1]:g}] reaches outside the window "
             f"centres [{centers.min():g}, {centers.max():g}]; unsampled bins would be empty"

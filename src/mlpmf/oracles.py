@@ -6,17 +6,28 @@ calculator. Kinds:
 - ``emt``: ASE's effective-medium theory (Al, Cu, Ag, Au, Ni, Pd, Pt, H, C, N, O).
 - ``double_well_bond``: an analytic quartic double well on the distance between atoms 0
   and 1, with an exactly known potential of mean force (see :func:`double_well_exact_pmf`).
+- ``xtb``: GFN1/GFN2-xTB through tblite's ASE calculator.
+- ``pyscf``: Hartree-Fock or Kohn-Sham DFT with PySCF (:class:`PySCF`).
+
+An oracle call can fail (SCF not converged, a non-finite result). :class:`RobustOracle`
+retries it with settings that converge more safely but give the same answer (more
+iterations, damping, level shifts, a second-order solver; never a different
+Hamiltonian, which would mix two potential energy surfaces in one dataset), and
+records a call that still fails instead of using it or stopping the run.
 """
 
+import logging
 from collections.abc import Mapping
 
 import numpy as np
-from ase.calculators.calculator import Calculator, all_changes
+from ase import Atoms, units
+from ase.calculators.calculator import CalculationFailed, Calculator, all_changes
 from ase.calculators.emt import EMT
 
 from mlpmf.units import ev_to_kj_mol, kt_kj_mol
 
-ORACLE_KINDS = ("emt", "double_well_bond")
+ORACLE_KINDS = ("emt", "double_well_bond", "xtb", "pyscf")
+log = logging.getLogger(__name__)
 
 
 class DoubleWellBond(Calculator):
@@ -69,6 +80,172 @@ def double_well_exact_pmf(
     return pmf - pmf.min()
 
 
+class PySCF(Calculator):
+    """Restricted (closed shell) or unrestricted Hartree-Fock or Kohn-Sham DFT with PySCF.
+
+    Parameters: ``method`` (hf or dft), ``basis`` (a PySCF basis name), ``functional``
+    (an exchange-correlation functional, for dft), ``charge``, ``spin`` (2S, unpaired
+    electrons), ``max_cycle``, ``conv_tol`` (Hartree), ``level_shift`` (Hartree),
+    ``damping`` (0-1) and ``second_order`` (Newton solver). Raises
+    :class:`CalculationFailed` when the SCF does not converge.
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces"]
+    default_parameters = {
+        "method": "hf",
+        "basis": "sto-3g",
+        "functional": "pbe",
+        "charge": 0,
+        "spin": 0,
+        "max_cycle": 50,
+        "conv_tol": 1e-9,
+        "level_shift": 0.0,
+        "damping": 0.0,
+        "second_order": False,
+    }
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        from pyscf import dft, gto, scf
+
+        super().calculate(atoms, properties, system_changes)
+        p = self.parameters
+        symbols = self.atoms.get_chemical_symbols()
+        molecule = gto.M(
+            atom=list(zip(symbols, self.atoms.positions.tolist(), strict=True)),
+            unit="Angstrom",
+            basis=p.basis,
+            charge=p.charge,
+            spin=p.spin,
+            verbose=0,
+        )
+        restricted = p.spin == 0
+        if p.method == "dft":
+            solver = (dft.RKS if restricted else dft.UKS)(molecule)
+            solver.xc = p.functional
+        else:
+            solver = (scf.RHF if restricted else scf.UHF)(molecule)
+        solver.max_cycle, solver.conv_tol = p.max_cycle, p.conv_tol
+        solver.level_shift, solver.damp = p.level_shift, p.damping
+        if p.second_order:
+            solver = solver.newton()
+        energy = solver.kernel()
+        if not solver.converged:
+            raise CalculationFailed(f"PySCF SCF not converged in {p.max_cycle} cycles")
+        gradient = solver.nuc_grad_method().kernel()  # Hartree/Bohr
+        energy_ev = float(energy) * units.Hartree
+        forces = -np.asarray(gradient) * units.Hartree / units.Bohr
+        self.results = {"energy": energy_ev, "free_energy": energy_ev, "forces": forces}
+
+
+def _xtb(settings: Mapping, safer: bool = False) -> Calculator:
+    from tblite.ase import TBLite
+
+    return TBLite(
+        method=settings["method"] or "GFN2-xTB",
+        charge=settings["charge"],
+        multiplicity=settings["multiplicity"],
+        electronic_temperature=settings["electronic_temperature_k"],
+        max_iterations=settings["max_iterations"] * (4 if safer else 1),
+        mixer_damping=0.1 if safer else 0.4,
+        verbosity=0,
+    )
+
+
+def _pyscf(settings: Mapping, safer: bool = False) -> Calculator:
+    convergence = {"max_cycle": settings["max_iterations"]}
+    if safer:
+        convergence = {
+            "max_cycle": 4 * settings["max_iterations"],
+            "level_shift": 0.3,
+            "damping": 0.5,
+            "second_order": True,
+        }
+    return PySCF(
+        method=settings["method"] or "hf",
+        basis=settings["basis"],
+        functional=settings["functional"],
+        charge=settings["charge"],
+        spin=settings["multiplicity"] - 1,
+        **convergence,
+    )
+
+
+class RobustOracle:
+    """Labels frames with an oracle, retrying a failed call with safer settings.
+
+    ``attempts`` are calculators tried in turn (the configured one first). A frame whose
+    every attempt fails is returned as None and counted in ``failures`` (with the
+    reasons in ``failure_messages``), so that the caller skips it.
+    """
+
+    def __init__(self, attempts: list[Calculator]):
+        self.attempts = attempts
+        self.calls = 0
+        self.retries = 0
+        self.failures = 0
+        self.failure_messages: list[str] = []
+
+    def label(self, atoms: Atoms) -> tuple[float, np.ndarray] | None:
+        """Energy (eV) and forces (eV/Å) of ``atoms``, or None if every attempt failed."""
+        self.calls += 1
+        reasons = []
+        for attempt, calculator in enumerate(self.attempts):
+            try:
+                calculator.reset()
+                energy = float(calculator.get_potential_energy(atoms.copy()))
+                forces = np.array(calculator.get_forces(atoms.copy()))
+                if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
+                    raise CalculationFailed("non-finite energy or forces")
+                self.retries += attempt
+                return energy, forces
+            except (CalculationFailed, RuntimeError, ValueError, FloatingPointError) as error:
+                reasons.append(f"attempt {attempt + 1}: {error}")
+        self.retries += len(self.attempts) - 1
+        self.failures += 1
+        self.failure_messages.append("; ".join(reasons))
+        log.warning("oracle call failed after %d attempts: %s", len(self.attempts), reasons)
+        return None
+
+    def as_calculator(self) -> Calculator:
+        """This oracle as an ASE calculator, for MD; raises CalculationFailed when a
+        call fails after every attempt (the caller ends that trajectory)."""
+        return _RobustCalculator(self)
+
+    def summary(self) -> dict:
+        return {
+            "oracle_calls": self.calls,
+            "oracle_retries": self.retries,
+            "oracle_failures": self.failures,
+            "oracle_failure_messages": self.failure_messages,
+        }
+
+
+class _RobustCalculator(Calculator):
+    implemented_properties = ["energy", "free_energy", "forces"]
+
+    def __init__(self, oracle: RobustOracle):
+        super().__init__()
+        self.oracle = oracle
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        labelled = self.oracle.label(self.atoms)
+        if labelled is None:
+            raise CalculationFailed(self.oracle.failure_messages[-1])
+        energy, forces = labelled
+        self.results = {"energy": energy, "free_energy": energy, "forces": forces}
+
+
+def make_robust_oracle(settings: Mapping) -> RobustOracle:
+    """The oracle of ``settings`` with, for xtb and pyscf, a safer retry."""
+    kind = settings["kind"]
+    if kind == "xtb":
+        return RobustOracle([_xtb(settings), _xtb(settings, safer=True)])
+    if kind == "pyscf":
+        return RobustOracle([_pyscf(settings), _pyscf(settings, safer=True)])
+    return RobustOracle([make_oracle(settings)])
+
+
 def make_oracle(settings: Mapping) -> Calculator:
     """Build the oracle calculator described by the config's ``oracle`` section."""
     kind = settings["kind"]
@@ -80,4 +257,8 @@ def make_oracle(settings: Mapping) -> Calculator:
             r_mid=settings["r_mid"],
             half_width=settings["half_width"],
         )
+    if kind == "xtb":
+        return _xtb(settings)
+    if kind == "pyscf":
+        return _pyscf(settings)
     raise ValueError(f"oracle.kind: unknown oracle {kind!r}; expected one of {ORACLE_KINDS}")

@@ -187,3 +187,42 @@ def barrier_and_rate(
             result[key.replace("_per_s", "_uncertainty_per_s")] = result[key] * barrier_error / kt
         result["uncertainty_method"] = "PMF standard errors at the minimum and the top"
     return result
+
+
+def periodic_path_barriers(
+    cv: np.ndarray,
+    free_energy_kj_mol: np.ndarray,
+    reactant: Sequence[float],
+    product: Sequence[float],
+    bootstrap_free_energies_kj_mol: np.ndarray | None = None,
+) -> list[dict]:
+    """Both ways from reactant to product on a periodic CV (e.g. a torsion through cis
+    and through trans): per path, the barrier top's CV and height above the reactant
+    minimum (kJ/mol), with its bootstrap standard deviation when replicas are given."""
+
+    def barriers(free):
+        start = _argmin_in(cv, free, reactant, "reactant")
+        end = _argmin_in(cv, free, product, "product")
+        low, high = sorted((start, end))
+        inner = np.arange(low, high + 1)
+        outer = np.concatenate([np.arange(high, len(cv)), np.arange(0, low + 1)])
+        tops = [int(path[np.nanargmax(free[path])]) for path in (inner, outer)]
+        return [(top, float(free[top] - free[start])) for top in tops]
+
+    free = np.asarray(free_energy_kj_mol, dtype=float)
+    paths = [
+        {"transition_state_cv": float(cv[top]), "barrier_kj_mol": height}
+        for top, height in barriers(free)
+    ]
+    replicas = [] if bootstrap_free_energies_kj_mol is None else bootstrap_free_energies_kj_mol
+    samples = []
+    for replica in replicas:
+        try:
+            samples.append([height for _, height in barriers(np.asarray(replica, dtype=float))])
+        except ValueError:
+            continue
+    if len(samples) >= 2:
+        spread = np.std(np.array(samples), axis=0, ddof=1)
+        for path, error in zip(paths, spread, strict=True):
+            path["barrier_uncertainty_kj_mol"] = float(error)
+    return paths

@@ -7,14 +7,17 @@ the barrier region along the CV:
 2. A restrained scan: short umbrella-restrained MD at evenly spaced CV values across the
    window range, each started from the input structure moved onto that CV value.
 
-Every frame stores the oracle's unbiased energy and forces.
+Every frame stores the oracle's unbiased energy and forces. An oracle call that fails
+even after its retries ends that trajectory (its frames so far are kept) instead of
+the whole run.
 """
 
+import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.calculator import Calculator
+from ase.calculators.calculator import CalculationFailed, Calculator
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from mlpmf.colvars import CollectiveVariable, move_to_value
@@ -31,18 +34,24 @@ def _labelled_copy(atoms: Atoms) -> Atoms:
     return frame
 
 
+log = logging.getLogger(__name__)
+
+
 def _run_and_collect(atoms, settings, steps, rng, record_every, bias=None, label=None):
     frames: list[Atoms] = []
-    run_langevin(
-        atoms,
-        settings,
-        steps,
-        rng,
-        bias=bias,
-        observe=lambda _step, current: frames.append(_labelled_copy(current)),
-        observe_every=record_every,
-        progress_label=label,
-    )
+    try:
+        run_langevin(
+            atoms,
+            settings,
+            steps,
+            rng,
+            bias=bias,
+            observe=lambda _step, current: frames.append(_labelled_copy(current)),
+            observe_every=record_every,
+            progress_label=label,
+        )
+    except CalculationFailed as error:
+        log.warning("oracle failed, trajectory ended after %d frames: %s", len(frames), error)
     return frames
 
 

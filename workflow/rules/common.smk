@@ -30,6 +30,8 @@ def stage_seeds():
         "train_committee": child_seed(config["seed"], 2),
         "estimate_pmf": child_seed(config["seed"], 3),
         "reweight_observable": child_seed(config["seed"], 4),
+        "train_gaussian_process": child_seed(config["seed"], 5),
+        "active_learning": child_seed(config["seed"], 6),
     }
     for window in WINDOWS:
         seeds[f"umbrella_window_{window}"] = child_seed(config["seed"], 1, int(window))
@@ -43,9 +45,24 @@ wildcard_constraints:
     window=r"\d{3}",
 
 
-def uses_committee():
-    """True when the windows run on the trained committee rather than the oracle."""
-    return config["potential"] == "committee"
+def uses_model():
+    """True when the windows run on a trained MLIP rather than the oracle."""
+    return config["potential"] != "oracle"
+
+
+def uses_active_learning():
+    """True when active learning refines the committee before the windows run."""
+    return (
+        config["potential"] == "committee"
+        and config["active_learning"]["max_iterations"] > 0
+    )
+
+
+def model_path():
+    """The trained MLIP that drives the windows."""
+    if uses_active_learning():
+        return f"{RESULTS}/active_learning/committee.pt"
+    return f"{RESULTS}/model/{config['potential']}.pt"
 
 
 def scan_centers():
@@ -70,10 +87,10 @@ def window_trajectory_paths():
 
 
 def window_inputs(wildcards):
-    """Inputs of one window job: the structure, and the committee when it drives MD."""
+    """Inputs of one window job: the structure, and the MLIP when one drives MD."""
     inputs = {"structure": config["system"]["structure"]}
-    if uses_committee():
-        inputs["model"] = f"{RESULTS}/model/committee.pt"
+    if uses_model():
+        inputs["model"] = model_path()
     return inputs
 
 
@@ -131,11 +148,16 @@ def final_targets():
         f"{RESULTS}/plots/pmf.png",
         f"{RESULTS}/plots/window_histograms.png",
     ]
-    if uses_committee():
+    if uses_model():
         targets += [
             f"{RESULTS}/model/metrics.json",
+            f"{RESULTS}/model/gaussian_process_metrics.json",
             f"{RESULTS}/plots/force_parity.png",
+            f"{RESULTS}/plots/learning_curve.png",
+            f"{RESULTS}/plots/uncertainty_vs_error.png",
         ]
+    if uses_active_learning():
+        targets += [f"{RESULTS}/plots/active_learning.png"]
     for name in config["observables"]:
         targets += [
             f"{RESULTS}/free_energy/pmf_observable_{name}.csv",

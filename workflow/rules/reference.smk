@@ -4,6 +4,7 @@ rule sample_reference:
     output:
         train=f"{RESULTS}/dataset/train.extxyz",
         test=f"{RESULTS}/dataset/test.extxyz",
+        oracle=f"{RESULTS}/dataset/oracle.json",
     log:
         f"logs/sample_reference/{STUDY}.log",
     conda:

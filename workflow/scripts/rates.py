@@ -10,13 +10,12 @@ from ase.io import read
 
 from mlpmf.colvars import effective_mass_amu, make_colvar
 from mlpmf.io import read_json, write_json, write_table
-from mlpmf.rates import barrier_and_rate
+from mlpmf.rates import barrier_and_rate, periodic_path_barriers
 
 params = snakemake.params
 structure = read(snakemake.input.structure)
-mass = effective_mass_amu(
-    make_colvar(params.collective_variable), structure.positions, structure.get_masses()
-)
+cv = make_colvar(params.collective_variable)
+mass = effective_mass_amu(cv, structure.positions, structure.get_masses())
 
 
 def analyse(estimator):
@@ -43,6 +42,18 @@ rows = [
     ("MBAR", result["barrier_kj_mol"], result["barrier_uncertainty_kj_mol"]),
     ("WHAM", wham["barrier_kj_mol"], wham["barrier_uncertainty_kj_mol"]),
 ]
+if cv.period is not None:  # both ways round the circle, e.g. through cis and trans
+    pmf = pd.read_csv(snakemake.input["mbar"])
+    result["paths"] = periodic_path_barriers(
+        pmf["cv"].to_numpy(),
+        pmf["free_energy_kj_mol"].to_numpy(),
+        params.rates["reactant"],
+        params.rates["product"],
+        np.load(snakemake.input["mbar_bootstrap"]),
+    )
+    for path in result["paths"]:
+        name = f"MBAR, path over {path['transition_state_cv']:g} {cv.unit}"
+        rows.append((name, path["barrier_kj_mol"], path.get("barrier_uncertainty_kj_mol")))
 if "reference" in snakemake.input.keys():
     reference = read_json(snakemake.input.reference)
     result["reference_barrier_kj_mol"] = reference["barrier_kj_mol"]

@@ -11,15 +11,16 @@ from ase.io import write
 
 from mlpmf.colvars import make_colvar
 from mlpmf.config import load_system
-from mlpmf.io import atomic_path
-from mlpmf.oracles import make_oracle
+from mlpmf.io import atomic_path, write_json
+from mlpmf.oracles import make_robust_oracle
 from mlpmf.sampling import sample_reference, split_train_test
 
 params = snakemake.params
 rng = np.random.default_rng(params.seed)
+oracle = make_robust_oracle(params.oracle)
 frames = sample_reference(
     load_system(params.system),
-    make_oracle(params.oracle),
+    oracle.as_calculator(),
     make_colvar(params.collective_variable),
     params.scan_centers,
     params.dataset,
@@ -30,3 +31,5 @@ logging.info("%d frames: %d for training, %d for testing", len(frames), len(trai
 for frames_out, path in ((train, snakemake.output.train), (test, snakemake.output.test)):
     with atomic_path(path) as tmp:
         write(tmp, frames_out, format="extxyz")
+write_json({**oracle.summary(), "frames": len(frames)}, snakemake.output.oracle)
+logging.info("oracle: %s", oracle.summary())

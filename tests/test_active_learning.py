@@ -1,0 +1,149 @@
+"""Quantum-chemistry oracles with retries, and the active-learning loop."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from ase import Atoms
+from ase.build import molecule
+from ase.calculators.calculator import CalculationFailed
+
+from mlpmf.active_learning import run_active_learning
+from mlpmf.colvars import Distance
+from mlpmf.dynamics import LangevinSettings, UmbrellaBias
+from mlpmf.oracles import DoubleWellBond, RobustOracle, make_oracle, make_robust_oracle
+from tests.conftest import finite_difference_forces
+from tests.test_committee import DESCRIPTOR, SETTINGS, labelled_dimers
+
+PYSCF = {
+    "kind": "pyscf",
+    "method": "hf",
+    "basis": "sto-3g",
+    "functional": "pbe",
+    "charge": 0,
+    "multiplicity": 1,
+    "max_iterations": 50,
+}
+XTB = {
+    "kind": "xtb",
+    "method": "GFN2-xTB",
+    "charge": 0,
+    "multiplicity": 1,
+    "electronic_temperature_k": 300.0,
+    "max_iterations": 250,
+}
+
+
+@pytest.mark.parametrize("settings", [XTB, PYSCF], ids=["xtb", "pyscf"])
+def test_quantum_oracle_forces_are_minus_its_energy_gradient(settings):
+    water = molecule("H2O")
+    water.rattle(0.05, seed=1)
+    water.calc = make_oracle(settings)
+    forces = water.get_forces()
+    numeric = finite_difference_forces(water, lambda a: a.get_potential_energy(), step=1e-4)
+    np.testing.assert_allclose(forces, numeric, atol=2e-4)
+    assert np.abs(forces).max() > 0.1
+
+
+def test_an_unconverged_scf_is_retried_with_safer_settings_and_gives_the_same_answer():
+    """One SCF cycle cannot converge; the retry (more cycles, level shift, second-order
+    solver) converges to the same energy as a normal call."""
+    water = molecule("H2O")
+    starved = make_robust_oracle({**PYSCF, "max_iterations": 1})
+    energy, forces = starved.label(water)
+    assert starved.retries == 1 and starved.failures == 0
+    reference = make_robust_oracle(PYSCF)
+    expected_energy, expected_forces = reference.label(water)
+    assert reference.retries == 0
+    assert energy == pytest.approx(expected_energy, abs=1e-6)
+    np.testing.assert_allclose(forces, expected_forces, atol=1e-4)
+
+
+class FailsBeyond(DoubleWellBond):
+    """The double-well oracle, made to fail (as an SCF would) for long bonds."""
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        if atoms is not None and atoms.get_distance(0, 1) > 3.7:
+            raise CalculationFailed("injected failure: bond beyond 3.7 Å")
+        super().calculate(atoms, properties, system_changes or ["positions"])
+
+
+def test_a_failing_oracle_call_is_recorded_and_skipped():
+    oracle = RobustOracle([FailsBeyond(), FailsBeyond()])
+    assert oracle.label(Atoms("Ar2", positions=[[0, 0, 0], [3.9, 0, 0]])) is None
+    assert oracle.label(Atoms("Ar2", positions=[[0, 0, 0], [3.0, 0, 0]])) is not None
+    summary = oracle.summary()
+    assert summary["oracle_calls"] == 2 and summary["oracle_failures"] == 1
+    assert "injected failure" in summary["oracle_failure_messages"][0]
+
+
+@pytest.fixture(scope="module")
+def active_learning_run():
+    """A committee trained on one basin of the double well (bonds 2.5-3.0 Å), refined
+    by active learning over windows spanning both basins, with failures injected
+    beyond 3.7 Å."""
+    from mlpmf.training import train_committee
+
+    one_basin = [f for f in labelled_dimers(200, 0) if f.get_distance(0, 1) < 3.0][:80]
+    committee, _ = train_committee(one_basin, DESCRIPTOR, SETTINGS, seed=1)
+    cv = Distance((0, 1))
+    biases = [UmbrellaBias(cv, c, 400.0) for c in np.linspace(2.6, 3.8, 7)]
+    settings = {
+        "force_disagreement_ev_a": 0.1,
+        "upper_disagreement_ev_a": 5.0,
+        "max_iterations": 6,
+        "frames_per_iteration": 7,
+        "steps_per_iteration": 600,
+        "check_every": 20,
+        "retrain_epochs": 40,
+    }
+    oracle = RobustOracle([FailsBeyond()])
+    result = run_active_learning(
+        committee,
+        one_basin,
+        Atoms("Ar2", positions=[[0, 0, 0], [2.8, 0, 0]]),
+        biases,
+        oracle,
+        LangevinSettings(300.0, 2.0, 0.01),
+        settings,
+        DESCRIPTOR,
+        SETTINGS,
+        seed=3,
+    )
+    return result, oracle, one_basin, committee
+
+
+def test_active_learning_labels_the_unseen_basin_and_learns_it(active_learning_run):
+    """The labels reach beyond the barrier, and there the refined committee's forces are
+    several times closer to the oracle's than the initial committee's."""
+    from mlpmf.training import evaluate_model
+
+    result, _, one_basin, initial = active_learning_run
+    log = pd.DataFrame(result.oracle_log)
+    labelled = log[log["status"] == "labelled"]
+    assert labelled["cv"].max() > 3.2  # beyond the barrier, never in the initial data
+    assert len(result.frames) == len(one_basin) + len(labelled)
+    far = [f for f in labelled_dimers(300, 7) if 3.2 < f.get_distance(0, 1) < 3.7]
+    before = evaluate_model(initial, far)["committee_force_rmse_ev_a"]
+    after = evaluate_model(result.committee, far)["committee_force_rmse_ev_a"]
+    assert after < 0.3 * before
+    md_steps = pd.DataFrame(result.iterations)["md_steps"].sum()
+    assert len(log) < 0.01 * md_steps  # the oracle saw under 1% of the committee's steps
+
+
+def test_both_disagreement_metrics_are_logged_and_consistent(active_learning_run):
+    """For M members, DP-GEN's deviation sigma = sqrt(<|F_m - <F>|^2>) and the largest
+    pairwise difference D obey D/M <= sigma <= D (sigma^2 is the mean of all pairwise
+    squared differences over 2 M^2, which holds the largest pair twice)."""
+    result = active_learning_run[0]
+    trace = pd.DataFrame(result.trace)
+    assert (trace["dpgen_deviation_ev_a"] <= trace["disagreement_ev_a"] + 1e-12).all()
+    assert (trace["dpgen_deviation_ev_a"] >= trace["disagreement_ev_a"] / 4 - 1e-12).all()
+
+
+def test_injected_oracle_failures_are_counted_and_the_run_completes(active_learning_run):
+    result, oracle = active_learning_run[:2]
+    log = pd.DataFrame(result.oracle_log)
+    failed = log[log["status"] == "failed"]
+    assert len(failed) == oracle.failures
+    assert (failed["cv"] > 3.7).all() and (log.loc[log["status"] == "labelled", "cv"] <= 3.7).all()
+    assert np.isnan(failed["energy_ev"]).all()

@@ -1,0 +1,62 @@
+rule active_learning:
+    input:
+        train=f"{RESULTS}/dataset/train.extxyz",
+        test=f"{RESULTS}/dataset/test.extxyz",
+        model=f"{RESULTS}/model/committee.pt",
+        structure=config["system"]["structure"],
+    output:
+        model=f"{RESULTS}/active_learning/committee.pt",
+        metrics=f"{RESULTS}/active_learning/metrics.json",
+        oracle_calls=f"{RESULTS}/active_learning/oracle_calls.csv",
+        iterations=f"{RESULTS}/active_learning/iterations.csv",
+        disagreement=f"{RESULTS}/active_learning/disagreement.csv",
+        dataset=f"{RESULTS}/active_learning/train.extxyz",
+    log:
+        f"logs/active_learning/{STUDY}.log",
+    conda:
+        "../../envs/mlpmf.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=240,
+        gpu=0,
+    params:
+        system=config["system"],
+        oracle=config["oracle"],
+        collective_variable=config["collective_variable"],
+        centers=CENTERS.tolist(),
+        spring_constants_kj_mol=SPRING_CONSTANTS.tolist(),
+        temperature_k=config["temperature_k"],
+        umbrella=window_md_settings(),
+        active_learning=config["active_learning"],
+        descriptor=config["descriptor"],
+        committee=config["committee"],
+        device=config["device"],
+        seed=SEEDS["active_learning"],
+    script:
+        "../scripts/active_learning.py"
+
+
+rule plot_active_learning:
+    input:
+        metrics=f"{RESULTS}/active_learning/metrics.json",
+        oracle_calls=f"{RESULTS}/active_learning/oracle_calls.csv",
+        iterations=f"{RESULTS}/active_learning/iterations.csv",
+        disagreement=f"{RESULTS}/active_learning/disagreement.csv",
+        initial=f"{RESULTS}/dataset/train.extxyz",
+    output:
+        report(
+            f"{RESULTS}/plots/active_learning.png",
+            caption="../report/active_learning.rst",
+            category="Active learning",
+        ),
+    log:
+        f"logs/plot_active_learning/{STUDY}.log",
+    localrule: True
+    conda:
+        "../../envs/mlpmf.yaml"
+    params:
+        collective_variable=config["collective_variable"],
+        threshold=config["active_learning"]["force_disagreement_ev_a"],
+    script:
+        "../scripts/plot_active_learning.py"

@@ -1,0 +1,25 @@
+"""Active learning at a glance: disagreement over time, oracle calls per iteration, and
+the training set growing along the CV."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import numpy as np
+import pandas as pd
+from ase.io import read
+
+from mlpmf.colvars import make_colvar
+from mlpmf.plotting import plot_active_learning
+
+cv = make_colvar(snakemake.params.collective_variable)
+initial = read(snakemake.input.initial, index=":")
+figure = plot_active_learning(
+    pd.read_csv(snakemake.input.disagreement),
+    pd.read_csv(snakemake.input.iterations),
+    pd.read_csv(snakemake.input.oracle_calls),
+    np.array([cv.value(frame.positions) for frame in initial]),
+    snakemake.params.threshold,
+    f"CV ({cv.unit})",
+)
+figure.savefig(snakemake.output[0], dpi=150)
