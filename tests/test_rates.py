@@ -89,3 +89,39 @@ def test_bootstrap_replicas_give_barrier_and_rate_errors():
     assert result["barrier_uncertainty_kj_mol"] == pytest.approx(0.5, rel=0.15)
     low, high = result["rate_constant_interval_per_s"]
     assert low < result["rate_constant_per_s"] < high
+
+
+def test_periodic_path_barriers_find_both_ways_round_the_circle():
+    """A symmetric torsion profile 12.5 cos(phi) + 9.14 cos(2 phi), with skew minima at
+    +-110 deg, a trans barrier of 8 and a cis barrier of 33 kJ/mol: from +phi to -phi
+    one path crosses 0, the other 180, and each reports its own barrier."""
+    from mlpmf.rates import periodic_path_barriers
+
+    phi = np.arange(-177.5, 180.0, 5.0)
+    radians = np.radians(phi)
+    free = 12.5 * np.cos(radians) + 9.14 * np.cos(2 * radians)
+    free = free - free.min()
+    paths = periodic_path_barriers(phi, free, [60, 180], [-180, -60])
+    tops = sorted(abs(p["transition_state_cv"]) for p in paths)
+    assert tops[0] == pytest.approx(2.5, abs=2.6)  # cis, at the bin next to 0
+    assert tops[1] == pytest.approx(177.5, abs=2.6)  # trans, at the bin next to 180
+    heights = {round(abs(p["transition_state_cv"])) < 90: p["barrier_kj_mol"] for p in paths}
+    start = free[(phi >= 60)].min()
+    assert heights[True] == pytest.approx(free[np.abs(phi) < 5].max() - start)
+    assert heights[False] == pytest.approx(free[np.abs(phi) > 175].max() - start)
+
+
+def test_compare_profiles_ignores_a_constant_shift_and_counts_only_common_bins():
+    from mlpmf.estimators import compare_profiles
+
+    cv = np.linspace(0, 1, 11)
+    profile = np.sin(3 * cv)
+    shifted = profile + 7.0
+    shifted[3] = np.nan
+    result = compare_profiles(cv, shifted, np.full(11, 0.1), cv, profile)
+    assert result["bins_compared"] == 10
+    assert result["rms_difference_kj_mol"] == pytest.approx(0.0, abs=1e-12)
+    bumped = profile.copy()
+    bumped[5] += 1.0
+    result = compare_profiles(cv, bumped, np.full(11, 0.5), cv, profile)
+    assert result["max_abs_difference_kj_mol"] == pytest.approx(1.0 - 1.0 / 11)

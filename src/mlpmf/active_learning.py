@@ -34,9 +34,9 @@ import torch
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from mlpmf.calculator import BatchedCommittee
+from mlpmf.calculator import BatchedCommittee, IsolatedAtomError
 from mlpmf.colvars import move_to_value
-from mlpmf.dynamics import LangevinSettings, UmbrellaBias, integrate
+from mlpmf.dynamics import LangevinSettings, SimulationError, UmbrellaBias, integrate
 from mlpmf.io import atomic_path
 from mlpmf.models import Committee
 from mlpmf.oracles import RobustOracle
@@ -116,15 +116,26 @@ def explore(
     for chunk_start in range(0, al_settings["steps_per_iteration"], check_every):
         if not active:
             break
-        integrate(
-            [r.atoms for r in active],
-            settings,
-            check_every,
-            [r.rng for r in active],
-            [r.bias for r in active],
-            evaluate,
-            disagreement_at=lambda _step: False,
-        )
+        try:
+            integrate(
+                [r.atoms for r in active],
+                settings,
+                check_every,
+                [r.rng for r in active],
+                [r.bias for r in active],
+                evaluate,
+                disagreement_at=lambda _step: False,
+            )
+        except (IsolatedAtomError, SimulationError) as error:
+            # the committee blew a replica apart between checks: every replica of the
+            # chunk goes back to its last trusted frame and tries again
+            log.info("exploration chunk discarded: %s", error)
+            result.untrusted += 1
+            for replica in active:
+                replica.atoms.positions = replica.trusted_positions.copy()
+                replica.atoms.set_velocities(replica.trusted_velocities.copy())
+            result.md_steps += check_every * len(active)
+            continue
         result.md_steps += check_every * len(active)
         step = first_step + chunk_start + check_every
         reports = evaluate([r.atoms for r in active], with_disagreement=True)

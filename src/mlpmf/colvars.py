@@ -202,13 +202,18 @@ def effective_mass_amu(cv: CollectiveVariable, positions: np.ndarray, masses: Se
 
 
 def move_to_value(
-    cv: CollectiveVariable, positions: np.ndarray, target: float, iterations: int = 20
+    cv: CollectiveVariable,
+    positions: np.ndarray,
+    target: float,
+    iterations: int = 1000,
+    max_step_a: float = 0.05,
 ) -> np.ndarray:
     """Displace ``positions`` along the CV gradient until the CV equals ``target``.
 
     Newton steps ``x += d(target, xi) * grad(xi) / |grad(xi)|^2`` move the atoms the least
-    distance that changes the CV by the needed amount; the kinds here reach the target
-    in one step, the loop guards CVs that are not linear along their gradient.
+    distance that changes the CV by the needed amount. Each step moves no atom more than
+    ``max_step_a``, so that a curved path (a torsion turning a hydrogen round its bond)
+    is followed without stretching bonds; for a linear CV the result is the same.
     """
     x = np.array(positions, dtype=float)
     for _ in range(iterations):
@@ -216,5 +221,7 @@ def move_to_value(
         if abs(deviation) < 1e-10:
             break
         gradient = cv.gradient(x)
-        x += deviation * gradient / np.sum(gradient**2)
+        step = deviation * gradient / np.sum(gradient**2)
+        largest = np.sqrt(np.max(np.sum(step**2, axis=1)))
+        x += step * min(1.0, max_step_a / largest)
     return x

@@ -628,3 +628,31 @@ def reweight(
     return ReweightedPMF(
         [0.5 * (e[1:] + e[:-1]) for e in bin_edges], free - np.nanmin(free), uncertainty
     )
+
+
+def compare_profiles(
+    cv: np.ndarray,
+    free_energy_kj_mol: np.ndarray,
+    uncertainty_kj_mol: np.ndarray,
+    reference_cv: np.ndarray,
+    reference_kj_mol: np.ndarray,
+    reference_uncertainty_kj_mol: np.ndarray | None = None,
+) -> dict:
+    """RMS and largest difference (kJ/mol) between a PMF and a reference on the PMF's
+    bins, after the constant shift that minimises the RMS (PMFs are defined up to a
+    constant), over the bins where both are finite; ``chi2_per_bin`` is the mean
+    squared difference over the combined variance (about 1 when they agree within their
+    error bars; correlated errors make it a rough guide)."""
+    reference = np.interp(cv, reference_cv, reference_kj_mol, left=np.nan, right=np.nan)
+    both = np.isfinite(free_energy_kj_mol) & np.isfinite(reference)
+    difference = free_energy_kj_mol[both] - reference[both]
+    difference -= difference.mean()
+    variance = np.asarray(uncertainty_kj_mol, dtype=float)[both] ** 2
+    if reference_uncertainty_kj_mol is not None:
+        variance = variance + np.interp(cv[both], reference_cv, reference_uncertainty_kj_mol) ** 2
+    return {
+        "bins_compared": int(both.sum()),
+        "rms_difference_kj_mol": float(np.sqrt(np.mean(difference**2))),
+        "max_abs_difference_kj_mol": float(np.abs(difference).max()),
+        "chi2_per_bin": float(np.mean(difference**2 / np.maximum(variance, 1e-12))),
+    }

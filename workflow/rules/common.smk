@@ -134,6 +134,13 @@ def reference_barrier_inputs(wildcards):
     return {"reference": path} if path else {}
 
 
+def reference_pmf_inputs(name):
+    """An input function giving the reference PMF table as input ``name``, when the
+    config names one."""
+    path = config["reference"]["pmf_file"]
+    return lambda wildcards: {name: path} if path else {}
+
+
 def final_targets():
     """Every output of the study that rule all asks for."""
     targets = [
@@ -158,6 +165,8 @@ def final_targets():
         ]
     if uses_active_learning():
         targets += [f"{RESULTS}/plots/active_learning.png"]
+    if config["reference"]["pmf_file"] or config["free_energy"]["mirror_symmetric"]:
+        targets += [f"{RESULTS}/free_energy/comparison.json"]
     for name in config["observables"]:
         targets += [
             f"{RESULTS}/free_energy/pmf_observable_{name}.csv",

@@ -129,3 +129,24 @@ rule reweight_observable:
         seed=SEEDS["reweight_observable"],
     script:
         "../scripts/reweight_observable.py"
+
+
+rule compare_pmf:
+    input:
+        unpack(reference_pmf_inputs("reference")),
+        mbar=f"{RESULTS}/free_energy/pmf_mbar.csv",
+    output:
+        report(
+            f"{RESULTS}/free_energy/comparison.json",
+            caption="../report/comparison.rst",
+            category="Free energy",
+        ),
+    log:
+        f"logs/compare_pmf/{STUDY}.log",
+    localrule: True
+    conda:
+        "../../envs/mlpmf.yaml"
+    params:
+        mirror_symmetric=config["free_energy"]["mirror_symmetric"],
+    script:
+        "../scripts/compare_pmf.py"

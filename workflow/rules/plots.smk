@@ -1,6 +1,7 @@
 rule plot_pmf:
     input:
         unpack(reference_barrier_inputs),
+        unpack(reference_pmf_inputs("reference_pmf")),
         mbar=f"{RESULTS}/free_energy/pmf_mbar.csv",
         wham=f"{RESULTS}/free_energy/pmf_wham.csv",
         rates=f"{RESULTS}/free_energy/rates.json",

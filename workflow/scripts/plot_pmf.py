@@ -6,14 +6,19 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
+from mlpmf.colvars import make_colvar
 from mlpmf.io import read_json
 from mlpmf.oracles import double_well_exact_pmf
 from mlpmf.plotting import plot_pmfs, plot_window_histograms
 
 params = snakemake.params
 cv_settings = params.collective_variable
-cv_label = f"{cv_settings['kind']} of atoms {cv_settings['atoms']} (Å)"
+cv_label = (
+    f"{cv_settings['kind']} of atoms {cv_settings['atoms']} ({make_colvar(cv_settings).unit})"
+)
 pmfs = {name: pd.read_csv(snakemake.input[name]) for name in ("wham", "mbar")}
+if "reference_pmf" in snakemake.input.keys():
+    pmfs["reference PMF"] = pd.read_csv(snakemake.input.reference_pmf)
 exact = None
 if params.oracle["kind"] == "double_well_bond" and cv_settings["kind"] == "distance":
     r = pmfs["mbar"]["cv"].to_numpy()

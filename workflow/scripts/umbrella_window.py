@@ -45,10 +45,10 @@ if params.potential != "oracle":
     force_field = BatchedCommittee(model, getattr(torch, umbrella["precision"]))
     logging.info("%s runs on %s", model.kind, model.device)
 else:
-    from mlpmf.oracles import make_oracle
+    from mlpmf.oracles import make_robust_oracle
 
-    for atoms in replicas:
-        atoms.calc = make_oracle(params.oracle)
+    for atoms in replicas:  # an SCF that fails even on its retry stops the window
+        atoms.calc = make_robust_oracle(params.oracle).as_calculator()
     force_field = own_calculators
 
 shared = {k: v for k, v in params.items() if k != "windows"}

@@ -1,0 +1,33 @@
+"""Compare the MBAR PMF with a reference PMF and, for a mirror-symmetric CV, with its
+own mirror image; write free_energy/comparison.json."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import pandas as pd
+
+from mlpmf.estimators import compare_profiles
+from mlpmf.io import write_json
+
+pmf = pd.read_csv(snakemake.input.mbar)
+cv = pmf["cv"].to_numpy()
+free = pmf["free_energy_kj_mol"].to_numpy()
+error = pmf["uncertainty_kj_mol"].to_numpy()
+comparison = {}
+if "reference" in snakemake.input.keys():
+    reference = pd.read_csv(snakemake.input.reference)
+    reference_error = reference.get("uncertainty_kj_mol")
+    comparison["reference"] = compare_profiles(
+        cv,
+        free,
+        error,
+        reference["cv"].to_numpy(),
+        reference["free_energy_kj_mol"].to_numpy(),
+        None if reference_error is None else reference_error.to_numpy(),
+    )
+    comparison["reference"]["file"] = snakemake.input.reference
+if snakemake.params.mirror_symmetric:
+    mirrored = compare_profiles(cv, free, error, -cv[::-1], free[::-1], error[::-1])
+    comparison["mirror"] = mirrored
+write_json(comparison, snakemake.output[0])
