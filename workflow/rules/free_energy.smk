@@ -148,5 +148,6 @@ rule compare_pmf:
         "../../envs/mlpmf.yaml"
     params:
         mirror_symmetric=config["free_energy"]["mirror_symmetric"],
+        mirrored=config["reference"]["pmf_mirrored"],
     script:
         "../scripts/compare_pmf.py"

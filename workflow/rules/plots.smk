@@ -27,6 +27,7 @@ rule plot_pmf:
         temperature_k=config["temperature_k"],
         oracle=config["oracle"],
         collective_variable=config["collective_variable"],
+        reference=config["reference"],
     script:
         "../scripts/plot_pmf.py"
 

@@ -8,7 +8,7 @@ sys.stderr = open(snakemake.log[0], "w")
 import pandas as pd
 
 from mlpmf.estimators import compare_profiles
-from mlpmf.io import write_json
+from mlpmf.io import read_reference_pmf, write_json
 
 pmf = pd.read_csv(snakemake.input.mbar)
 cv = pmf["cv"].to_numpy()
@@ -16,7 +16,7 @@ free = pmf["free_energy_kj_mol"].to_numpy()
 error = pmf["uncertainty_kj_mol"].to_numpy()
 comparison = {}
 if "reference" in snakemake.input.keys():
-    reference = pd.read_csv(snakemake.input.reference)
+    reference = read_reference_pmf(snakemake.input.reference, snakemake.params.mirrored)
     reference_error = reference.get("uncertainty_kj_mol")
     comparison["reference"] = compare_profiles(
         cv,

@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "w")
 import pandas as pd
 
 from mlpmf.colvars import make_colvar
-from mlpmf.io import read_json
+from mlpmf.io import read_json, read_reference_pmf
 from mlpmf.oracles import double_well_exact_pmf
 from mlpmf.plotting import plot_pmfs, plot_window_histograms
 
@@ -18,7 +18,9 @@ cv_label = (
 )
 pmfs = {name: pd.read_csv(snakemake.input[name]) for name in ("wham", "mbar")}
 if "reference_pmf" in snakemake.input.keys():
-    pmfs["reference PMF"] = pd.read_csv(snakemake.input.reference_pmf)
+    mirrored = params.reference["pmf_mirrored"]
+    label = "reference PMF at -x" if mirrored else "reference PMF"
+    pmfs[label] = read_reference_pmf(snakemake.input.reference_pmf, mirrored)
 exact = None
 if params.oracle["kind"] == "double_well_bond" and cv_settings["kind"] == "distance":
     r = pmfs["mbar"]["cv"].to_numpy()
