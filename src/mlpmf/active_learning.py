@@ -230,7 +230,6 @@ def retrain(
 ) -> tuple[Committee, dict]:
     """The committee retrained on ``frames``, warm-started from its current weights."""
     settings = {**committee_settings, "epochs": al_settings["retrain_epochs"]}
-    torch.manual_seed(seed)
     return train_committee(frames, descriptor_settings, settings, seed, device, initial=committee)
 
 
