@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.calculators.calculator import CalculationFailed
 from ase.constraints import FixAtoms
 from tqdm import tqdm
 
@@ -135,7 +136,10 @@ def integrate(
     def evaluate(step: int) -> tuple[list[np.ndarray], list[Mapping]]:
         for atoms, x in zip(replicas, positions, strict=True):
             atoms.positions = x  # bypasses constraints on purpose: fixed atoms never move
-        results = force_field(replicas, disagreement_at is None or disagreement_at(step))
+        try:
+            results = force_field(replicas, disagreement_at is None or disagreement_at(step))
+        except CalculationFailed as error:
+            raise SimulationError(f"the force field failed at step {step}: {error}") from error
         forces = []
         for k, (x, result, bias) in enumerate(zip(positions, results, biases, strict=True)):
             f = (

@@ -198,7 +198,7 @@ class RobustOracle:
                     raise CalculationFailed("non-finite energy or forces")
                 self.retries += attempt
                 return energy, forces
-            except (CalculationFailed, RuntimeError, ValueError, FloatingPointError) as error:
+            except (CalculationFailed, RuntimeError, ValueError, ArithmeticError) as error:
                 reasons.append(f"attempt {attempt + 1}: {error}")
         self.retries += len(self.attempts) - 1
         self.failures += 1

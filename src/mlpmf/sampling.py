@@ -17,11 +17,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.calculator import CalculationFailed, Calculator
+from ase.calculators.calculator import Calculator
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from mlpmf.colvars import CollectiveVariable, move_to_value
-from mlpmf.dynamics import LangevinSettings, UmbrellaBias, run_langevin
+from mlpmf.dynamics import LangevinSettings, SimulationError, UmbrellaBias, run_langevin
 
 
 def _labelled_copy(atoms: Atoms) -> Atoms:
@@ -50,8 +50,8 @@ def _run_and_collect(atoms, settings, steps, rng, record_every, bias=None, label
             observe_every=record_every,
             progress_label=label,
         )
-    except CalculationFailed as error:
-        log.warning("oracle failed, trajectory ended after %d frames: %s", len(frames), error)
+    except SimulationError as error:  # an oracle call failed even after its retry
+        log.warning("trajectory ended after %d frames: %s", len(frames), error)
     return frames
 
 
