@@ -22,16 +22,14 @@ from mlpmf.training import (
     fit_gaussian_process,
     train_committee,
 )
+from tests.test_committee import SETTINGS
 
 TRAINING = {
-    "members": 4,
+    **SETTINGS,
     "hidden_layers": [24, 24],
     "epochs": 120,
     "batch_size": 16,
-    "learning_rate": 0.01,
     "final_learning_rate": 0.0003,
-    "energy_weight": 1.0,
-    "force_weight": 1.0,
     "validation_fraction": 0.15,
     "patience_epochs": 40,
 }

@@ -285,7 +285,9 @@ class GaussianProcess(nn.Module):
         """
         values = descriptor_values(self, batch)
         kernel = self.kernel(values.features, values.batch.species_index)  # (A, Z)
-        energy_rows, _ = self.design_rows(values)
+        energy_rows = torch.zeros(
+            values.batch.num_structures, kernel.shape[1], dtype=kernel.dtype, device=kernel.device
+        ).index_add(0, values.batch.structure_index, kernel)  # dE/dalpha: no forces needed
         explained = torch.linalg.solve_triangular(
             self.inducing_cholesky, kernel.T, upper=False
         )  # (Z, A)

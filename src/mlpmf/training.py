@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from ase import Atoms
+from ase.io import read
 from scipy.stats import spearmanr
 from tqdm import tqdm
 
 from mlpmf.descriptors import Descriptor, DescriptorValues, PairBatch, pair_batch
-from mlpmf.io import atomic_path
+from mlpmf.io import atomic_path, write_json
 from mlpmf.models import (
     Committee,
     GaussianProcess,
@@ -58,6 +59,28 @@ def check_labelled_frames(frames: Sequence[Atoms], source: str) -> None:
             ) from None
         if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
             raise ValueError(f"{source}: frame {index} has a non-finite energy or force")
+
+
+def read_labelled_frames(path: str | Path) -> list[Atoms]:
+    """The frames of an extxyz file, checked to carry finite energies and forces."""
+    frames = read(path, index=":")
+    check_labelled_frames(frames, str(path))
+    return frames
+
+
+def save_model_and_metrics(model, metrics: Mapping, model_path, metrics_path) -> None:
+    """Log a model's held-out accuracy and write it and its metrics, each atomically."""
+    log.info(
+        "%s: test force RMSE %.4f eV/A = %.1f%% of the reference force std; "
+        "uncertainty-error rank correlation %.2f",
+        model.kind,
+        metrics["committee_force_rmse_ev_a"],
+        100 * metrics["force_rmse_over_reference_std"],
+        metrics["uncertainty_error_spearman"],
+    )
+    with atomic_path(model_path) as tmp:
+        model.save(tmp)
+    write_json(dict(metrics), metrics_path)
 
 
 def _reference_arrays(frames: Sequence[Atoms]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -12,23 +12,22 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 
 import pandas as pd
 import torch
-from ase.io import read, write
+from ase.io import write
 
 from mlpmf.active_learning import run_active_learning
 from mlpmf.colvars import make_colvar
 from mlpmf.config import load_system
 from mlpmf.dynamics import LangevinSettings, UmbrellaBias
-from mlpmf.io import atomic_path, write_json, write_table
+from mlpmf.io import atomic_path, write_table
 from mlpmf.models import load_model
 from mlpmf.oracles import make_robust_oracle
-from mlpmf.training import check_labelled_frames, evaluate_model
+from mlpmf.training import evaluate_model, read_labelled_frames, save_model_and_metrics
 
 torch.set_num_threads(snakemake.threads)
 params = snakemake.params
 settings = params.active_learning
-train = read(snakemake.input.train, index=":")
-test = read(snakemake.input.test, index=":")
-check_labelled_frames(train, snakemake.input.train)
+train = read_labelled_frames(snakemake.input.train)
+test = read_labelled_frames(snakemake.input.test)
 cv = make_colvar(params.collective_variable)
 biases = [
     UmbrellaBias(cv, center, kappa)
@@ -93,7 +92,5 @@ write_table(pd.DataFrame(result.iterations), snakemake.output.iterations)
 write_table(pd.DataFrame(result.trace, columns=columns), snakemake.output.disagreement)
 with atomic_path(snakemake.output.dataset) as tmp:
     write(tmp, result.frames, format="extxyz")
-with atomic_path(snakemake.output.model) as tmp:
-    result.committee.save(tmp)
-write_json(metrics, snakemake.output.metrics)
+save_model_and_metrics(result.committee, metrics, snakemake.output.model, snakemake.output.metrics)
 checkpoint.unlink(missing_ok=True)

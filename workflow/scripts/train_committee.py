@@ -10,23 +10,20 @@ sys.stderr = open(snakemake.log[0], "w")
 logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 
 import torch
-from ase.io import read
 
-from mlpmf.io import atomic_path, write_json
 from mlpmf.training import (
     TrainingCheckpoint,
-    check_labelled_frames,
     evaluate_model,
+    read_labelled_frames,
+    save_model_and_metrics,
     train_committee,
 )
 
 CHECKPOINT_EVERY_EPOCHS = 10
 
 torch.set_num_threads(snakemake.threads)
-train = read(snakemake.input.train, index=":")
-test = read(snakemake.input.test, index=":")
-check_labelled_frames(train, snakemake.input.train)
-check_labelled_frames(test, snakemake.input.test)
+train = read_labelled_frames(snakemake.input.train)
+test = read_labelled_frames(snakemake.input.test)
 digest = hashlib.sha256(json.dumps(dict(snakemake.params.items()), sort_keys=True).encode())
 for path in snakemake.input:
     digest.update(Path(path).read_bytes())
@@ -41,14 +38,5 @@ model, learning_curves = train_committee(
 )
 metrics = evaluate_model(model, test)
 metrics.update(learning_curves)
-logging.info(
-    "test force RMSE %.4f eV/A = %.1f%% of the reference force std; "
-    "uncertainty-error rank correlation %.2f",
-    metrics["committee_force_rmse_ev_a"],
-    100 * metrics["force_rmse_over_reference_std"],
-    metrics["uncertainty_error_spearman"],
-)
-with atomic_path(snakemake.output.model) as tmp:
-    model.save(tmp)
-write_json(metrics, snakemake.output.metrics)
+save_model_and_metrics(model, metrics, snakemake.output.model, snakemake.output.metrics)
 checkpoint.remove()
