@@ -5,9 +5,10 @@
 Alanine dipeptide (22 atoms, resources/alanine_dipeptide/L.xyz). Each call evaluates
 energy and forces of a freshly displaced geometry. Oracles: GFN2-xTB (tblite's ASE
 calculator) and ASE's EMT (which has made-up H, C, N, O parameters: a cheap analytic
-baseline, not chemistry). MLIP: the committee of benchmarks/common.py (all members,
-mean forces and the disagreement) for one structure through the ASE calculator, and
-for a batch of replicas in one forward pass. Appends a row to benchmarks/results/mlip.md.
+baseline, not chemistry). MLIP: today's committee of benchmarks/common.py and, in the
+same run, the committee on the descriptor it replaced (baseline_descriptor.py); mean
+forces, and every member's forces for the disagreement; one structure, and a batch of
+replicas in one forward pass. Appends rows to benchmarks/results/mlip.md.
 """
 
 import argparse
@@ -17,7 +18,7 @@ import time
 import numpy as np
 import torch
 from ase.calculators.emt import EMT
-from common import COMMITTEE, HERE, alanine_dipeptide, committee_for
+from common import BASELINE_COMMITTEE, COMMITTEE, HERE, alanine_dipeptide, committee_for
 from tblite.ase import TBLite
 
 from mlpmf.calculator import BatchedCommittee
@@ -71,7 +72,10 @@ def main() -> None:
     device = resolve_device(arguments.device)
     structure = alanine_dipeptide()
     rng = np.random.default_rng(0)
-    committee = committee_for(structure, device)
+    committees = {
+        "today": committee_for(structure, device),
+        "baseline": committee_for(structure, device, baseline=True),
+    }
     xtb_calculator = TBLite(method="GFN2-xTB", verbosity=0)
     xtb = calls_per_second(ase_evaluator(xtb_calculator), structure, arguments.calls, rng)
     emt = calls_per_second(ase_evaluator(EMT()), structure, 10 * arguments.calls, rng)
@@ -79,33 +83,35 @@ def main() -> None:
     if device.type == "cuda":
         machine += f", {torch.cuda.get_device_name(0)}"
     rows = []
-    for precision in ("float64", "float32"):
-        for with_disagreement in (False, True):
-            one, many, cost = mlip_rates(
-                committee, structure, arguments.calls, arguments.batch,
-                getattr(torch, precision), with_disagreement, rng,
-            )  # fmt: skip
-            forces = "all members" if with_disagreement else "mean"
-            rows.append(
-                f"| {machine} | {device.type} | {precision} | {forces} | {xtb:.0f} | {emt:.0f} "
-                f"| {one:.0f} | {one / xtb:.1f}x | {arguments.batch} | {many:.0f} "
-                f"| {many / xtb:.1f}x | {cost:.2f}x |"
-            )
-            print(rows[-1])
+    for name, committee in committees.items():
+        for precision in ("float64", "float32"):
+            for with_disagreement in (False, True):
+                one, many, cost = mlip_rates(
+                    committee, structure, arguments.calls, arguments.batch,
+                    getattr(torch, precision), with_disagreement, rng,
+                )  # fmt: skip
+                forces = "all members" if with_disagreement else "mean"
+                rows.append(
+                    f"| {machine} | {device.type} | {name} | {precision} | {forces} "
+                    f"| {xtb:.0f} | {emt:.0f} | {one:.0f} | {one / xtb:.1f}x "
+                    f"| {arguments.batch} | {many:.0f} | {many / xtb:.1f}x | {cost:.2f}x |"
+                )
+                print(rows[-1])
     results = HERE / "results" / "mlip.md"
     if not results.exists():
         results.write_text(
             "# MLIP speed: force calls per second on alanine dipeptide (22 atoms)\n\n"
-            f"Committee: {COMMITTEE}. Each call: energy and forces of a new geometry "
+            f"Committee 'today': {COMMITTEE}. Committee 'baseline': {BASELINE_COMMITTEE}. "
+            "Each call: energy and forces of a new geometry "
             "(higher is better), either the committee's mean force only (what MD "
             "integrates) or every member's forces (what the force disagreement needs; MD "
             "asks for them only on recorded steps). Batch cost: the time of one call on a "
             "batch of replicas over the time of one call on one replica (lower is "
             "better). Written by benchmarks/mlip.py.\n\n"
-            "| machine | device | precision | forces | GFN2-xTB (calls/s) | EMT (calls/s) "
-            "| MLIP one replica (calls/s) | vs xTB | batch | MLIP batched (replica calls/s) "
-            "| vs xTB | batch cost |\n"
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+            "| machine | device | committee | precision | forces | GFN2-xTB (calls/s) "
+            "| EMT (calls/s) | MLIP one replica (calls/s) | vs xTB | batch "
+            "| MLIP batched (replica calls/s) | vs xTB | batch cost |\n"
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
         )
     with results.open("a") as table:
         table.write("\n".join(rows) + "\n")

@@ -6,24 +6,22 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 from mlpmf.calculator import CommitteeCalculator
 from mlpmf.descriptors import Descriptor, pair_batch
+from mlpmf.evaluation import evaluate_model
 from mlpmf.models import Committee, load_model, max_pairwise_force_difference
 from mlpmf.oracles import DoubleWellBond
-from mlpmf.training import evaluate_model, train_committee
+from mlpmf.training import CommitteeSettings, train_committee
 from tests.conftest import finite_difference_forces
 
-DESCRIPTOR = {"num_radial": 12, "cutoff_a": 5.0, "num_angular": 0, "num_chiral": 0}
-SETTINGS = {
-    "members": 4,
-    "hidden_layers": [16, 16],
-    "epochs": 60,
-    "batch_size": 32,
-    "learning_rate": 0.01,
-    "final_learning_rate": 0.0005,
-    "energy_weight": 1.0,
-    "force_weight": 1.0,
-    "validation_fraction": 0.1,
-    "patience_epochs": 0,
-}
+DESCRIPTOR = {"num_radial": 12, "cutoff_a": 5.0, "num_angular_sections": 0, "num_chiral": 0}
+SETTINGS = CommitteeSettings(
+    members=4,
+    hidden_layers=(16, 16),
+    epochs=60,
+    batch_size=32,
+    learning_rate=0.01,
+    final_learning_rate=0.0005,
+    patience_epochs=0,
+)
 
 
 def labelled_dimers(count, seed):
@@ -50,7 +48,7 @@ def trained():
 def untrained_committee(structure, seed=0):
     torch.manual_seed(seed)
     species = tuple(sorted(set(structure.numbers)))
-    descriptor = Descriptor(species, 8, 4.5, num_angular=2, num_chiral=2)
+    descriptor = Descriptor(species, 8, 4.5, angular_cutoff_a=3.0, num_chiral=2)
     num_features = descriptor.num_features
     return Committee(
         descriptor,
@@ -160,7 +158,7 @@ def test_interrupted_training_resumes_from_its_checkpoint_to_the_same_committee(
     from mlpmf.training import TrainingCheckpoint
 
     frames = labelled_dimers(40, 1)
-    settings = {**SETTINGS, "epochs": 12, "batch_size": 8}
+    settings = SETTINGS.replace(epochs=12, batch_size=8)
     uninterrupted, history = train_committee(frames, DESCRIPTOR, settings, seed=3)
 
     class Killed(Exception):

@@ -7,8 +7,8 @@ from ase.build import molecule
 
 from mlpmf.calculator import CommitteeCalculator
 from mlpmf.descriptors import Descriptor, pair_batch
+from mlpmf.gaussian_process import fit_gaussian_process
 from mlpmf.models import load_model
-from mlpmf.training import fit_gaussian_process
 from tests.conftest import finite_difference_forces
 from tests.test_committee import labelled_dimers
 
@@ -19,10 +19,12 @@ def rattled_ethanol(seed=1):
     return atoms
 
 
-@pytest.mark.parametrize(("num_angular", "num_chiral"), [(0, 0), (3, 0), (0, 2), (2, 3)], ids=str)
-def test_explicit_vector_jacobian_product_matches_autograd(num_angular, num_chiral):
+@pytest.mark.parametrize(("num_sections", "num_chiral"), [(0, 0), (8, 0), (0, 2), (5, 3)], ids=str)
+def test_explicit_vector_jacobian_product_matches_autograd(num_sections, num_chiral):
     atoms = rattled_ethanol()
-    descriptor = Descriptor((1, 6, 8), 6, 4.0, num_angular=num_angular, num_chiral=num_chiral)
+    descriptor = Descriptor(
+        (1, 6, 8), 6, 4.0, num_angular_sections=num_sections, num_chiral=num_chiral
+    )
     batch = pair_batch([atoms], descriptor)
     batch.vectors.requires_grad_(True)
     values = descriptor.evaluate(batch)
@@ -36,7 +38,7 @@ def test_explicit_vector_jacobian_product_matches_autograd(num_angular, num_chir
 
 
 def test_features_are_invariant_under_rotation_and_permutation():
-    descriptor = Descriptor((1, 6, 8), 6, 4.0, num_angular=3, num_chiral=2)
+    descriptor = Descriptor((1, 6, 8), 6, 4.0, num_chiral=2)
     atoms = rattled_ethanol()
     reference = descriptor.features(pair_batch([atoms], descriptor))
     moved = atoms.copy()
@@ -49,7 +51,7 @@ def test_features_are_invariant_under_rotation_and_permutation():
 
 
 def test_features_vanish_smoothly_at_the_cutoff():
-    descriptor = Descriptor((18,), 6, 4.0, num_angular=2)
+    descriptor = Descriptor((18,), 6, 4.0, angular_cutoff_a=4.0)
     from ase import Atoms
 
     near, far = (Atoms("Ar2", positions=[[0, 0, 0], [r, 0, 0]]) for r in (3.999, 4.001))
@@ -65,7 +67,7 @@ GP_SETTINGS = {
     "energy_noise_ev_per_atom": 0.001,
     "force_noise_ev_a": 0.01,
 }
-DIMER_DESCRIPTOR = {"num_radial": 12, "cutoff_a": 5.0, "num_angular": 0, "num_chiral": 0}
+DIMER_DESCRIPTOR = {"num_radial": 12, "cutoff_a": 5.0, "num_angular_sections": 0}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +76,7 @@ def gaussian_process():
 
 
 def test_gp_fits_held_out_forces_and_its_forces_are_minus_the_energy_gradient(gaussian_process):
-    from mlpmf.training import evaluate_model
+    from mlpmf.evaluation import evaluate_model
 
     metrics = evaluate_model(gaussian_process, labelled_dimers(40, 9))
     assert metrics["committee_force_rmse_ev_a"] < 0.1 * metrics["reference_force_std_ev_a"]

@@ -15,24 +15,20 @@ from scipy.stats import spearmanr
 
 from mlpmf.calculator import CommitteeCalculator
 from mlpmf.descriptors import Descriptor, pair_batch
+from mlpmf.evaluation import ModelPredictions, evaluate_model
+from mlpmf.gaussian_process import fit_gaussian_process
 from mlpmf.models import Committee
-from mlpmf.training import (
-    ModelPredictions,
-    evaluate_model,
-    fit_gaussian_process,
-    train_committee,
-)
+from mlpmf.training import train_committee
 from tests.test_committee import SETTINGS
 
-TRAINING = {
-    **SETTINGS,
-    "hidden_layers": [24, 24],
-    "epochs": 120,
-    "batch_size": 16,
-    "final_learning_rate": 0.0003,
-    "validation_fraction": 0.15,
-    "patience_epochs": 40,
-}
+TRAINING = SETTINGS.replace(
+    hidden_layers=(24, 24),
+    epochs=120,
+    batch_size=16,
+    final_learning_rate=0.0003,
+    validation_fraction=0.15,
+    patience_epochs=40,
+)
 
 
 def labelled(structures, calculator):
@@ -64,8 +60,8 @@ def strained_copper(count, seed):
 def copper_committee():
     """Energies weighted up: the equation of state is an energy property, and forces on
     rattled cells say little about it."""
-    descriptor = {"num_radial": 10, "cutoff_a": 4.5, "num_angular": 3, "num_chiral": 0}
-    settings = {**TRAINING, "energy_weight": 20.0}
+    descriptor = {"num_radial": 10, "cutoff_a": 4.5}
+    settings = TRAINING.replace(energy_weight=20.0)
     model, _ = train_committee(strained_copper(120, 0), descriptor, settings, seed=1)
     return model
 
@@ -149,7 +145,7 @@ def harmonic_frequency_per_s(calculator, r_guess=2.2):
 
 
 def test_diatomic_vibrational_frequency_within_two_percent_of_the_oracle():
-    descriptor = {"num_radial": 12, "cutoff_a": 4.0, "num_angular": 2, "num_chiral": 0}
+    descriptor = {"num_radial": 12, "cutoff_a": 4.0}
     model, _ = train_committee(copper_dimers(150, 4), descriptor, TRAINING, seed=5)
     oracle = harmonic_frequency_per_s(EMT())
     mlip = harmonic_frequency_per_s(CommitteeCalculator(model))
@@ -188,7 +184,9 @@ def chiral_pair(hand_a, hand_b, rng=None, distance_a=2.4):
 
 
 def descriptor_of(num_chiral):
-    return Descriptor((1, 6, 7, 8), 8, 3.0, r_min_a=0.8, num_angular=3, num_chiral=num_chiral)
+    return Descriptor(
+        (1, 6, 7, 8), 8, 3.0, r_min_a=0.8, angular_cutoff_a=3.0, num_chiral=num_chiral
+    )
 
 
 def test_chiral_descriptor_flips_sign_under_reflection_and_energy_does_not():
@@ -240,10 +238,15 @@ def test_a_model_with_the_chiral_channel_fits_diastereomer_energies_one_without_
     """The achiral model sees (nearly) identical descriptors for like and unlike pairs,
     so its best fit is the mean, an RMSE of J; the chiral one must get below J/5."""
     train, test = diastereomer_frames(200, 0), diastereomer_frames(60, 1)
-    settings = {**TRAINING, "force_weight": 0.0, "energy_weight": 100.0, "hidden_layers": [16]}
+    settings = TRAINING.replace(force_weight=0.0, energy_weight=100.0, hidden_layers=(16,))
     errors = {}
     for num_chiral in (0, 2):
-        descriptor = {"num_radial": 6, "cutoff_a": 3.0, "num_angular": 2, "num_chiral": num_chiral}
+        descriptor = {
+            "num_radial": 6,
+            "cutoff_a": 3.0,
+            "angular_cutoff_a": 3.0,
+            "num_chiral": num_chiral,
+        }
         model, _ = train_committee(train, descriptor, settings, seed=2)
         errors[num_chiral] = evaluate_model(model, test)["committee_energy_rmse_ev_per_atom"] * 8
     assert errors[0] > 0.8 * 0.1
@@ -280,7 +283,7 @@ def test_torque_on_a_molecule_near_a_surface_matches_the_oracle():
     """The torque on Au2 over Al(100), from the last two atoms' forces, on held-out
     geometries: its RMSE must stay below 10% of the spread of the oracle's torques
     (the committee reaches ~1.5%; the margin covers other seeds)."""
-    descriptor = {"num_radial": 10, "cutoff_a": 4.5, "num_angular": 3, "num_chiral": 0}
+    descriptor = {"num_radial": 10, "cutoff_a": 4.5}
     model, _ = train_committee(gold_dimer_on_aluminium(200, 6), descriptor, TRAINING, seed=7)
     test = gold_dimer_on_aluminium(40, 8)
     predictions = ModelPredictions.of(model, test)
@@ -303,7 +306,7 @@ def test_committee_disagreement_and_gp_variance_rank_the_true_force_errors():
     Spearman correlation above 0.5."""
     train = copper_dimers(80, 9, 2.0, 2.4)
     test = copper_dimers(80, 10, 1.85, 2.7)
-    descriptor = {"num_radial": 10, "cutoff_a": 4.0, "num_angular": 2, "num_chiral": 0}
+    descriptor = {"num_radial": 10, "cutoff_a": 4.0}
     committee, _ = train_committee(train, descriptor, TRAINING, seed=11)
     gp_settings = {
         "inducing_atoms": 60,

@@ -1,7 +1,7 @@
-r"""Atom-centred descriptors: Gaussian radial, angular (three-body) and chiral channels.
+r"""Atom-centred descriptors: Gaussian radial, ANI angular (three-body) and chiral terms.
 
-All terms are smooth functions of the neighbour vectors :math:`\mathbf r_{ij}` inside a
-cosine cutoff :math:`f_c(r) = \tfrac12(\cos(\pi r/r_c) + 1)`, written in torch (so
+All terms are smooth functions of the neighbour vectors :math:`\mathbf r_{ij}` inside
+cosine cutoffs :math:`f_c(r) = \tfrac12(\cos(\pi r/r_c) + 1)`, written in torch (so
 autograd can check them). Forces do not go through autograd: :class:`DescriptorValues`
 writes out the vector-Jacobian product block by block, which maps M models' energy
 gradients dE/dG to M force fields at once, costs about one descriptor evaluation, and
@@ -13,51 +13,73 @@ backward pass through the descriptor.
 :math:`g_b(r) = \exp(-(r-\mu_b)^2 / 2\sigma^2) f_c(r)`, centres evenly spaced on
 :math:`[r_\mathrm{min}, r_c]` and :math:`\sigma` their spacing.
 
-**Angular**, from vector and rank-2 moments of channels *a* (element × Gaussian),
-:math:`\mathbf v_{i,a} = \sum_j w_a(j)\,\hat{\mathbf r}_{ij}` and
-:math:`T_{i,a} = \sum_j w_a(j)\,\hat{\mathbf r}_{ij}\hat{\mathbf r}_{ij}^{\mathsf T}`:
-the invariants :math:`\mathbf v_a\cdot\mathbf v_b = \sum_{jk} w_a(j) w_b(k)\cos\theta_{jk}`
-and :math:`\operatorname{tr} T_a T_b = \sum_{jk} w_a(j) w_b(k)\cos^2\theta_{jk}`, i.e. the
-first two Legendre moments of the three-body angle distribution — O(neighbours), not
-O(neighbours²), to compute.
+**Angular**, the angular symmetry functions of ANI (Smith, Isayev & Roitberg, Chem. Sci.
+8, 3192 (2017), eq. 4; torchani's ``ANIAngular``), per unordered pair of neighbour
+elements :math:`(s, s')`, radial shift :math:`R_a` and angle section :math:`\theta_b`:
+
+.. math:: G_{i,ss'ab} = 2 \sum_{j<k} \Bigl(\frac{1 + \cos(\theta_{ijk} - \theta_b)}{2}
+   \Bigr)^{\zeta} \exp\Bigl(-\eta\bigl(\tfrac{r_{ij} + r_{ik}}{2} - R_a\bigr)^2\Bigr)
+   f_c(r_{ij}) f_c(r_{ik})
+
+over pairs of neighbours j of element s and k of element s' (either order) within the
+angular cutoff, with :math:`\theta_{ijk} = \arccos(0.95\cos\angle jik)` (ANI's factor
+keeps the arccos differentiable at 0 and π). A large ζ resolves bond angles sharply per
+element pair: the moments of one neighbour-angle distribution cannot.
 
 **Chiral**: the signed volumes :math:`\chi_{i,abc} = \det[\mathbf v_a, \mathbf v_b,
-\mathbf v_c] = \sum_{jkl} w_a(j) w_b(k) w_c(l)\,
-\hat{\mathbf r}_{ij}\cdot(\hat{\mathbf r}_{ik}\times\hat{\mathbf r}_{il})` over triples of
-distinct channels (distance Gaussians, unweighted and weighted by atomic number). They
-are pseudoscalars: a reflection flips their sign, and they vanish in any environment
-with a mirror plane. The model sees them only through parity-even products — the
-squares :math:`\chi_{i,k}^2` and the radially resolved neighbour products
+\mathbf v_c]` of the vector moments :math:`\mathbf v_{i,a} = \sum_j w_a(j)
+\hat{\mathbf r}_{ij}` of distinct channels *a* (distance Gaussians, unweighted and
+weighted by atomic number), i.e. :math:`\sum_{jkl} w_a(j) w_b(k) w_c(l)\,
+\hat{\mathbf r}_{ij}\cdot(\hat{\mathbf r}_{ik}\times\hat{\mathbf r}_{il})`. They are
+pseudoscalars: a reflection flips their sign, and they vanish in any environment with a
+mirror plane. The model sees them only through parity-even products — the squares
+:math:`\chi_{i,k}^2` and the radially resolved neighbour products
 :math:`\chi_{i,k}\sum_j g_b(r_{ij})\chi_{j,k}` — so the mirror image of an isolated
 system has exactly the same energy, while the relative handedness of neighbouring
 chiral centres (diastereomers) changes the energy, which no distance or angle
 descriptor can see.
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from itertools import combinations
 
-import numpy as np
 import torch
 from ase import Atoms
-from ase.neighborlist import primitive_neighbor_list
+
+from mlpmf.neighbours import PairBatch, angular_triples, neighbour_pairs
+
+ANI_ANGLE_SCALE = 0.95  # cos θ is scaled by this before the arccos (ANI's choice)
 
 
 @dataclass(frozen=True)
 class Descriptor:
-    """Descriptor settings, and the descriptor as a function of pair vectors."""
+    """Descriptor settings, and the descriptor as a function of pair vectors.
+
+    The defaults are ANI-1x's angular terms (:meth:`like_ani1x`) beside 16 radial
+    Gaussians per element up to 5.2 Å.
+    """
 
     species: tuple[int, ...]  # atomic numbers, in feature order
-    num_radial: int  # Gaussians per neighbour element
-    cutoff_a: float  # Å
-    r_min_a: float = 0.8  # Å, first Gaussian centre
-    num_angular: int = 0  # Gaussians per element in the angular moments (0: none)
+    num_radial: int = 16  # Gaussians per neighbour element
+    cutoff_a: float = 5.2  # Å, of the radial and chiral terms
+    r_min_a: float = 0.9  # Å, first radial centre and first angular shift
+    angular_cutoff_a: float = 3.5  # Å
+    num_angular_shifts: int = 4  # radial shifts R_a of the mean neighbour distance
+    num_angular_sections: int = 8  # angle sections θ_b (0: no angular terms)
+    angular_zeta: float = 32.0  # angular sharpness ζ
+    angular_eta_per_a2: float = 8.0  # 1/Å², width of the radial shifts
     num_chiral: int = 0  # Gaussians in the chiral moments (0: no chiral channel)
 
+    @classmethod
+    def like_ani1x(cls, species: Sequence[int], num_chiral: int = 0) -> "Descriptor":
+        """ANI-1x's angular terms (3.5 Å, 4 shifts x 8 sections, ζ = 32, η = 8/Å²)."""
+        return cls(tuple(species), num_chiral=num_chiral)
+
     @property
-    def num_angular_channels(self) -> int:
-        return len(self.species) * self.num_angular
+    def num_element_pairs(self) -> int:
+        return len(self.species) * (len(self.species) + 1) // 2
 
     @property
     def num_chiral_triples(self) -> int:
@@ -72,12 +94,13 @@ class Descriptor:
         return asdict(self)
 
     def block_sizes(self) -> list[int]:
-        """Widths of the feature blocks, in order: radial; angular cos and cos^2 terms;
-        chiral squares and neighbour products (the blocks switched on)."""
-        c = self.num_angular_channels
+        """Widths of the feature blocks, in order: radial; angular; chiral squares and
+        neighbour products (the blocks switched on)."""
         sizes = [len(self.species) * self.num_radial]
-        if self.num_angular:
-            sizes += [c * (c + 1) // 2] * 2
+        if self.num_angular_sections:
+            sizes.append(
+                self.num_element_pairs * self.num_angular_shifts * self.num_angular_sections
+            )
         if self.num_chiral:
             sizes += [self.num_chiral_triples, self.num_chiral_triples * self.num_chiral]
         return sizes
@@ -89,29 +112,52 @@ class Descriptor:
         sigma = (self.cutoff_a - self.r_min_a) / max(count - 1, 1)
         u = (r[:, None] - centers) / sigma
         gauss = torch.exp(-0.5 * u * u)
-        cutoff, dcutoff = self.cutoff_function(r)
+        cutoff, dcutoff = cosine_cutoff(r, self.cutoff_a)
         return gauss * cutoff[:, None], gauss * (dcutoff[:, None] - u / sigma * cutoff[:, None])
 
-    def cutoff_function(self, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """f_c(r) and df_c/dr, both (P,)."""
-        inside = r < self.cutoff_a
-        phase = torch.pi * r.clamp(max=self.cutoff_a) / self.cutoff_a
-        zero = torch.zeros_like(r)
-        value = torch.where(inside, 0.5 * (torch.cos(phase) + 1.0), zero)
-        slope = torch.where(inside, -0.5 * torch.pi / self.cutoff_a * torch.sin(phase), zero)
-        return value, slope
+    def angular_shifts(self, like: torch.Tensor) -> torch.Tensor:
+        """R_a, Å: evenly spaced from r_min_a, the last one spacing short of the cutoff."""
+        spacing = (self.angular_cutoff_a - self.r_min_a) / self.num_angular_shifts
+        steps = torch.arange(self.num_angular_shifts, dtype=like.dtype, device=like.device)
+        return self.r_min_a + spacing * steps
 
-    def evaluate(self, batch: "PairBatch") -> "DescriptorValues":
+    def angular_sections(self, like: torch.Tensor) -> torch.Tensor:
+        """θ_b, radians: the centres of num_angular_sections equal sections of [0, π]."""
+        steps = torch.arange(self.num_angular_sections, dtype=like.dtype, device=like.device)
+        return math.pi * (steps + 0.5) / self.num_angular_sections
+
+    def pairs(self, structures: Sequence[Atoms], dtype=torch.float64) -> PairBatch:
+        """The neighbour pairs of ``structures`` within this descriptor's cutoff."""
+        return neighbour_pairs(structures, self.species, self.cutoff_a, dtype)
+
+    def evaluate(self, batch: PairBatch) -> "DescriptorValues":
         """The descriptor of every atom of ``batch``, with what its gradient needs."""
         return DescriptorValues(self, batch)
 
-    def features(self, batch: "PairBatch") -> torch.Tensor:
+    def features(self, batch: PairBatch) -> torch.Tensor:
         """Descriptor matrix (A, num_features); differentiable in ``batch.vectors``."""
         return DescriptorValues(self, batch).features
 
-    def signed_volumes(self, batch: "PairBatch") -> torch.Tensor:
+    def signed_volumes(self, batch: PairBatch) -> torch.Tensor:
         """The raw pseudoscalars χ (A, K) of the chiral channel (parity-odd)."""
         return DescriptorValues(self, batch).chiral
+
+
+def cosine_cutoff(r: torch.Tensor, cutoff_a: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """f_c(r) and df_c/dr, both shaped like ``r``."""
+    inside = r < cutoff_a
+    phase = torch.pi * r.clamp(max=cutoff_a) / cutoff_a
+    zero = torch.zeros_like(r)
+    value = torch.where(inside, 0.5 * (torch.cos(phase) + 1.0), zero)
+    slope = torch.where(inside, -0.5 * torch.pi / cutoff_a * torch.sin(phase), zero)
+    return value, slope
+
+
+def pair_batch(
+    structures: Sequence[Atoms], descriptor: Descriptor, dtype: torch.dtype = torch.float64
+) -> PairBatch:
+    """Neighbour pairs within the descriptor's cutoff (periodic images included)."""
+    return descriptor.pairs(structures, dtype)
 
 
 class DescriptorValues:
@@ -125,7 +171,7 @@ class DescriptorValues:
     for a fixed geometry.
     """
 
-    def __init__(self, descriptor: Descriptor, batch: "PairBatch"):
+    def __init__(self, descriptor: Descriptor, batch: PairBatch):
         self.descriptor = d = descriptor
         self.batch = batch
         num_atoms, num_species = batch.num_atoms, len(d.species)
@@ -135,87 +181,172 @@ class DescriptorValues:
         self.slot = batch.pair_i * num_species + neighbour_species  # (atom, element) rows
         self.radial, self.radial_slope = d.gaussians(self.r, d.num_radial)
         parts = [_sum_rows(self.radial, self.slot, num_atoms * num_species).reshape(num_atoms, -1)]
-        if d.num_angular:
-            self.angular, self.angular_slope = d.gaussians(self.r, d.num_angular)
-            self.outer = _symmetric_outer(self.unit)
-            channels = d.num_angular_channels
-            self.upper = torch.triu_indices(channels, channels, device=self.r.device)
-            position = torch.zeros(channels, channels, dtype=torch.int64, device=self.r.device)
-            position[self.upper[0], self.upper[1]] = torch.arange(self.upper.shape[1])
-            self.symmetric_index = torch.maximum(position, position.T)  # (a, b) -> upper slot
-            self.symmetric_factor = 1.0 + torch.eye(
-                channels, dtype=self.r.dtype, device=self.r.device
-            )
-            self.moments = []
-            for direction in (self.unit, self.outer):  # cos and cos^2 of neighbour angles
-                moments = _sum_rows(
-                    self.angular[:, :, None] * direction[:, None, :],
-                    self.slot,
-                    num_atoms * num_species,
-                ).reshape(num_atoms, channels, -1)
-                self.moments.append(moments)
-                products = torch.einsum("aix,ajx->aij", moments, moments)
-                parts.append(products[:, self.upper[0], self.upper[1]])
+        if d.num_angular_sections:
+            parts.append(self._angular_terms())
         if d.num_chiral:
-            gauss, slope = d.gaussians(self.r, d.num_chiral)
-            numbers = torch.as_tensor(d.species, dtype=gauss.dtype, device=gauss.device)
-            charge = (numbers[neighbour_species] / numbers.max())[:, None]
-            self.chiral_weights = torch.cat([gauss, gauss * charge], dim=1)  # (P, 2n)
-            self.chiral_slopes = torch.cat([slope, slope * charge], dim=1)
-            self.chiral_moments = _sum_rows(
-                self.chiral_weights[:, :, None] * self.unit[:, None, :], batch.pair_i, num_atoms
-            )  # (A, 2n, 3)
-            self.triples = torch.as_tensor(
-                list(combinations(range(2 * d.num_chiral), 3)), device=self.r.device
-            )
-            columns = [self.chiral_moments[:, self.triples[:, k]] for k in range(3)]
-            self.chiral = torch.linalg.det(torch.stack(columns, dim=-2))  # (A, K)
-            self.pair_gauss, self.pair_slope = gauss, slope  # radial resolution of neighbours
-            self.neighbour_chiral = _sum_rows(
-                gauss[:, :, None] * self.chiral[batch.pair_j][:, None, :], batch.pair_i, num_atoms
-            )  # (A, n, K): sum_j g_b(r_ij) chi_j
-            products = self.chiral[:, None, :] * self.neighbour_chiral
-            parts += [self.chiral * self.chiral, products.reshape(num_atoms, -1)]
+            parts += self._chiral_terms(neighbour_species)
         self.features = torch.cat(parts, dim=-1)
+
+    # What :meth:`concatenate` does with each cached tensor: stack it along atoms, pairs
+    # or triples, and shift the index values it holds (into atoms, atom slots or pairs).
+    _ATOM_ROWS = ("features", "chiral", "chiral_moments", "neighbour_chiral")
+    _PAIR_ROWS = (
+        "r", "unit", "radial", "radial_slope", "chiral_weights", "chiral_slopes",
+        "pair_gauss", "pair_slope",
+    )  # fmt: skip
+    _TRIPLE_ROWS = (
+        "cos", "cut_j", "cut_k", "cut_slope_j", "cut_slope_k", "shift_terms",
+        "shift_slopes", "dtheta_dcos", "section_terms", "section_slopes",
+    )  # fmt: skip
+
+    @classmethod
+    def concatenate(cls, parts: Sequence["DescriptorValues"]) -> "DescriptorValues":
+        """The values of several batches as one batch (structures in order), without
+        evaluating anything again: training draws new mini-batches every epoch from
+        the values of single frames."""
+        d = parts[0].descriptor
+        merged = cls.__new__(cls)
+        merged.descriptor = d
+        atoms = torch.tensor([0] + [p.batch.num_atoms for p in parts[:-1]]).cumsum(0)
+        pairs = torch.tensor([0] + [len(p.r) for p in parts[:-1]]).cumsum(0)
+        structures = torch.tensor([0] + [p.batch.num_structures for p in parts[:-1]]).cumsum(0)
+        first = parts[0].batch
+        device = first.pair_i.device
+        atoms, pairs, structures = atoms.to(device), pairs.to(device), structures.to(device)
+
+        def joined(name, offsets=None, scale=1):
+            values = [getattr(p, name) for p in parts]
+            if offsets is not None:
+                values = [v + scale * o for v, o in zip(values, offsets, strict=True)]
+            return torch.cat(values)
+
+        merged.batch = PairBatch(
+            species_index=torch.cat([p.batch.species_index for p in parts]),
+            structure_index=torch.cat(
+                [p.batch.structure_index + o for p, o in zip(parts, structures, strict=True)]
+            ),
+            num_structures=int(sum(p.batch.num_structures for p in parts)),
+            pair_i=torch.cat([p.batch.pair_i + o for p, o in zip(parts, atoms, strict=True)]),
+            pair_j=torch.cat([p.batch.pair_j + o for p, o in zip(parts, atoms, strict=True)]),
+            vectors=torch.cat([p.batch.vectors for p in parts]),
+        )
+        merged.slot = joined("slot", atoms, len(d.species))
+        for name in cls._ATOM_ROWS + cls._PAIR_ROWS + cls._TRIPLE_ROWS:
+            if hasattr(parts[0], name):
+                setattr(merged, name, joined(name))
+        if d.num_angular_sections:
+            merged.triple_j = joined("triple_j", pairs)
+            merged.triple_k = joined("triple_k", pairs)
+            merged.triple_slot = joined("triple_slot", atoms, d.num_element_pairs)
+        if d.num_chiral:
+            merged.triples = parts[0].triples
+        return merged
+
+    def _angular_terms(self) -> torch.Tensor:
+        """The ANI angular block (A, element pairs x shifts x sections)."""
+        d, batch = self.descriptor, self.batch
+        self.triple_j, self.triple_k = angular_triples(
+            batch.pair_i, self.r < d.angular_cutoff_a, batch.num_atoms
+        )
+        r_j, r_k = self.r[self.triple_j], self.r[self.triple_k]
+        u_j, u_k = self.unit[self.triple_j], self.unit[self.triple_k]
+        self.cos = (u_j * u_k).sum(-1)
+        cut_j, self.cut_slope_j = cosine_cutoff(r_j, d.angular_cutoff_a)
+        cut_k, self.cut_slope_k = cosine_cutoff(r_k, d.angular_cutoff_a)
+        self.cut_j, self.cut_k = cut_j, cut_k
+        distance = 0.5 * (r_j + r_k)[:, None] - d.angular_shifts(r_j)
+        self.shift_terms = torch.exp(-d.angular_eta_per_a2 * distance * distance)  # (T, a)
+        self.shift_slopes = -2.0 * d.angular_eta_per_a2 * distance * self.shift_terms
+        scaled = ANI_ANGLE_SCALE * self.cos
+        self.dtheta_dcos = -ANI_ANGLE_SCALE / torch.sqrt(1.0 - scaled * scaled)
+        deviation = torch.acos(scaled)[:, None] - d.angular_sections(r_j)
+        half = 0.5 * (1.0 + torch.cos(deviation))
+        self.section_terms = 2.0 * half**d.angular_zeta  # (T, b)
+        self.section_slopes = -d.angular_zeta * half ** (d.angular_zeta - 1) * torch.sin(deviation)
+        species = self.batch.species_index
+        element_j = species[batch.pair_j[self.triple_j]]
+        element_k = species[batch.pair_j[self.triple_k]]
+        num_species = len(d.species)
+        upper = torch.triu_indices(num_species, num_species, device=r_j.device)
+        pair_type = torch.zeros(num_species, num_species, dtype=torch.int64, device=r_j.device)
+        pair_type[upper[0], upper[1]] = torch.arange(upper.shape[1], device=r_j.device)
+        pair_type = torch.maximum(pair_type, pair_type.T)
+        centre = batch.pair_i[self.triple_j]
+        self.triple_slot = centre * d.num_element_pairs + pair_type[element_j, element_k]
+        terms = (
+            self.shift_terms[:, :, None]
+            * self.section_terms[:, None, :]
+            * (cut_j * cut_k)[:, None, None]
+        )
+        sums = _sum_rows(
+            terms.reshape(len(centre), d.num_angular_shifts * d.num_angular_sections),
+            self.triple_slot,
+            batch.num_atoms * d.num_element_pairs,
+        )
+        return sums.reshape(batch.num_atoms, -1)
+
+    def _chiral_terms(self, neighbour_species: torch.Tensor) -> list[torch.Tensor]:
+        """The chiral squares (A, K) and neighbour products (A, n K)."""
+        d, batch = self.descriptor, self.batch
+        num_atoms = batch.num_atoms
+        gauss, slope = d.gaussians(self.r, d.num_chiral)
+        numbers = torch.as_tensor(d.species, dtype=gauss.dtype, device=gauss.device)
+        charge = (numbers[neighbour_species] / numbers.max())[:, None]
+        self.chiral_weights = torch.cat([gauss, gauss * charge], dim=1)  # (P, 2n)
+        self.chiral_slopes = torch.cat([slope, slope * charge], dim=1)
+        self.chiral_moments = _sum_rows(
+            self.chiral_weights[:, :, None] * self.unit[:, None, :], batch.pair_i, num_atoms
+        )  # (A, 2n, 3)
+        self.triples = torch.as_tensor(
+            list(combinations(range(2 * d.num_chiral), 3)), device=self.r.device
+        )
+        columns = [self.chiral_moments[:, self.triples[:, k]] for k in range(3)]
+        self.chiral = torch.linalg.det(torch.stack(columns, dim=-2))  # (A, K)
+        self.pair_gauss, self.pair_slope = gauss, slope  # radial resolution of neighbours
+        self.neighbour_chiral = _sum_rows(
+            gauss[:, :, None] * self.chiral[batch.pair_j][:, None, :], batch.pair_i, num_atoms
+        )  # (A, n, K): sum_j g_b(r_ij) chi_j
+        products = self.chiral[:, None, :] * self.neighbour_chiral
+        return [self.chiral * self.chiral, products.reshape(num_atoms, -1)]
 
     def pair_gradient(self, cotangent: torch.Tensor) -> torch.Tensor:
         """dL/d(pair vector) (M, P, 3) from dL/dG (M, A, F)."""
-        d, batch = self.descriptor, self.batch
-        num_members, num_atoms = cotangent.shape[0], batch.num_atoms
-        num_species = len(d.species)
+        d = self.descriptor
+        num_members = cotangent.shape[0]
         blocks = torch.split(cotangent, d.block_sizes(), dim=-1)
-        radial = blocks[0].reshape(num_members, num_atoms * num_species, d.num_radial)
+        radial = blocks[0].reshape(num_members, -1, d.num_radial)
         dl_dr = (radial[:, self.slot] * self.radial_slope).sum(-1)
         gradient = dl_dr[..., None] * self.unit  # (M, P, 3)
-        if d.num_angular:
-            for block, moments, direction in zip(
-                blocks[1:3], self.moments, (self.unit, self.outer), strict=True
-            ):
-                weight = block[..., self.symmetric_index] * self.symmetric_factor  # C + C^T
-                dl_dmoment = torch.einsum("maij,ajx->maix", weight, moments)  # (M, A, C, X)
-                per_pair = dl_dmoment.reshape(
-                    num_members, num_atoms * num_species, d.num_angular, -1
-                )[:, self.slot]  # (M, P, n, X)
-                gradient = gradient + self._moment_pair_gradient(
-                    per_pair, self.angular, self.angular_slope, direction
-                )
+        if d.num_angular_sections:
+            gradient = gradient + self._angular_pair_gradient(blocks[1])
         if d.num_chiral:
             gradient = gradient + self._chiral_pair_gradient(*blocks[-2:])
         return gradient
 
-    def _moment_pair_gradient(self, dl_dmoment, weight, slope, direction) -> torch.Tensor:
-        """Gradient with respect to the pair vectors of L through moments
-        m = sum_pairs w(r) f(u), f(u) = u or the scaled outer product u u^T, given
-        dL/dm gathered per pair (M, P, n, X) and w, dw/dr (P, n)."""
-        projected = (dl_dmoment * direction[:, None, :]).sum(-1)  # dL/dm . f(u): (M, P, n)
-        radial_part = (projected * slope).sum(-1)[..., None] * self.unit
-        along = (dl_dmoment * weight[..., None]).sum(-2)  # sum_n w_n dL/dm_n: (M, P, X)
-        if direction.shape[-1] == 3:  # d u / d v = (I - u u^T) / r
-            tangential = along - (along * self.unit).sum(-1, keepdim=True) * self.unit
-        else:  # d(u^T S u)/dv = 2 (I - u u^T) S u / r for the symmetric S of ``along``
-            s_u = _symmetric_matrix_times(along, self.unit)
-            tangential = 2.0 * (s_u - (s_u * self.unit).sum(-1, keepdim=True) * self.unit)
-        return radial_part + tangential / self.r[:, None]
+    def _angular_pair_gradient(self, block: torch.Tensor) -> torch.Tensor:
+        """The angular block's part, through each triple's two pair vectors:
+        d cos/d v_j = (u_k - cos u_j) / r_j, d r_j / d v_j = u_j."""
+        d = self.descriptor
+        num_members = block.shape[0]
+        per_triple = block.reshape(num_members, -1, d.num_angular_shifts, d.num_angular_sections)[
+            :, self.triple_slot
+        ]  # (M, T, a, b)
+        by_shift = torch.einsum("mtab,tb->mta", per_triple, self.section_terms)
+        by_section = torch.einsum("mtab,ta->mtb", per_triple, self.shift_terms)
+        cut = self.cut_j * self.cut_k
+        total = (by_shift * self.shift_terms).sum(-1)  # dL/d(f_c(r_j) f_c(r_k))
+        dl_dmean = cut * (by_shift * self.shift_slopes).sum(-1)
+        dl_dcos = cut * (by_section * self.section_slopes).sum(-1) * self.dtheta_dcos
+        u_j, u_k = self.unit[self.triple_j], self.unit[self.triple_k]
+        r_j, r_k = self.r[self.triple_j], self.r[self.triple_k]
+        dl_dr_j = 0.5 * dl_dmean + total * self.cut_k * self.cut_slope_j
+        dl_dr_k = 0.5 * dl_dmean + total * self.cut_j * self.cut_slope_k
+        cos = self.cos[:, None]
+        along_j = dl_dcos[..., None] * ((u_k - cos * u_j) / r_j[:, None])
+        along_k = dl_dcos[..., None] * ((u_j - cos * u_k) / r_k[:, None])
+        gradient = torch.zeros(num_members, len(self.r), 3, dtype=block.dtype, device=block.device)
+        gradient = gradient.index_add(1, self.triple_j, dl_dr_j[..., None] * u_j + along_j)
+        return gradient.index_add(1, self.triple_k, dl_dr_k[..., None] * u_k + along_k)
 
     def _chiral_pair_gradient(self, squares: torch.Tensor, products: torch.Tensor) -> torch.Tensor:
         """The chiral blocks' part: features chi_k^2 and chi_k sum_j g_b(r_ij) chi_j,k."""
@@ -239,144 +370,16 @@ class DescriptorValues:
         for first, second, third in ((a, b, c), (b, c, a), (c, a, b)):
             cross = torch.linalg.cross(moments[:, second], moments[:, third])  # (A, K, 3)
             dl_dmoment.index_add_(2, first, dl_dchi[..., None] * cross)
-        return gradient + self._moment_pair_gradient(
-            dl_dmoment[:, batch.pair_i], self.chiral_weights, self.chiral_slopes, self.unit
-        )
+        per_pair = dl_dmoment[:, batch.pair_i]  # (M, P, n, 3): dL/dv of each pair's centre
+        # v = sum_pairs w(r) u: dv/d(vector) = w' u u^T + w (I - u u^T) / r
+        projected = (per_pair * self.unit[:, None, :]).sum(-1)  # (M, P, n)
+        radial_part = (projected * self.chiral_slopes).sum(-1)[..., None] * self.unit
+        along = (per_pair * self.chiral_weights[..., None]).sum(-2)  # (M, P, 3)
+        tangential = along - (along * self.unit).sum(-1, keepdim=True) * self.unit
+        return gradient + radial_part + tangential / self.r[:, None]
 
 
 def _sum_rows(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
     """Sum ``values`` (P, ...) into ``size`` rows by ``index`` (P,)."""
     out = torch.zeros(size, *values.shape[1:], dtype=values.dtype, device=values.device)
     return out.index_add_(0, index, values)
-
-
-def _symmetric_matrix_times(packed: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
-    """S u for symmetric S packed as (xx, yy, zz, √2 xy, √2 xz, √2 yz) (M, P, 6), u (P, 3).
-
-    The packing makes packed . f(u) = u^T S u with S_xy = packed_xy / √2."""
-    xx, yy, zz, xy, xz, yz = packed.unbind(-1)
-    xy, xz, yz = (t / 2.0**0.5 for t in (xy, xz, yz))
-    x, y, z = unit.unbind(-1)
-    return torch.stack(
-        [xx * x + xy * y + xz * z, xy * x + yy * y + yz * z, xz * x + yz * y + zz * z], -1
-    )
-
-
-def _symmetric_outer(unit: torch.Tensor) -> torch.Tensor:
-    """The six independent components of u u^T, off-diagonals scaled by sqrt 2 so that
-    their dot product is the Frobenius product: (..., P, 3) -> (..., P, 6)."""
-    x, y, z = unit.unbind(-1)
-    root2 = 2.0**0.5
-    return torch.stack([x * x, y * y, z * z, root2 * x * y, root2 * x * z, root2 * y * z], -1)
-
-
-@dataclass
-class PairBatch:
-    """Neighbour pairs of one or more structures, ready for a descriptor and a model."""
-
-    species_index: torch.Tensor  # (A,) index into Descriptor.species
-    structure_index: torch.Tensor  # (A,) which structure each atom belongs to
-    num_structures: int
-    pair_i: torch.Tensor  # (P,) centre atom
-    pair_j: torch.Tensor  # (P,) neighbour atom
-    vectors: torch.Tensor  # (P, 3) from i to j, Å
-
-    @property
-    def num_atoms(self) -> int:
-        return int(self.species_index.shape[0])
-
-    def to(self, device: torch.device | str) -> "PairBatch":
-        """The same batch with every tensor on ``device``."""
-        moved = {
-            name: value.to(device) if isinstance(value, torch.Tensor) else value
-            for name, value in vars(self).items()
-        }
-        return PairBatch(**moved)
-
-    def forces_from_pair_gradient(self, gradient: torch.Tensor) -> torch.Tensor:
-        """Forces (..., A, 3) from dE/d(pair vector) (..., P, 3): the vector points from
-        i to j, so F_i = +dE/dr_ij and F_j = -dE/dr_ij."""
-        lead = gradient.shape[:-2]
-        forces = torch.zeros(*lead, self.num_atoms, 3, dtype=gradient.dtype, device=gradient.device)
-        forces.index_add_(len(lead), self.pair_i, gradient)
-        forces.index_add_(len(lead), self.pair_j, -gradient)
-        return forces
-
-
-def species_indices(atoms: Atoms, descriptor: Descriptor) -> np.ndarray:
-    """Index of each atom's element in ``descriptor.species``; a clear error for unknown ones."""
-    lookup = {z: k for k, z in enumerate(descriptor.species)}
-    unknown = sorted({int(z) for z in atoms.numbers} - set(lookup))
-    if unknown:
-        raise ValueError(
-            f"elements with atomic numbers {unknown} are not among the model's species "
-            f"{descriptor.species}"
-        )
-    return np.array([lookup[z] for z in atoms.numbers], dtype=np.int64)
-
-
-@dataclass
-class PairTopology:
-    """Which atoms pair with which (and through which lattice translation) in a set of
-    structures; it changes only when neighbour lists are rebuilt, so MD reuses it and
-    recomputes just the pair vectors from new positions."""
-
-    species_index: torch.Tensor  # (A,)
-    structure_index: torch.Tensor  # (A,)
-    num_structures: int
-    pair_i: torch.Tensor  # (P,) into the concatenated atoms
-    pair_j: torch.Tensor  # (P,)
-    image_offsets: np.ndarray  # (P, 3) Cartesian translation of atom j, Å
-
-    @classmethod
-    def from_candidates(
-        cls,
-        structures: Sequence[Atoms],
-        descriptor: Descriptor,
-        candidates: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
-    ) -> "PairTopology":
-        """``candidates[k]`` is (pair_i, pair_j, image_offsets) of structure k, e.g. a
-        Verlet list with a skin; pairs beyond the cutoff will contribute exactly zero."""
-        species, owner, pair_i, pair_j, offsets = [], [], [], [], []
-        start = 0
-        for index, (atoms, (i, j, shift)) in enumerate(zip(structures, candidates, strict=True)):
-            species.append(species_indices(atoms, descriptor))
-            owner.append(np.full(len(atoms), index, dtype=np.int64))
-            pair_i.append(i + start)
-            pair_j.append(j + start)
-            offsets.append(shift)
-            start += len(atoms)
-        return cls(
-            torch.as_tensor(np.concatenate(species)),
-            torch.as_tensor(np.concatenate(owner)),
-            len(structures),
-            torch.as_tensor(np.concatenate(pair_i), dtype=torch.int64),
-            torch.as_tensor(np.concatenate(pair_j), dtype=torch.int64),
-            np.concatenate(offsets).reshape(-1, 3),
-        )
-
-    def batch(self, positions: np.ndarray, dtype: torch.dtype = torch.float64) -> PairBatch:
-        """The batch at ``positions`` (all structures' atoms, concatenated)."""
-        vectors = positions[self.pair_j] - positions[self.pair_i] + self.image_offsets
-        return PairBatch(
-            species_index=self.species_index,
-            structure_index=self.structure_index,
-            num_structures=self.num_structures,
-            pair_i=self.pair_i,
-            pair_j=self.pair_j,
-            vectors=torch.as_tensor(vectors, dtype=dtype),
-        )
-
-
-def pair_batch(
-    structures: Sequence[Atoms], descriptor: Descriptor, dtype: torch.dtype = torch.float64
-) -> PairBatch:
-    """Neighbour pairs within the cutoff (periodic images included) of ``structures``."""
-    candidates = []
-    for atoms in structures:
-        i, j, shifts = primitive_neighbor_list(
-            "ijS", atoms.pbc, atoms.cell.array, atoms.positions, descriptor.cutoff_a
-        )
-        candidates.append((i, j, shifts @ atoms.cell.array))
-    topology = PairTopology.from_candidates(structures, descriptor, candidates)
-    return topology.batch(np.concatenate([a.positions for a in structures]), dtype)

@@ -10,13 +10,15 @@ stacked along a leading member axis and each member gets its own copy of the pai
 vectors, so one forward and one backward pass give all M energies and force fields.
 """
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from mlpmf.descriptors import Descriptor, DescriptorValues, PairBatch
+from mlpmf.descriptors import Descriptor, DescriptorValues
+from mlpmf.neighbours import PairBatch
 
 
 def resolve_device(name: str) -> torch.device:
@@ -346,6 +348,12 @@ def load_model(path: str | Path) -> Committee | GaussianProcess:
     saved = torch.load(path, map_location="cpu", weights_only=True)
     descriptor_settings = dict(saved["descriptor"])
     descriptor_settings["species"] = tuple(descriptor_settings["species"])
+    known = {f.name for f in dataclasses.fields(Descriptor)}
+    if set(descriptor_settings) - known:
+        raise ValueError(
+            f"{path}: written by an older mlpmf (descriptor keys "
+            f"{sorted(set(descriptor_settings) - known)}); delete it and rerun to retrain"
+        )
     model_class = MODEL_KINDS[saved["kind"]]
     model = model_class.from_state(
         Descriptor(**descriptor_settings), saved["settings"], saved["state"]

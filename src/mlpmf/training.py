@@ -1,8 +1,11 @@
-"""Training a committee on energies and forces.
+"""The committee's training loop (the sparse GP's fit: :mod:`mlpmf.gaussian_process`).
 
-Each member sees its own bootstrap resample of the training structures (frame weights
-drawn from a multinomial) and its own random initialisation; all members train in the
-same optimiser steps, since they share the descriptor. The loss of member m is
+Every committee member sees every training frame and differs from the others by its
+random initialisation (members trained on all the data with different seeds are more
+accurate than bootstrap members, and their disagreement still ranks the errors);
+``bootstrap`` gives each member its own resample of the frames instead (frame weights
+drawn from a multinomial). All members train in the same optimiser steps, since they
+share the descriptor. The loss of member m is
 
     L_m = sum_f w_mf [ w_E ((E_f - E_f^ref) / N_f)^2 + w_F mean_atoms,xyz (F_f - F_f^ref)^2 ]
           / sum_f w_mf
@@ -11,6 +14,7 @@ with energies per atom in eV and forces in eV/Å; the optimiser minimises sum_m 
 """
 
 import copy
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -20,149 +24,56 @@ from pathlib import Path
 import numpy as np
 import torch
 from ase import Atoms
-from ase.io import read
-from scipy.stats import spearmanr
 from tqdm import tqdm
 
-from mlpmf.descriptors import Descriptor, DescriptorValues, PairBatch, pair_batch
-from mlpmf.io import atomic_path, write_json
-from mlpmf.models import (
-    Committee,
-    GaussianProcess,
-    max_pairwise_force_difference,
-    resolve_device,
-)
+from mlpmf.dataset import DataStatistics, descriptor_for, reference_arrays
+from mlpmf.descriptors import Descriptor, DescriptorValues, pair_batch
+from mlpmf.io import atomic_path
+from mlpmf.models import Committee, resolve_device
 
 log = logging.getLogger(__name__)
 
-# A feature is scaled by its spread over the training atoms, but by no less than this
-# fraction of the spread of its whole block (a feature that barely varies in the data
-# must not blow up when it varies a little in MD), and no less than the absolute floor
-# (chiral features of an achiral system are zero up to rounding). Relative to the
-# block, because chiral products are small numbers (1e-4 and below) whose spread
-# still carries the signal, while radial and angular features are of order one.
-RELATIVE_STD_FLOOR = 1e-3
-ABSOLUTE_STD_FLOOR = 1e-10
 
+@dataclass(frozen=True)
+class CommitteeSettings:
+    """The config's ``committee`` section: size, networks and training."""
 
-def check_labelled_frames(frames: Sequence[Atoms], source: str) -> None:
-    """Raise ValueError naming ``source`` and the frame if any label is missing or not finite."""
-    if len(frames) == 0:
-        raise ValueError(f"{source}: no frames")
-    for index, frame in enumerate(frames):
-        try:
-            energy = frame.get_potential_energy()
-            forces = frame.get_forces(apply_constraint=False)
-        except Exception as error:  # ASE raises several types for missing labels
-            raise ValueError(
-                f"{source}: frame {index} has no energy and forces ({error})"
-            ) from None
-        if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
-            raise ValueError(f"{source}: frame {index} has a non-finite energy or force")
-
-
-def read_labelled_frames(path: str | Path) -> list[Atoms]:
-    """The frames of an extxyz file, checked to carry finite energies and forces."""
-    frames = read(path, index=":")
-    check_labelled_frames(frames, str(path))
-    return frames
-
-
-def save_model_and_metrics(model, metrics: Mapping, model_path, metrics_path) -> None:
-    """Log a model's held-out accuracy and write it and its metrics, each atomically."""
-    log.info(
-        "%s: test force RMSE %.4f eV/A = %.1f%% of the reference force std; "
-        "uncertainty-error rank correlation %.2f",
-        model.kind,
-        metrics["committee_force_rmse_ev_a"],
-        100 * metrics["force_rmse_over_reference_std"],
-        metrics["uncertainty_error_spearman"],
-    )
-    with atomic_path(model_path) as tmp:
-        model.save(tmp)
-    write_json(dict(metrics), metrics_path)
-
-
-def _reference_arrays(frames: Sequence[Atoms]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    energies = torch.tensor([f.get_potential_energy() for f in frames], dtype=torch.float64)
-    forces = torch.as_tensor(
-        np.concatenate([f.get_forces(apply_constraint=False) for f in frames]), dtype=torch.float64
-    )
-    counts = torch.tensor([len(f) for f in frames], dtype=torch.float64)
-    return energies, forces, counts
-
-
-def descriptor_for(frames: Sequence[Atoms], settings: Mapping) -> Descriptor:
-    """The descriptor of the config's ``descriptor`` section for the elements of ``frames``."""
-    species = tuple(sorted({int(z) for f in frames for z in f.numbers}))
-    return Descriptor(
-        species,
-        settings["num_radial"],
-        settings["cutoff_a"],
-        num_angular=settings["num_angular"],
-        num_chiral=settings["num_chiral"],
-    )
-
-
-@dataclass
-class DataStatistics:
-    """Per-element descriptor mean and std, and per-element reference energies (eV)
-    fitted by least squares to the structure energies."""
-
-    feature_mean: torch.Tensor
-    feature_std: torch.Tensor
-    reference_energies: torch.Tensor
-    features: torch.Tensor  # (A, F) of every atom of the frames
-    species_index: torch.Tensor  # (A,)
-    residual_energies: torch.Tensor  # (n,) structure energies minus the reference ones, eV
-    atomic_energy_std: float  # eV, std of residual / sqrt(atoms): an atomic energy's spread
+    members: int = 4
+    hidden_layers: tuple[int, ...] = (32, 32)
+    epochs: int = 300
+    batch_size: int = 4  # frames per optimiser step
+    learning_rate: float = 0.005
+    final_learning_rate: float = 0.0001
+    energy_weight: float = 1.0  # of (eV/atom)^2
+    force_weight: float = 1.0  # of (eV/Å)^2
+    validation_fraction: float = 0.1
+    patience_epochs: int = 30
+    bootstrap: bool = False
 
     @classmethod
-    def of(cls, frames: Sequence[Atoms], descriptor: Descriptor) -> "DataStatistics":
-        batch = pair_batch(frames, descriptor)
-        with torch.no_grad():
-            features = descriptor.features(batch)
-        num_species = len(descriptor.species)
-        mean = torch.zeros(num_species, descriptor.num_features, dtype=torch.float64)
-        std = torch.ones(num_species, descriptor.num_features, dtype=torch.float64)
-        for s in range(num_species):
-            selected = features[batch.species_index == s]
-            mean[s] = selected.mean(0)
-            if len(selected) > 1:
-                blocks = torch.split(selected, descriptor.block_sizes(), dim=1)
-                floor = torch.cat(
-                    [
-                        torch.full((block.shape[1],), RELATIVE_STD_FLOOR * float(block.std()))
-                        for block in blocks
-                    ]
-                ).clamp_min(ABSOLUTE_STD_FLOOR)
-                std[s] = torch.maximum(selected.std(0), floor.to(selected.dtype))
-        energies, _, _ = _reference_arrays(frames)
-        composition = torch.zeros(len(frames), num_species, dtype=torch.float64)
-        composition.index_put_(
-            (batch.structure_index, batch.species_index),
-            torch.ones(batch.num_atoms, dtype=torch.float64),
-            accumulate=True,
-        )
-        reference = torch.linalg.lstsq(composition, energies[:, None]).solution[:, 0]
-        residual = energies - composition @ reference
-        atoms = composition.sum(1)
-        spread = float((residual / atoms.sqrt()).std()) if len(frames) > 1 else 0.0
-        return cls(mean, std, reference, features, batch.species_index, residual, spread)
+    def from_config(cls, section: Mapping) -> "CommitteeSettings":
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in section.items() if k in names}
+        if "hidden_layers" in values:
+            values["hidden_layers"] = tuple(int(h) for h in values["hidden_layers"])
+        return cls(**values)
+
+    def replace(self, **changes) -> "CommitteeSettings":
+        return dataclasses.replace(self, **changes)
 
 
-def _initial_committee(frames, descriptor: Descriptor, settings: Mapping) -> Committee:
+def _initial_committee(frames, descriptor: Descriptor, settings: CommitteeSettings) -> Committee:
     """A committee whose normalisation and reference energies come from ``frames``."""
     statistics = DataStatistics.of(frames, descriptor)
-    _, forces, _ = _reference_arrays(frames)
+    _, forces, _ = reference_arrays(frames)
     # the networks' output unit: the force spread (eV per Å of motion), or the atomic
     # energies' spread for data without forces
     force_std = float(forces.std()) if forces.numel() > 1 else 0.0
     energy_scale = force_std if force_std > 1e-6 else statistics.atomic_energy_std
     return Committee(
         descriptor,
-        settings["members"],
-        settings["hidden_layers"],
+        settings.members,
+        settings.hidden_layers,
         statistics.feature_mean,
         statistics.feature_std,
         statistics.reference_energies,
@@ -209,7 +120,8 @@ class TrainingCheckpoint:
 
 @dataclass
 class _LabelledBatch:
-    """Reference labels of a few frames with their descriptors, evaluated once."""
+    """Reference labels of frames with their descriptors: evaluated once per frame, and
+    joined into new mini-batches every epoch."""
 
     descriptors: DescriptorValues
     energies: torch.Tensor
@@ -219,13 +131,23 @@ class _LabelledBatch:
 
     @classmethod
     def of(cls, frames, indices, descriptor, device):
-        arrays = [array.to(device) for array in _reference_arrays([frames[i] for i in indices])]
+        arrays = [array.to(device) for array in reference_arrays([frames[i] for i in indices])]
         pairs = pair_batch([frames[i] for i in indices], descriptor).to(device)
         with torch.no_grad():
             descriptors = descriptor.evaluate(pairs)
         return cls(descriptors, *arrays, np.asarray(indices))
 
-    def losses(self, model: Committee, settings: Mapping) -> torch.Tensor:
+    @classmethod
+    def join(cls, parts: Sequence["_LabelledBatch"]) -> "_LabelledBatch":
+        return cls(
+            DescriptorValues.concatenate([p.descriptors for p in parts]),
+            torch.cat([p.energies for p in parts]),
+            torch.cat([p.forces for p in parts]),
+            torch.cat([p.counts for p in parts]),
+            np.concatenate([p.frames for p in parts]),
+        )
+
+    def losses(self, model: Committee, settings: CommitteeSettings) -> torch.Tensor:
         """Per-member, per-structure loss (M, n_structures)."""
         predicted_e, predicted_f = model.energies_and_forces(self.descriptors)
         energy_term = ((predicted_e - self.energies) / self.counts) ** 2
@@ -233,12 +155,11 @@ class _LabelledBatch:
         structure_index = self.descriptors.batch.structure_index
         force_sum = torch.zeros_like(predicted_e).index_add_(1, structure_index, squared)
         force_term = force_sum / (3.0 * self.counts)
-        return settings["energy_weight"] * energy_term + settings["force_weight"] * force_term
+        return settings.energy_weight * energy_term + settings.force_weight * force_term
 
 
-def _batches(frames, indices, batch_size, descriptor, device) -> list[_LabelledBatch]:
-    chunks = [indices[k : k + batch_size] for k in range(0, len(indices), batch_size)]
-    return [_LabelledBatch.of(frames, chunk, descriptor, device) for chunk in chunks]
+def _chunks(indices, size: int) -> list:
+    return [indices[k : k + size] for k in range(0, len(indices), size)]
 
 
 def validation_split(num_frames: int, fraction: float, rng: np.random.Generator):
@@ -253,7 +174,7 @@ def validation_split(num_frames: int, fraction: float, rng: np.random.Generator)
 def train_committee(
     frames: Sequence[Atoms],
     descriptor_settings: Mapping,
-    settings: Mapping,
+    settings: CommitteeSettings,
     seed: int,
     device: str = "cpu",
     checkpoint: TrainingCheckpoint | None = None,
@@ -269,11 +190,10 @@ def train_committee(
     descriptor_settings
         The config's ``descriptor`` section (:func:`descriptor_for`).
     settings
-        The config's ``committee`` section: ``members``, ``hidden_layers``, ``epochs``,
-        ``batch_size``, ``learning_rate``, ``final_learning_rate``, ``energy_weight``,
-        ``force_weight``, ``validation_fraction``, ``patience_epochs``.
+        Committee size, networks and training settings.
     seed
-        Seeds the validation split, initial weights, bootstrap resamples and batch order.
+        Seeds the validation split, initial weights, bootstrap resamples (when on) and
+        batch order.
     device
         ``cpu``, ``cuda`` or ``auto`` (:func:`mlpmf.models.resolve_device`).
     checkpoint
@@ -282,20 +202,24 @@ def train_committee(
         Called with (epoch, training loss) after every epoch.
     initial
         A committee to continue from (warm start): its descriptor, normalisation and
-        weights are kept; only the bootstrap resamples are drawn anew.
+        weights are kept.
 
     Returns
     -------
-    The committee with the weights of its best validation epoch, and the learning
-    curves: ``training_loss`` and ``validation_loss`` per epoch (the members' summed
-    loss; the validation loss averages the members, each on every validation frame)
-    and ``best_epoch``.
+    The committee in which every member has the weights of its own best validation
+    epoch (members are independent networks; one poor member must not hold the others
+    back, nor be kept at the others' best epoch), and the learning curves:
+    ``training_loss`` and ``validation_loss`` per epoch (the members' summed loss; the
+    validation loss averages the members, each on every validation frame),
+    ``member_best_epochs``, ``best_epoch`` (the last of them) and
+    ``validation_frames`` (indices into ``frames``). Training stops early when no member
+    has improved for ``patience_epochs``.
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     target = resolve_device(device)
     train_indices, validation_indices = validation_split(
-        len(frames), settings["validation_fraction"], rng
+        len(frames), settings.validation_fraction, rng
     )
     if initial is None:
         descriptor = descriptor_for(frames, descriptor_settings)
@@ -305,22 +229,36 @@ def train_committee(
         model = copy.deepcopy(initial)
     model = model.to(target)
     n_train = len(train_indices)
-    bootstrap = np.zeros((model.num_members, len(frames)))
-    bootstrap[:, train_indices] = rng.multinomial(
-        n_train, np.full(n_train, 1.0 / n_train), size=model.num_members
-    )
-    bootstrap_weights = torch.as_tensor(bootstrap, dtype=torch.float64, device=target)
-    batch_size = min(settings["batch_size"], n_train)
-    batches = _batches(frames, rng.permutation(train_indices), batch_size, descriptor, target)
-    validation = _batches(frames, validation_indices, batch_size, descriptor, target)
+    frame_weights = np.zeros((model.num_members, len(frames)))
+    if settings.bootstrap:
+        frame_weights[:, train_indices] = rng.multinomial(
+            n_train, np.full(n_train, 1.0 / n_train), size=model.num_members
+        )
+    else:
+        frame_weights[:, train_indices] = 1.0
+    bootstrap_weights = torch.as_tensor(frame_weights, dtype=torch.float64, device=target)
+    batch_size = min(settings.batch_size, n_train)
+    single = {
+        i: _LabelledBatch.of(frames, [i], descriptor, target)
+        for i in tqdm(train_indices, desc="descriptors", mininterval=5)
+    }
+    num_batches = len(_chunks(train_indices, batch_size))
+    validation = [
+        _LabelledBatch.of(frames, chunk, descriptor, target)
+        for chunk in _chunks(validation_indices, 32)
+    ]
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings["learning_rate"])
-    decay = (settings["final_learning_rate"] / settings["learning_rate"]) ** (
-        1.0 / max(settings["epochs"] * len(batches), 1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    decay = (settings.final_learning_rate / settings.learning_rate) ** (
+        1.0 / max(settings.epochs * num_batches, 1)
     )
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=decay)
     history = {"training_loss": [], "validation_loss": []}
-    best = {"loss": float("inf"), "epoch": -1, "state": None}
+    best = {
+        "loss": torch.full((model.num_members,), float("inf"), dtype=torch.float64),
+        "epoch": [-1] * model.num_members,
+        "state": _copy_state(model),
+    }
     first_epoch = 0
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is not None:
@@ -332,57 +270,65 @@ def train_committee(
         first_epoch = saved["epoch"] + 1
         log.info("resuming training from its checkpoint after epoch %d", saved["epoch"])
     progress = tqdm(
-        range(first_epoch, settings["epochs"]),
+        range(first_epoch, settings.epochs),
         desc="training",
         mininterval=5,
         initial=first_epoch,
-        total=settings["epochs"],
+        total=settings.epochs,
     )
     for epoch in progress:
         epoch_loss = 0.0
-        for b in rng.permutation(len(batches)):
-            batch = batches[b]
+        for chunk in _chunks(rng.permutation(train_indices), batch_size):
+            batch = _LabelledBatch.join([single[i] for i in chunk])
             weights = bootstrap_weights[:, batch.frames]
             if float(weights.sum()) == 0.0:
                 continue
             losses = batch.losses(model, settings)
-            loss = ((losses * weights).sum(1) / bootstrap_weights.sum(1) * len(batches)).sum()
+            loss = ((losses * weights).sum(1) / bootstrap_weights.sum(1) * num_batches).sum()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             scheduler.step()
-            epoch_loss += loss.item() / len(batches)
+            epoch_loss += loss.item() / num_batches
         history["training_loss"].append(epoch_loss)
-        validation_loss = _validation_loss(model, validation, settings)
-        history["validation_loss"].append(validation_loss)
-        if validation_loss < best["loss"] or not validation:
-            best = {"loss": validation_loss, "epoch": epoch, "state": _copy_state(model)}
+        member_losses = _validation_losses(model, validation, settings)
+        history["validation_loss"].append(float(member_losses.mean()))
+        improved = member_losses < best["loss"] if validation else torch.ones_like(best["loss"]) > 0
+        if improved.any():
+            _keep_members(best["state"], _copy_state(model), improved)
+            best["loss"] = torch.where(improved, member_losses, best["loss"])
+            best["epoch"] = [
+                epoch if up else e for up, e in zip(improved, best["epoch"], strict=True)
+            ]
         if checkpoint is not None and (epoch + 1) % checkpoint.every_epochs == 0:
             checkpoint.save(epoch, model, optimizer, scheduler, rng, history, best)
         if on_epoch_end is not None:
             on_epoch_end(epoch, epoch_loss)
-        if validation and epoch - best["epoch"] >= settings["patience_epochs"] > 0:
-            log.info(
-                "validation loss has not improved for %d epochs: stopping", epoch - best["epoch"]
-            )
+        stale = epoch - max(best["epoch"])
+        if validation and stale >= settings.patience_epochs > 0:
+            log.info("no member's validation loss has improved for %d epochs: stopping", stale)
             break
     progress.close()
     model.load_state_dict(best["state"])
-    history["best_epoch"] = best["epoch"]
+    history["member_best_epochs"] = list(best["epoch"])
+    history["validation_frames"] = [int(i) for i in validation_indices]
+    history["best_epoch"] = max(best["epoch"])
     log.info(
-        "best epoch %d: training loss %.6g, validation loss %.6g",
+        "members' best epochs %s, validation losses %s",
         best["epoch"],
-        history["training_loss"][best["epoch"]],
-        best["loss"],
+        [f"{float(v):.4g}" for v in best["loss"]],
     )
     return model, history
 
 
-def _validation_loss(model, validation: list[_LabelledBatch], settings) -> float:
+def _validation_losses(
+    model, validation: list[_LabelledBatch], settings: CommitteeSettings
+) -> torch.Tensor:
+    """Each member's mean loss per validation frame (M,); NaN without validation frames."""
     if not validation:
-        return float("nan")
+        return torch.full((model.num_members,), float("nan"), dtype=torch.float64)
     with torch.no_grad():
-        total = sum(float(batch.losses(model, settings).sum(1).mean()) for batch in validation)
+        total = sum(batch.losses(model, settings).sum(1).cpu() for batch in validation)
     return total / sum(len(batch.frames) for batch in validation)
 
 
@@ -390,154 +336,12 @@ def _copy_state(model) -> dict:
     return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
 
-def fit_gaussian_process(
-    frames: Sequence[Atoms],
-    descriptor_settings: Mapping,
-    settings: Mapping,
-    seed: int,
-    device: str = "cpu",
-) -> GaussianProcess:
-    """Fit a sparse GP (:class:`mlpmf.models.GaussianProcess`) to energies and forces.
-
-    ``settings`` is the config's ``gaussian_process`` section: ``inducing_atoms`` (drawn
-    at random, by ``seed``, from the atoms of ``frames``), ``length_scale`` (in
-    standardised descriptor units; null: the median distance between inducing atoms),
-    ``energy_noise_ev_per_atom`` and ``force_noise_ev_a``. The signal std is that of
-    the per-atom energies left after the per-element reference energies.
-    """
-    rng = np.random.default_rng(seed)
-    descriptor = descriptor_for(frames, descriptor_settings)
-    statistics = DataStatistics.of(frames, descriptor)
-    _, forces, _ = _reference_arrays(frames)
-    num_atoms = statistics.features.shape[0]
-    chosen = np.sort(
-        rng.choice(num_atoms, min(settings["inducing_atoms"], num_atoms), replace=False)
-    )
-    species = statistics.species_index[chosen]
-    inducing = (
-        statistics.features[chosen] - statistics.feature_mean[species]
-    ) / statistics.feature_std[species]
-    length_scale = settings["length_scale"]
-    if length_scale is None:
-        distances = torch.cdist(inducing, inducing)
-        length_scale = float(distances[distances > 0].median()) if len(chosen) > 1 else 1.0
-    residual = statistics.residual_energies
-    signal_std = max(statistics.atomic_energy_std, 1e-3)
-    model = GaussianProcess(
-        descriptor,
-        statistics.feature_mean,
-        statistics.feature_std,
-        statistics.reference_energies,
-        inducing,
-        species,
-        length_scale,
-        signal_std,
-    ).to(resolve_device(device))
-
-    target = model.device
-    precision = torch.zeros(len(chosen), len(chosen), dtype=torch.float64, device=target)
-    projection = torch.zeros(len(chosen), dtype=torch.float64, device=target)
-    start = 0
-    for index, frame in enumerate(tqdm(frames, desc="GP design", mininterval=5)):
-        with torch.no_grad():
-            energy_row, force_rows = model.design_rows(pair_batch([frame], descriptor).to(target))
-        rows = torch.cat([energy_row, force_rows.reshape(-1, len(chosen))])
-        targets = torch.cat(
-            [
-                residual[index : index + 1],
-                forces[start : start + len(frame)].reshape(-1),
-            ]
-        ).to(target)
-        inverse_noise = torch.cat(
-            [
-                torch.tensor([(settings["energy_noise_ev_per_atom"] * len(frame)) ** -2.0]),
-                torch.full((3 * len(frame),), settings["force_noise_ev_a"] ** -2.0),
-            ]
-        ).to(target, torch.float64)
-        precision += rows.T @ (inverse_noise[:, None] * rows)
-        projection += rows.T @ (inverse_noise * targets)
-        start += len(frame)
-    jitter = 1e-8 * model.signal_std_ev**2 * torch.eye(len(chosen), dtype=torch.float64)
-    inducing_kernel = model.kernel(statistics.features[chosen].to(target), species.to(target))
-    inducing_kernel = inducing_kernel + jitter.to(target)
-    model.inducing_cholesky.copy_(torch.linalg.cholesky(inducing_kernel))
-    precision += inducing_kernel
-    factor = torch.linalg.cholesky(precision)
-    model.weights.copy_(torch.cholesky_solve(projection[:, None], factor)[:, 0])
-    model.weight_covariance.copy_(torch.cholesky_inverse(factor))
-    log.info("GP: %d inducing atoms, length scale %.3g", len(chosen), length_scale)
-    return model
-
-
-def force_uncertainty(model: Committee | GaussianProcess, batch: PairBatch) -> torch.Tensor:
-    """Per-atom uncertainty (A,): the committee's largest pairwise member force
-    difference, eV/Å, or the GP's predictive std of the atom's energy, eV."""
-    if isinstance(model, GaussianProcess):
-        return model.predictive_variances(batch)[1].sqrt()
-    return max_pairwise_force_difference(model.energies_and_forces(batch)[1])
-
-
-@dataclass
-class ModelPredictions:
-    """A model's predictions on labelled frames, per member, with reference labels."""
-
-    energies: torch.Tensor  # (M, n) eV
-    forces: torch.Tensor  # (M, A, 3) eV/Å
-    reference_energies: torch.Tensor  # (n,) eV
-    reference_forces: torch.Tensor  # (A, 3) eV/Å
-    atom_counts: torch.Tensor  # (n,)
-    uncertainty: torch.Tensor  # (A,) eV/Å, force_uncertainty of each atom
-
-    @classmethod
-    def of(cls, model: Committee | GaussianProcess, frames: Sequence[Atoms]) -> "ModelPredictions":
-        energies, forces, uncertainty = [], [], []
-        with torch.no_grad():
-            for frame in frames:
-                batch = pair_batch([frame], model.descriptor).to(model.device)
-                e, f = model.energies_and_forces(batch)
-                energies.append(e.cpu())
-                forces.append(f.cpu())
-                uncertainty.append(force_uncertainty(model, batch).cpu())
-        return cls(
-            torch.cat(energies, 1),
-            torch.cat(forces, 1),
-            *_reference_arrays(frames),
-            torch.cat(uncertainty),
-        )
-
-    @property
-    def atom_force_errors(self) -> torch.Tensor:
-        """|mean predicted force - reference force| of every atom (A,), eV/Å."""
-        return (self.forces.mean(0) - self.reference_forces).norm(dim=-1)
-
-
-def evaluate_model(model: Committee | GaussianProcess, frames: Sequence[Atoms]) -> dict:
-    """Energy (eV/atom) and force (eV/Å) RMSE of every member and of the mean on
-    ``frames``, and the Spearman rank correlation between each atom's force
-    uncertainty (:func:`force_uncertainty`) and its true force error."""
-    p = ModelPredictions.of(model, frames)
-    energy_error = (p.energies - p.reference_energies) / p.atom_counts
-    force_error = p.forces - p.reference_forces
-    mean_energy_rmse = float(energy_error.mean(0).pow(2).mean().sqrt())
-    mean_force_rmse = float((p.forces.mean(0) - p.reference_forces).pow(2).mean().sqrt())
-    reference_std = float(p.reference_forces.std())
-    return {
-        "model": model.kind,
-        "members": [
-            {
-                "energy_rmse_ev_per_atom": float(energy_error[m].pow(2).mean().sqrt()),
-                "force_rmse_ev_a": float(force_error[m].pow(2).mean().sqrt()),
-            }
-            for m in range(model.num_members)
-        ],
-        "committee_energy_rmse_ev_per_atom": mean_energy_rmse,
-        "committee_force_rmse_ev_a": mean_force_rmse,
-        "reference_force_std_ev_a": reference_std,
-        "force_rmse_over_reference_std": (
-            mean_force_rmse / reference_std if reference_std > 0 else float("nan")
-        ),
-        "uncertainty_error_spearman": float(
-            spearmanr(p.uncertainty, p.atom_force_errors).statistic
-        ),
-        "num_structures": len(frames),
-    }
+def _keep_members(best: dict, current: dict, members: torch.Tensor) -> None:
+    """Copy the ``members`` (bool, M) of ``current``'s per-member parameters (those with
+    a leading member axis: the networks' weights and biases) into ``best``; the shared
+    buffers (normalisation) are the same in both."""
+    for name, value in current.items():
+        if name.startswith(("weights.", "biases.")):
+            best[name][members.to(value.device)] = value[members.to(value.device)]
+        else:
+            best[name] = value

@@ -17,6 +17,9 @@ rule train_committee:
     params:
         descriptor=config["descriptor"],
         committee=config["committee"],
+        trust=trust_settings(),
+        temperature_k=config["temperature_k"],
+        data_temperature_k=data_temperature_k(),
         device=config["device"],
         seed=SEEDS["train_committee"],
     script:

@@ -7,10 +7,10 @@ sys.stderr = open(snakemake.log[0], "w")
 
 from ase.io import read
 
+from mlpmf.evaluation import ModelPredictions
 from mlpmf.io import read_json
 from mlpmf.models import load_model
 from mlpmf.plotting import plot_force_parity, plot_learning_curve, plot_uncertainty_vs_error
-from mlpmf.training import ModelPredictions
 
 test = read(snakemake.input.test, index=":")
 metrics = read_json(snakemake.input.metrics)

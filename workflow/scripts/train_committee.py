@@ -11,13 +11,15 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 
 import torch
 
-from mlpmf.training import (
-    TrainingCheckpoint,
+from mlpmf.dataset import read_labelled_frames
+from mlpmf.evaluation import (
+    TrustSettings,
+    calibrated_trust,
     evaluate_model,
-    read_labelled_frames,
     save_model_and_metrics,
-    train_committee,
+    thermal_force_scale,
 )
+from mlpmf.training import CommitteeSettings, TrainingCheckpoint, train_committee
 
 CHECKPOINT_EVERY_EPOCHS = 10
 
@@ -33,10 +35,16 @@ checkpoint = TrainingCheckpoint(
     CHECKPOINT_EVERY_EPOCHS,
 )
 params = snakemake.params
+settings = CommitteeSettings.from_config(params.committee)
 model, learning_curves = train_committee(
-    train, params.descriptor, params.committee, params.seed, params.device, checkpoint
+    train, params.descriptor, settings, params.seed, params.device, checkpoint
 )
 metrics = evaluate_model(model, test)
 metrics.update(learning_curves)
+unseen = [*test, *(train[i] for i in learning_curves["validation_frames"])]
+force_scale = thermal_force_scale(train, params.temperature_k, params.data_temperature_k)
+trust = calibrated_trust(model, unseen, TrustSettings.from_config(params.trust), force_scale)
+metrics["trust_levels"] = trust.to_dict()
+logging.info("trust levels: %s", trust)
 save_model_and_metrics(model, metrics, snakemake.output.model, snakemake.output.metrics)
 checkpoint.remove()

@@ -8,12 +8,9 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 
 import torch
 
-from mlpmf.training import (
-    evaluate_model,
-    fit_gaussian_process,
-    read_labelled_frames,
-    save_model_and_metrics,
-)
+from mlpmf.dataset import read_labelled_frames
+from mlpmf.evaluation import evaluate_model, save_model_and_metrics
+from mlpmf.gaussian_process import fit_gaussian_process
 
 torch.set_num_threads(snakemake.threads)
 train = read_labelled_frames(snakemake.input.train)
