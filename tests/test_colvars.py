@@ -121,3 +121,30 @@ def test_effective_mass_is_reduced_mass_for_distance_and_mass_for_position():
 def test_factory_rejects_wrong_or_repeated_atoms(kind, atoms, needed):
     with pytest.raises(ValueError, match=f"collective_variable.atoms: {kind} needs {needed}"):
         make_colvar({"kind": kind, "atoms": atoms})
+
+
+@pytest.mark.parametrize("target", [60.0, 170.0, -120.0])
+def test_a_torsion_is_set_by_turning_its_fragment_rigidly(target):
+    """Alanine dipeptide's phi: the Newton steps alone move only the four dihedral
+    atoms and stretch bonds by tenths of an Å; turning the fragment beyond the N-CA
+    bond keeps every bond length (and every distance within each side) exact."""
+    from ase.io import read
+
+    from tests.workflow_helpers import REPO
+
+    atoms = read(REPO / "resources/alanine_dipeptide/L.xyz")
+    phi = Dihedral((1, 3, 4, 6))
+    moved = move_to_value(phi, atoms.positions, target, numbers=atoms.numbers)
+    assert phi.value(moved) == pytest.approx(target, abs=1e-8)
+    before = np.linalg.norm(atoms.positions[:, None] - atoms.positions[None], axis=-1)
+    after = np.linalg.norm(moved[:, None] - moved[None], axis=-1)
+    bonds = before < 1.7
+    assert np.abs(after - before)[bonds].max() < 1e-9
+    strained = move_to_value(phi, atoms.positions, target)
+    strained_after = np.linalg.norm(strained[:, None] - strained[None], axis=-1)
+    assert np.abs(strained_after - before)[bonds].max() > 0.05  # what the rigid turn avoids
+    fixed = np.zeros(len(atoms), dtype=bool)
+    fixed[15] = True  # a hydrogen of the turning fragment held fixed: no rigid turn
+    pinned = move_to_value(phi, atoms.positions, target, numbers=atoms.numbers, movable=~fixed)
+    np.testing.assert_array_equal(pinned[15], atoms.positions[15])
+    assert phi.value(pinned) == pytest.approx(target, abs=1e-8)

@@ -4,24 +4,80 @@ Two sources of frames, so that the data cover both the thermally accessible basi
 the barrier region along the CV:
 
 1. Langevin MD at an elevated temperature, started from the input structure.
-2. A restrained scan: short umbrella-restrained MD at evenly spaced CV values across the
-   window range, each started from the input structure moved onto that CV value.
+2. A restrained scan: umbrella-restrained MD at evenly spaced CV values across the
+   window range. The scan walks outwards from the input structure's CV value in both
+   directions, each point starting from the previous point's last frame, so that every
+   move along the CV is one scan step. Moving the CV's atoms strains the molecule
+   (only the atoms that define the CV move), so each point first relaxes under the
+   restraint, then equilibrates, and only then records frames.
 
-Every frame stores the oracle's unbiased energy and forces. An oracle call that fails
-even after its retries ends that trajectory (its frames so far are kept) instead of
-the whole run.
+Every frame stores the oracle's unbiased energy and forces. Frames more than
+``max_energy_above_minimum_kt`` above the lowest are dropped (strained geometries no
+window will visit) and counted. An oracle call that fails even after its retries ends
+that trajectory (its frames so far are kept) instead of the whole run.
 """
 
 import logging
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.calculator import Calculator
+from ase.calculators.calculator import CalculationFailed, Calculator, all_changes
 from ase.calculators.singlepoint import SinglePointCalculator
+from ase.optimize import FIRE
 
-from mlpmf.colvars import CollectiveVariable, move_to_value
-from mlpmf.dynamics import LangevinSettings, SimulationError, UmbrellaBias, run_langevin
+from mlpmf.colvars import CollectiveVariable, move_to_value, periodic_difference
+from mlpmf.dynamics import (
+    LangevinSettings,
+    SimulationError,
+    UmbrellaBias,
+    fixed_atom_mask,
+    run_langevin,
+)
+from mlpmf.units import kt_ev
+
+log = logging.getLogger(__name__)
+
+RELAX_FMAX_EV_A = 0.5  # restrained relaxation of a scan point stops below this force
+# Barriers along the CV that the automatic energy threshold leaves room for, in kT of
+# the study temperature (40 kT = 100 kJ/mol at 300 K): scan frames sit on them.
+BARRIER_ALLOWANCE_KT = 40.0
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    """The config's ``dataset`` section (temperatures in K, times in fs)."""
+
+    md_temperature_k: float = 600.0
+    md_steps: int = 2000
+    scan_points: int = 16
+    scan_relax_steps: int = 50
+    scan_equilibration_steps: int = 200
+    scan_steps_per_point: int = 200
+    scan_temperature_k: float = 450.0
+    scan_spring_constant_kj_mol: float = 200.0
+    timestep_fs: float = 2.0
+    friction_per_fs: float = 0.01
+    record_every: int = 10
+    test_fraction: float = 0.2
+    max_energy_above_minimum_kt: float | None = None
+
+    @classmethod
+    def from_config(cls, section) -> "DatasetSettings":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in section.items() if k in names})
+
+
+@dataclass
+class ReferenceData:
+    """Labelled frames and what the filter dropped."""
+
+    frames: list[Atoms]
+    sampled: int  # frames recorded before the energy filter
+    dropped_high_energy: int
+    energy_threshold_ev: float  # above the lowest frame's energy
 
 
 def _labelled_copy(atoms: Atoms) -> Atoms:
@@ -32,9 +88,6 @@ def _labelled_copy(atoms: Atoms) -> Atoms:
         forces=np.array(atoms.calc.results["forces"]),
     )
     return frame
-
-
-log = logging.getLogger(__name__)
 
 
 def _run_and_collect(atoms, settings, steps, rng, record_every, bias=None, label=None):
@@ -55,14 +108,98 @@ def _run_and_collect(atoms, settings, steps, rng, record_every, bias=None, label
     return frames
 
 
+class _Restrained(Calculator):
+    """The oracle plus an umbrella bias, for the restrained relaxation of a scan point."""
+
+    implemented_properties = ["energy", "forces"]
+
+    def __init__(self, oracle: Calculator, bias: UmbrellaBias):
+        super().__init__()
+        self.oracle, self.bias = oracle, bias
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        self.oracle.reset()
+        energy = self.oracle.get_potential_energy(self.atoms)
+        forces = self.oracle.get_forces(self.atoms)
+        bias_energy, bias_forces = self.bias.energy_and_forces(self.atoms.positions)
+        self.results = {"energy": energy + bias_energy, "forces": forces + bias_forces}
+
+
+def scan_order(start: float, centers: Sequence[float], period: float | None) -> list[list[float]]:
+    """The scan's two chains: centres at or above ``start`` going up, then those below
+    going down (by the periodic difference for a periodic CV)."""
+    offsets = np.array([float(periodic_difference(c, start, period)) for c in centers])
+    up = [centers[k] for k in np.argsort(offsets) if offsets[k] >= 0]
+    down = [centers[k] for k in np.argsort(-offsets) if offsets[k] < 0]
+    return [chain for chain in (up, down) if chain]
+
+
+def _scan_point(atoms, oracle, bias, settings: DatasetSettings, rng) -> list[Atoms]:
+    """Move ``atoms`` onto the bias centre, relax and equilibrate under the restraint,
+    then record; ``atoms`` is left at the point's last frame."""
+    atoms.positions = move_to_value(
+        bias.cv, atoms.positions, bias.center, numbers=atoms.numbers,
+        movable=~fixed_atom_mask(atoms),
+    )  # fmt: skip
+    atoms.set_velocities(np.zeros_like(atoms.positions))
+    if settings.scan_relax_steps:
+        relaxing = atoms.copy()
+        relaxing.calc = _Restrained(oracle, bias)
+        try:
+            FIRE(relaxing, logfile=None).run(fmax=RELAX_FMAX_EV_A, steps=settings.scan_relax_steps)
+        except CalculationFailed as error:
+            log.warning("scan point %g: relaxation stopped: %s", bias.center, error)
+        atoms.positions = relaxing.positions
+    atoms.calc = oracle
+    md = LangevinSettings(
+        settings.scan_temperature_k, settings.timestep_fs, settings.friction_per_fs
+    )
+    try:
+        run_langevin(atoms, md, settings.scan_equilibration_steps, rng, bias=bias)
+    except SimulationError as error:  # an oracle call failed even after its retry
+        log.warning("scan point %g: equilibration stopped, no frames: %s", bias.center, error)
+        return []
+    return _run_and_collect(
+        atoms, md, settings.scan_steps_per_point, rng, settings.record_every, bias
+    )
+
+
+def automatic_energy_threshold_kt(
+    structure: Atoms, settings: DatasetSettings, temperature_k: float
+) -> float:
+    """Frames further above the lowest energy than this (kT at ``temperature_k``) are
+    not thermal: for n moving degrees of freedom at the hottest sampling temperature
+    T_s, a harmonic system's potential energy above its minimum has mean n kT_s/2 and
+    standard deviation sqrt(n/2) kT_s; the threshold is that mean plus six standard
+    deviations, plus BARRIER_ALLOWANCE_KT for the barriers the scan climbs."""
+    mobile = int(np.count_nonzero(~fixed_atom_mask(structure)))
+    degrees = max(3 * mobile - 6, 1)
+    hottest = max(settings.md_temperature_k, settings.scan_temperature_k)
+    thermal = 0.5 * degrees + 6.0 * math.sqrt(0.5 * degrees)
+    return thermal * hottest / temperature_k + BARRIER_ALLOWANCE_KT
+
+
+def drop_high_energy_frames(
+    frames: Sequence[Atoms], threshold_ev: float
+) -> tuple[list[Atoms], int]:
+    """The frames within ``threshold_ev`` of the lowest energy, and how many were dropped."""
+    if not frames:
+        return [], 0
+    energies = np.array([f.get_potential_energy() for f in frames])
+    keep = energies - energies.min() <= threshold_ev
+    return [f for f, k in zip(frames, keep, strict=True) if k], int(np.count_nonzero(~keep))
+
+
 def sample_reference(
     structure: Atoms,
     oracle: Calculator,
     cv: CollectiveVariable,
     scan_centers: Sequence[float],
-    settings: Mapping,
+    settings: DatasetSettings,
     rng: np.random.Generator,
-) -> list[Atoms]:
+    temperature_k: float,
+) -> ReferenceData:
     """Generate labelled reference frames (see the module docstring).
 
     Parameters
@@ -76,34 +213,38 @@ def sample_reference(
     scan_centers
         CV values of the restrained scan (CV unit).
     settings
-        The config's ``dataset`` section: ``md_temperature_k``, ``md_steps``,
-        ``scan_temperature_k``, ``scan_steps_per_point``, ``scan_spring_constant_kj_mol``,
-        ``timestep_fs``, ``friction_per_fs``, ``record_every``.
+        The dataset settings.
     rng
         Source of all random numbers.
+    temperature_k
+        The study's temperature: the unit kT of the energy threshold.
     """
-    record_every = settings["record_every"]
     hot = structure.copy()
     hot.calc = oracle
     hot_settings = LangevinSettings(
-        settings["md_temperature_k"], settings["timestep_fs"], settings["friction_per_fs"]
+        settings.md_temperature_k, settings.timestep_fs, settings.friction_per_fs
     )
     frames = _run_and_collect(
-        hot, hot_settings, settings["md_steps"], rng, record_every, label="hot MD"
+        hot, hot_settings, settings.md_steps, rng, settings.record_every, label="hot MD"
     )
-
-    scan_settings = LangevinSettings(
-        settings["scan_temperature_k"], settings["timestep_fs"], settings["friction_per_fs"]
-    )
-    for center in scan_centers:
-        restrained = structure.copy()
-        restrained.positions = move_to_value(cv, structure.positions, center)
-        restrained.calc = oracle
-        bias = UmbrellaBias(cv, float(center), settings["scan_spring_constant_kj_mol"])
-        frames += _run_and_collect(
-            restrained, scan_settings, settings["scan_steps_per_point"], rng, record_every, bias
-        )
-    return frames
+    start = cv.value(structure.positions)
+    for chain in scan_order(start, list(scan_centers), cv.period):
+        atoms = structure.copy()
+        for center in chain:
+            bias = UmbrellaBias(cv, float(center), settings.scan_spring_constant_kj_mol)
+            point = _scan_point(atoms, oracle, bias, settings, rng)
+            log.info("scan point %g: %d frames", center, len(point))
+            frames += point
+    threshold_kt = settings.max_energy_above_minimum_kt
+    if threshold_kt is None:
+        threshold_kt = automatic_energy_threshold_kt(structure, settings, temperature_k)
+    threshold_ev = threshold_kt * kt_ev(temperature_k)
+    kept, dropped = drop_high_energy_frames(frames, threshold_ev)
+    log.info(
+        "%d of %d frames lie more than %.1f kT (%.3f eV) above the lowest: dropped",
+        dropped, len(frames), threshold_kt, threshold_ev,
+    )  # fmt: skip
+    return ReferenceData(kept, len(frames), dropped, threshold_ev)
 
 
 def split_train_test(

@@ -15,6 +15,7 @@ rule sample_reference:
         runtime=60,
     params:
         system=config["system"],
+        temperature_k=config["temperature_k"],
         oracle=config["oracle"],
         collective_variable=config["collective_variable"],
         dataset=config["dataset"],

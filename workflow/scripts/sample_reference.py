@@ -13,23 +13,39 @@ from mlpmf.colvars import make_colvar
 from mlpmf.config import load_system
 from mlpmf.io import atomic_path, write_json
 from mlpmf.oracles import make_robust_oracle
-from mlpmf.sampling import sample_reference, split_train_test
+from mlpmf.sampling import DatasetSettings, sample_reference, split_train_test
+from mlpmf.units import ev_to_kj_mol
 
 params = snakemake.params
 rng = np.random.default_rng(params.seed)
 oracle = make_robust_oracle(params.oracle)
-frames = sample_reference(
+settings = DatasetSettings.from_config(params.dataset)
+data = sample_reference(
     load_system(params.system),
     oracle.as_calculator(),
     make_colvar(params.collective_variable),
     params.scan_centers,
-    params.dataset,
+    settings,
     rng,
+    params.temperature_k,
 )
-train, test = split_train_test(frames, params.dataset["test_fraction"], rng)
+frames = data.frames
+if len(frames) < 2:
+    raise SystemExit(
+        f"only {len(frames)} reference frames survived (of {data.sampled}): the oracle "
+        "failed or the energy filter dropped them; see this log"
+    )
+train, test = split_train_test(frames, settings.test_fraction, rng)
 logging.info("%d frames: %d for training, %d for testing", len(frames), len(train), len(test))
 for frames_out, path in ((train, snakemake.output.train), (test, snakemake.output.test)):
     with atomic_path(path) as tmp:
         write(tmp, frames_out, format="extxyz")
-write_json({**oracle.summary(), "frames": len(frames)}, snakemake.output.oracle)
+summary = {
+    **oracle.summary(),
+    "frames": len(frames),
+    "frames_sampled": data.sampled,
+    "frames_dropped_high_energy": data.dropped_high_energy,
+    "energy_threshold_kj_mol": ev_to_kj_mol(data.energy_threshold_ev),
+}
+write_json(summary, snakemake.output.oracle)
 logging.info("oracle: %s", oracle.summary())

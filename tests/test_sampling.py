@@ -1,0 +1,78 @@
+"""Reference data: the restrained scan walks outwards and equilibrates before it
+records, and strained frames are dropped and counted."""
+
+import math
+
+import numpy as np
+import pytest
+from ase.build import molecule
+from ase.calculators.emt import EMT
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from mlpmf.colvars import Dihedral, periodic_difference
+from mlpmf.sampling import (
+    BARRIER_ALLOWANCE_KT,
+    DatasetSettings,
+    automatic_energy_threshold_kt,
+    drop_high_energy_frames,
+    sample_reference,
+    scan_order,
+)
+from mlpmf.units import kt_kj_mol
+
+
+def test_the_scan_walks_outwards_from_the_start_in_both_directions():
+    centers = list(np.arange(-180.0, 180.0, 15.0))
+    up, down = scan_order(-92.0, centers, 360.0)
+    assert up[0] == -90.0 and down[0] == -105.0
+    for chain in (up, down):  # every move along a chain is one scan step
+        steps = np.abs(periodic_difference(np.diff(chain), 0.0, 360.0))
+        np.testing.assert_allclose(steps, 15.0)
+    assert sorted(up + down) == sorted(centers)
+    assert scan_order(2.0, [1.0, 2.5, 3.0], None) == [[2.5, 3.0], [1.0]]
+
+
+def test_frames_far_above_the_lowest_energy_are_dropped_and_counted():
+    frames = []
+    for energy in (0.0, 0.3, 5.0, 0.9):
+        atoms = molecule("H2O")
+        atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=np.zeros((3, 3)))
+        frames.append(atoms)
+    kept, dropped = drop_high_energy_frames(frames, 1.0)
+    assert dropped == 1 and [f.get_potential_energy() for f in kept] == [0.0, 0.3, 0.9]
+
+
+def test_the_automatic_threshold_is_the_thermal_tail_plus_room_for_barriers():
+    """22 atoms (60 internal degrees of freedom) sampled at up to 450 K, kT at 300 K:
+    mean 30 kT_s, standard deviation sqrt(30) kT_s, so 30 + 6 sqrt(30) at 450 K."""
+    structure = molecule("CH3CH2OH")  # 9 atoms: 21 internal degrees of freedom
+    settings = DatasetSettings(md_temperature_k=450.0, scan_temperature_k=400.0)
+    threshold = automatic_energy_threshold_kt(structure, settings, 300.0)
+    expected = (10.5 + 6 * math.sqrt(10.5)) * 1.5 + BARRIER_ALLOWANCE_KT
+    assert threshold == pytest.approx(expected)
+
+
+def test_scan_points_start_relaxed_and_record_near_their_centre():
+    """Ethanol's C-C-O-H torsion on EMT: each point turns the hydroxyl hydrogen from the
+    previous point's last frame, relaxes and equilibrates under the restraint, then
+    records frames close to its centre; no frame is strained enough to be dropped."""
+    structure = molecule("CH3CH2OH")
+    cv = Dihedral((1, 0, 2, 8))  # C-C-O-H in ASE's ethanol
+    assert structure.get_chemical_symbols()[8] == "H"
+    settings = DatasetSettings(
+        md_steps=20, scan_points=4, scan_relax_steps=20, scan_equilibration_steps=40,
+        scan_steps_per_point=40, scan_temperature_k=300.0, scan_spring_constant_kj_mol=0.2,
+        timestep_fs=0.5, record_every=10,
+    )  # fmt: skip
+    centers = [-120.0, -30.0, 60.0, 150.0]
+    data = sample_reference(
+        structure, EMT(), cv, centers, settings, np.random.default_rng(0), 300.0
+    )
+    assert data.sampled == 2 + 4 * 4 and data.dropped_high_energy == 0
+    scan = data.frames[2:]
+    width = math.sqrt(kt_kj_mol(300.0) / 0.2)  # deg: the restraint's thermal width, 3.5
+    for frame in scan:
+        offsets = np.abs(periodic_difference(cv.value(frame.positions), np.array(centers), 360.0))
+        assert offsets.min() < 5 * width
+    energies = np.array([f.get_potential_energy() for f in data.frames])
+    assert energies.max() - energies.min() < data.energy_threshold_ev
