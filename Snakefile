@@ -30,6 +30,10 @@ include: "workflow/rules/umbrella.smk"
 include: "workflow/rules/free_energy.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/provenance.smk"
+include: "workflow/rules/trust.smk"
+
+
+config["report_trust_statement"] = trust_statement()  # the report's front page only
 
 
 rule all:

@@ -7,9 +7,10 @@ from ase import Atoms
 from ase.build import molecule
 from ase.calculators.calculator import CalculationFailed
 
-from mlpmf.active_learning import run_active_learning
+from mlpmf.active_learning import ActiveLearningSettings, run_active_learning
 from mlpmf.colvars import Distance
 from mlpmf.dynamics import LangevinSettings, UmbrellaBias
+from mlpmf.evaluation import TrustSettings, evaluate_model
 from mlpmf.oracles import DoubleWellBond, RobustOracle, make_oracle, make_robust_oracle
 from tests.conftest import finite_difference_forces
 from tests.test_committee import DESCRIPTOR, SETTINGS, labelled_dimers
@@ -87,19 +88,19 @@ def active_learning_run():
     committee, _ = train_committee(one_basin, DESCRIPTOR, SETTINGS, seed=1)
     cv = Distance((0, 1))
     biases = [UmbrellaBias(cv, c, 400.0) for c in np.linspace(2.6, 3.8, 7)]
-    settings = {
-        "force_disagreement_ev_a": 0.1,
-        "upper_disagreement_ev_a": 5.0,
-        "max_iterations": 6,
-        "frames_per_iteration": 7,
-        "steps_per_iteration": 600,
-        "check_every": 20,
-        "retrain_epochs": 40,
-    }
+    settings = ActiveLearningSettings(
+        max_iterations=6,
+        frames_per_iteration=7,
+        steps_per_iteration=600,
+        check_every=20,
+        retrain_epochs=40,
+        trust=TrustSettings(lower_ev_a=0.1, upper_ev_a=5.0),
+    )
     oracle = RobustOracle([FailsBeyond()])
     result = run_active_learning(
         committee,
         one_basin,
+        labelled_dimers(20, 11),
         Atoms("Ar2", positions=[[0, 0, 0], [2.8, 0, 0]]),
         biases,
         oracle,
@@ -115,8 +116,6 @@ def active_learning_run():
 def test_active_learning_labels_the_unseen_basin_and_learns_it(active_learning_run):
     """The labels reach beyond the barrier, and there the refined committee's forces are
     several times closer to the oracle's than the initial committee's."""
-    from mlpmf.training import evaluate_model
-
     result, _, one_basin, initial = active_learning_run
     log = pd.DataFrame(result.oracle_log)
     labelled = log[log["status"] == "labelled"]
@@ -147,3 +146,45 @@ def test_injected_oracle_failures_are_counted_and_the_run_completes(active_learn
     assert len(failed) == oracle.failures
     assert (failed["cv"] > 3.7).all() and (log.loc[log["status"] == "labelled", "cv"] <= 3.7).all()
     assert np.isnan(failed["energy_ev"]).all()
+
+
+def test_a_quiet_round_ends_the_loop_only_after_confirm_steps():
+    """A committee trained on both basins: nothing triggers, so the first round is
+    extended until every replica has run confirm_steps, and the loop ends converged
+    without an oracle call."""
+    from mlpmf.training import train_committee
+
+    committee, _ = train_committee(labelled_dimers(160, 2), DESCRIPTOR, SETTINGS, seed=4)
+    cv = Distance((0, 1))
+    biases = [UmbrellaBias(cv, c, 400.0) for c in np.linspace(2.7, 3.7, 4)]
+    settings = ActiveLearningSettings(
+        max_iterations=3,
+        steps_per_iteration=100,
+        check_every=20,
+        confirm_steps=500,
+        trust=TrustSettings(lower_ev_a=5.0, upper_ev_a=50.0),  # nothing can trigger
+    )
+    result = run_active_learning(
+        committee, labelled_dimers(160, 2), labelled_dimers(20, 3),
+        Atoms("Ar2", positions=[[0, 0, 0], [3.0, 0, 0]]), biases,
+        RobustOracle([DoubleWellBond()]), LangevinSettings(300.0, 2.0, 0.01), settings,
+        DESCRIPTOR, SETTINGS, seed=5,
+    )  # fmt: skip
+    assert result.converged and result.oracle_log == []
+    assert len(result.iterations) == 1
+    assert result.iterations[0]["md_steps"] == 4 * 500
+
+
+def test_a_round_is_quiet_with_rare_candidates_and_never_above_the_upper_level():
+    """DP-GEN's rule: at most converged_fraction of the checked frames above the trigger
+    (0: none), and no frame above the upper level whatever the fraction."""
+    from mlpmf.active_learning import ExplorationRound, is_quiet
+
+    checks = [{"replica": k % 4, "step": k} for k in range(400)]
+    settings = ActiveLearningSettings(converged_fraction=0.01)
+    assert is_quiet(ExplorationRound(trace=checks, candidates=["frame"] * 4), settings)
+    assert not is_quiet(ExplorationRound(trace=checks, candidates=["frame"] * 5), settings)
+    assert not is_quiet(ExplorationRound(trace=checks, untrusted=1), settings)
+    strict = ActiveLearningSettings(converged_fraction=0.0)
+    assert is_quiet(ExplorationRound(trace=checks), strict)
+    assert not is_quiet(ExplorationRound(trace=checks, candidates=["frame"]), strict)

@@ -18,9 +18,9 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from mlpmf.config import ConfigError, check_study, read_structure
+from mlpmf.dataset import check_labelled_frames
 from mlpmf.dynamics import LangevinSettings, SimulationError, run_langevin
 from mlpmf.oracles import DoubleWellBond
-from mlpmf.training import check_labelled_frames
 from tests.workflow_helpers import REPO, double_well_study
 
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
@@ -159,7 +159,7 @@ def test_atoms_flying_apart_under_the_committee_are_stopped_with_an_error():
     from mlpmf.descriptors import Descriptor
     from mlpmf.models import Committee
 
-    descriptor = Descriptor((18,), 6, 5.0)
+    descriptor = Descriptor((18,), 6, 5.0, num_angular_sections=0)
     committee = Committee(
         descriptor, 2, [4], torch.zeros(1, 6), torch.ones(1, 6), torch.zeros(1), 0.1
     )

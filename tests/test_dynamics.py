@@ -55,7 +55,7 @@ def test_batched_windows_follow_the_same_trajectories_as_single_windows():
     from mlpmf.models import Committee
 
     torch.manual_seed(0)
-    descriptor = Descriptor((18,), 8, 5.0)
+    descriptor = Descriptor((18,), 8, 5.0, num_angular_sections=0)
     committee = Committee(
         descriptor, 3, [8], torch.zeros(1, 8), torch.ones(1, 8), torch.zeros(1), 0.05
     )

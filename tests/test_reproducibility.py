@@ -19,7 +19,7 @@ def tiny_committee_study():
     config = double_well_study(potential="committee")
     config["dataset"] = {"md_steps": 400, "scan_points": 6, "scan_steps_per_point": 60}
     config["committee"] = {"members": 2, "hidden_layers": [16], "epochs": 80}
-    config["descriptor"] = {"num_angular": 0}  # a dimer has no angles
+    config["descriptor"] = {"num_angular_sections": 0}  # a dimer has no angles
     config["umbrella"].update(
         centers={"start": 2.6, "stop": 3.8, "num": 6},
         steps=1500,
@@ -31,6 +31,7 @@ def tiny_committee_study():
         "bootstrap_samples": 10,
     }
     config["rates"] = {"reactant": [2.65, 3.0], "product": [3.4, 3.75]}
+    config["accept_untrusted"] = True  # a toy committee: this tests reruns, not accuracy
     return config
 
 

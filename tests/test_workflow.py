@@ -63,7 +63,9 @@ def test_oracle_study_writes_every_output(oracle_study):
         assert len(series) == 20000
     for name in ("pmf_wham.csv", "pmf_mbar.csv"):
         table = pd.read_csv(results / "free_energy" / name)
-        assert list(table.columns) == ["cv", "free_energy_kj_mol", "uncertainty_kj_mol"]
+        columns = ["cv", "free_energy_kj_mol", "uncertainty_kj_mol", "trusted"]
+        assert list(table.columns) == columns
+        assert table["trusted"].all()  # the oracle drives the windows
     rates = json.loads((results / "free_energy/rates.json").read_text())
     for key in (
         "temperature_k",
@@ -141,3 +143,5 @@ def test_committee_study_pmf_matches_exact(tmp_path):
     series = pd.read_csv(results / "umbrella/window_008.csv")
     assert series["max_force_disagreement_ev_a"].notna().all()
     assert rms_error_kt(pd.read_csv(results / "free_energy/pmf_mbar.csv")) < 0.5
+    trust = json.loads((results / "free_energy/trust.json").read_text())
+    assert trust["trusted"], trust  # trained on both basins: every window in its data

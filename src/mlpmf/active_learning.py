@@ -6,24 +6,38 @@ One iteration is explore -> select -> label -> retrain:
    range is visited) run Langevin MD on the committee's mean force, all in one batched
    system. Every ``check_every`` steps each replica's committee disagreement is
    measured — the largest difference between any two members' forces on any atom. A
-   replica whose disagreement exceeds ``force_disagreement_ev_a`` pauses there: that
-   frame is a candidate. Above ``upper_disagreement_ev_a`` a frame reached by MD is no
-   longer trusted (the committee has driven it somewhere unphysical): the replica goes
-   back to its last checked frame below the threshold, and the frame is not labelled.
-   A replica's starting frame (built from the input structure, or labelled in the
-   previous iteration) is checked first and labelled whenever it is above the trigger.
+   replica whose disagreement exceeds the lower trust level (the trigger) pauses
+   there: that frame is a candidate. Above the upper trust level a frame reached by MD
+   is no longer trusted (the committee has driven it somewhere unphysical): the
+   replica goes back to its last checked frame below the trigger, and the frame is not
+   labelled. A replica's starting frame (built from the input structure, or labelled
+   in the previous iteration) is checked first and labelled whenever it is above the
+   trigger.
 2. **Select** up to ``frames_per_iteration`` candidates, the most uncertain first.
 3. **Label** them with the oracle (:class:`mlpmf.oracles.RobustOracle`: retried with
    safer settings, failures recorded and skipped).
-4. **Retrain** the committee on the enlarged dataset, warm-started from its weights.
+4. **Retrain** the committee on the enlarged dataset, warm-started from its weights,
+   and recalibrate its trust levels (:func:`mlpmf.evaluation.trust_levels`), unless
+   the config fixes them, on frames it was not trained on: the held-out test frames
+   and the retraining's validation frames, which include labels from the regions
+   active learning has reached (the test frames alone cover only the initial data).
 
 Paused replicas continue from where they stopped under the retrained committee. The
-loop stops when a whole exploration round stays below the threshold, or after
-``max_iterations``. Both disagreement metrics are reported: the pairwise one that
-triggers, and DP-GEN's (the largest per-atom norm of the members' force standard
-deviation, which for two members is half the pairwise difference).
+loop stops after a quiet round, or after ``max_iterations``: a round is quiet when no
+frame reached the upper level and at most ``converged_fraction`` of its checked frames
+lie above the trigger (DP-GEN's convergence rule, its ``conv_accuracy``; with 0 a single
+frame above the trigger keeps the loop going; a committee's noise has tails, so over a
+long enough run some frame always exceeds any finite trigger). A quiet round is
+extended until every replica has run ``confirm_steps`` (by default as long as a window
+runs, equilibration included), and must stay quiet all along: a window must not meet
+what exploration never saw. The frames a quiet round found above the trigger are not
+labelled: the committee that passed is the one the windows use.
+Both disagreement metrics are reported: the pairwise one that triggers, and DP-GEN's
+(the largest per-atom norm of the members' force standard deviation, which for two
+members is half the pairwise difference).
 """
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,15 +48,43 @@ import torch
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from mlpmf.calculator import BatchedCommittee, IsolatedAtomError
-from mlpmf.colvars import move_to_value
-from mlpmf.dynamics import LangevinSettings, SimulationError, UmbrellaBias, integrate
+from mlpmf.calculator import BatchedCommittee
+from mlpmf.colvars import move_to_value, nearest_positions
+from mlpmf.dynamics import (
+    LangevinSettings,
+    SimulationError,
+    UmbrellaBias,
+    fixed_atom_mask,
+    integrate,
+)
+from mlpmf.evaluation import TrustLevels, TrustSettings, calibrated_trust
 from mlpmf.io import atomic_path
 from mlpmf.models import Committee
 from mlpmf.oracles import RobustOracle
-from mlpmf.training import train_committee
+from mlpmf.training import CommitteeSettings, train_committee
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ActiveLearningSettings:
+    """The config's ``active_learning`` section (temperature in K)."""
+
+    max_iterations: int = 0
+    frames_per_iteration: int = 12
+    steps_per_iteration: int = 2000
+    confirm_steps: int = 0  # a quiet round ends the loop only after this many quiet steps
+    converged_fraction: float = 0.01  # of checked frames above the trigger, in a quiet round
+    check_every: int = 20
+    temperature_k: float | None = None  # None: the study's
+    retrain_epochs: int = 60
+    trust: TrustSettings = TrustSettings()
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> "ActiveLearningSettings":
+        names = {f.name for f in dataclasses.fields(cls)} - {"trust"}
+        values = {k: v for k, v in section.items() if k in names}
+        return cls(**values, trust=TrustSettings.from_config(section))
 
 
 @dataclass
@@ -58,6 +100,15 @@ class Replica:
     paused: bool = False
     offered: bool = False  # its current frame already went to the oracle
 
+    def go_back(self) -> None:
+        """Return to the last trusted frame."""
+        self.atoms.positions = self.trusted_positions.copy()
+        self.atoms.set_velocities(self.trusted_velocities.copy())
+
+    def trust_here(self) -> None:
+        self.trusted_positions = self.atoms.positions.copy()
+        self.trusted_velocities = self.atoms.get_velocities().copy()
+
 
 @dataclass
 class Candidate:
@@ -70,6 +121,18 @@ class Candidate:
     dpgen_deviation_ev_a: float
     atoms: Atoms
 
+    @classmethod
+    def at(cls, replica: Replica, step: int, report: Mapping) -> "Candidate":
+        """The replica's current frame, with the committee's disagreement there."""
+        return cls(
+            replica.index,
+            step,
+            replica.bias.cv.value(replica.atoms.positions),
+            float(np.max(report["force_disagreement"])),
+            float(np.max(report["force_deviation"])),
+            replica.atoms.copy(),
+        )
+
 
 @dataclass
 class ExplorationRound:
@@ -77,22 +140,22 @@ class ExplorationRound:
 
     md_steps: int = 0
     candidates: list[Candidate] = field(default_factory=list)
-    untrusted: int = 0  # frames above the upper threshold, sent back
+    untrusted: int = 0  # frames above the upper level (or blown apart), sent back
     trace: list[dict] = field(default_factory=list)  # every check of every replica
 
 
 def explore(
     committee: Committee,
     replicas: Sequence[Replica],
-    settings: LangevinSettings,
-    al_settings: Mapping,
+    md: LangevinSettings,
+    settings: ActiveLearningSettings,
+    trust: TrustLevels,
     iteration: int,
     first_step: int,
+    steps: int | None = None,
 ) -> ExplorationRound:
-    """Run the unpaused replicas for ``steps_per_iteration`` steps (module docstring)."""
-    threshold = al_settings["force_disagreement_ev_a"]
-    upper = al_settings["upper_disagreement_ev_a"] or np.inf
-    check_every = al_settings["check_every"]
+    """Run the unpaused replicas for ``steps`` (default ``steps_per_iteration``) steps
+    (module docstring)."""
     evaluate = BatchedCommittee(committee)
     result = ExplorationRound()
     for replica in replicas:
@@ -102,74 +165,68 @@ def explore(
     active = []
     reports = evaluate([r.atoms for r in replicas], with_disagreement=True)
     for replica, report in zip(replicas, reports, strict=True):
-        disagreement = float(np.max(report["force_disagreement"]))
-        if disagreement > threshold and not replica.offered:
+        if float(np.max(report["force_disagreement"])) > trust.lower_ev_a and not replica.offered:
             replica.paused = True
-            deviation = float(np.max(report["force_deviation"]))
-            cv = replica.bias.cv.value(replica.atoms.positions)
-            frame = replica.atoms.copy()
-            candidate = Candidate(replica.index, first_step, cv, disagreement, deviation, frame)
-            result.candidates.append(candidate)
+            result.candidates.append(Candidate.at(replica, first_step, report))
         else:
             replica.offered = False  # it moves on
             active.append(replica)
-    for chunk_start in range(0, al_settings["steps_per_iteration"], check_every):
+    for chunk_start in range(0, steps or settings.steps_per_iteration, settings.check_every):
         if not active:
             break
+        result.md_steps += settings.check_every * len(active)
         try:
             integrate(
                 [r.atoms for r in active],
-                settings,
-                check_every,
+                md,
+                settings.check_every,
                 [r.rng for r in active],
                 [r.bias for r in active],
                 evaluate,
                 disagreement_at=lambda _step: False,
             )
-        except (IsolatedAtomError, SimulationError) as error:
+        except SimulationError as error:
             # the committee blew a replica apart between checks: every replica of the
             # chunk goes back to its last trusted frame and tries again
             log.info("exploration chunk discarded: %s", error)
             result.untrusted += 1
             for replica in active:
-                replica.atoms.positions = replica.trusted_positions.copy()
-                replica.atoms.set_velocities(replica.trusted_velocities.copy())
-            result.md_steps += check_every * len(active)
+                replica.go_back()
             continue
-        result.md_steps += check_every * len(active)
-        step = first_step + chunk_start + check_every
+        step = first_step + chunk_start + settings.check_every
         reports = evaluate([r.atoms for r in active], with_disagreement=True)
         still_active = []
         for replica, report in zip(active, reports, strict=True):
-            disagreement = float(np.max(report["force_disagreement"]))
-            deviation = float(np.max(report["force_deviation"]))
-            cv = replica.bias.cv.value(replica.atoms.positions)
+            candidate = Candidate.at(replica, step, report)
             result.trace.append(
                 {
                     "iteration": iteration,
                     "replica": replica.index,
                     "step": step,
-                    "cv": cv,
-                    "disagreement_ev_a": disagreement,
-                    "dpgen_deviation_ev_a": deviation,
+                    "cv": candidate.cv,
+                    "disagreement_ev_a": candidate.disagreement_ev_a,
+                    "dpgen_deviation_ev_a": candidate.dpgen_deviation_ev_a,
                 }
             )
-            if disagreement > upper:
+            if candidate.disagreement_ev_a > trust.upper_ev_a:
                 result.untrusted += 1
-                replica.atoms.positions = replica.trusted_positions.copy()
-                replica.atoms.set_velocities(replica.trusted_velocities.copy())
+                replica.go_back()
                 still_active.append(replica)
-            elif disagreement > threshold:
+            elif candidate.disagreement_ev_a > trust.lower_ev_a:
                 replica.paused = True
-                frame = replica.atoms.copy()
-                candidate = Candidate(replica.index, step, cv, disagreement, deviation, frame)
                 result.candidates.append(candidate)
             else:
-                replica.trusted_positions = replica.atoms.positions.copy()
-                replica.trusted_velocities = replica.atoms.get_velocities().copy()
+                replica.trust_here()
                 still_active.append(replica)
         active = still_active
     return result
+
+
+def is_quiet(round_: ExplorationRound, settings: ActiveLearningSettings) -> bool:
+    """No frame above the upper level, and few enough above the trigger (module
+    docstring)."""
+    allowed = settings.converged_fraction * len(round_.trace)
+    return not round_.untrusted and len(round_.candidates) <= allowed
 
 
 def select(candidates: Sequence[Candidate], count: int) -> list[Candidate]:
@@ -219,20 +276,6 @@ def label(candidates: Sequence[Candidate], oracle: RobustOracle, iteration: int)
     return frames, rows
 
 
-def retrain(
-    committee: Committee,
-    frames: Sequence[Atoms],
-    descriptor_settings: Mapping,
-    committee_settings: Mapping,
-    al_settings: Mapping,
-    seed: int,
-    device: str,
-) -> tuple[Committee, dict]:
-    """The committee retrained on ``frames``, warm-started from its current weights."""
-    settings = {**committee_settings, "epochs": al_settings["retrain_epochs"]}
-    return train_committee(frames, descriptor_settings, settings, seed, device, initial=committee)
-
-
 @dataclass
 class ActiveLearningResult:
     committee: Committee
@@ -241,41 +284,57 @@ class ActiveLearningResult:
     iterations: list[dict]  # one row per iteration
     trace: list[dict]  # every disagreement check
     converged: bool
+    trust: TrustLevels | None = None  # of the final committee
 
 
 def run_active_learning(
     committee: Committee,
     frames: Sequence[Atoms],
+    held_out: Sequence[Atoms],
     structure: Atoms,
     biases: Sequence[UmbrellaBias],
     oracle: RobustOracle,
-    settings: LangevinSettings,
-    al_settings: Mapping,
+    md: LangevinSettings,
+    settings: ActiveLearningSettings,
     descriptor_settings: Mapping,
-    committee_settings: Mapping,
+    committee_settings: CommitteeSettings,
     seed: int,
     device: str = "cpu",
     checkpoint: Path | None = None,
+    force_scale_ev_a: float = 0.0,
 ) -> ActiveLearningResult:
     """Iterate explore -> select -> label -> retrain (module docstring).
 
-    ``biases`` define the replicas (each starts from ``structure`` moved onto its
-    centre). With ``checkpoint``, the whole state is saved after every iteration and
-    a rerun continues after the last saved one (delete it to start over). All
-    randomness derives from ``seed``.
+    ``biases`` define the replicas: each starts from the training frame whose CV is
+    nearest its centre (an equilibrated geometry; ``structure`` when none fits), moved
+    onto the centre. ``held_out`` frames (never trained on) calibrate the trust levels,
+    never below their fraction of ``force_scale_ev_a``
+    (:func:`mlpmf.evaluation.thermal_force_scale`). With
+    ``checkpoint``, the whole state is saved after every iteration and a rerun
+    continues after the last saved one (delete it to start over). All randomness
+    derives from ``seed``.
     """
     seeds = np.random.SeedSequence(seed)
     replica_seeds, retrain_seed = seeds.spawn(2)
     replicas = []
-    for k, (bias, child) in enumerate(zip(biases, replica_seeds.spawn(len(biases)), strict=True)):
+    centers = [bias.center for bias in biases]
+    starts = nearest_positions(
+        biases[0].cv, structure.positions, structure.numbers, frames, centers
+    ) if biases else []  # fmt: skip
+    children = replica_seeds.spawn(len(biases))
+    for k, (bias, child, start) in enumerate(zip(biases, children, starts, strict=True)):
         atoms = structure.copy()
-        atoms.positions = move_to_value(bias.cv, structure.positions, bias.center)
+        atoms.positions = move_to_value(
+            bias.cv, start, bias.center, numbers=atoms.numbers, movable=~fixed_atom_mask(atoms)
+        )
         rng = np.random.default_rng(child)
         trusted = (atoms.positions.copy(), np.zeros_like(atoms.positions))
         replicas.append(Replica(k, atoms, bias, rng, *trusted))
     frames = list(frames)
     result = ActiveLearningResult(committee, frames, [], [], [], converged=False)
-    retrain_seeds = retrain_seed.generate_state(al_settings["max_iterations"])
+    result.trust = calibrated_trust(committee, held_out, settings.trust, force_scale_ev_a)
+    retrain_seeds = retrain_seed.generate_state(max(settings.max_iterations, 1))
+    retraining = committee_settings.replace(epochs=settings.retrain_epochs)
     first = 1
     if checkpoint is not None and Path(checkpoint).exists():
         saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
@@ -284,12 +343,31 @@ def run_active_learning(
         log.info("resuming active learning after iteration %d", saved["iteration"])
         if result.converged:
             return result
-    step = (first - 1) * al_settings["steps_per_iteration"]
-    for iteration in range(first, al_settings["max_iterations"] + 1):
-        round_ = explore(result.committee, replicas, settings, al_settings, iteration, step)
-        step += al_settings["steps_per_iteration"]
+    step = 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        step = saved["step"]
+    for iteration in range(first, settings.max_iterations + 1):
+        trust = result.trust
+        round_ = explore(result.committee, replicas, md, settings, trust, iteration, step)
+        step += settings.steps_per_iteration
+        steps_run = settings.steps_per_iteration
+        while is_quiet(round_, settings) and steps_run < settings.confirm_steps:
+            # confirm: a quiet round counts only once the replicas have run as long as
+            # a window will, so rare excursions (slow side-chain or backbone moves)
+            # that a short round misses are found here rather than in the windows
+            for candidate in round_.candidates:
+                replicas[candidate.replica].offered = True  # seen: move on
+            more = explore(result.committee, replicas, md, settings, trust, iteration, step)
+            step += settings.steps_per_iteration
+            steps_run += settings.steps_per_iteration
+            round_.md_steps += more.md_steps
+            round_.candidates += more.candidates
+            round_.untrusted += more.untrusted
+            round_.trace += more.trace
         result.trace += round_.trace
-        chosen = select(round_.candidates, al_settings["frames_per_iteration"])
+        result.converged = is_quiet(round_, settings)
+        count = 0 if result.converged else settings.frames_per_iteration
+        chosen = select(round_.candidates, count)
         new_frames, rows = label(chosen, oracle, iteration)
         for candidate in chosen:
             replicas[candidate.replica].offered = True
@@ -297,7 +375,10 @@ def run_active_learning(
         summary = {
             "iteration": iteration,
             "md_steps": round_.md_steps,
+            "trigger_ev_a": trust.lower_ev_a,
+            "upper_ev_a": trust.upper_ev_a,
             "candidates": len(round_.candidates),
+            "checks": len(round_.trace),
             "untrusted": round_.untrusted,
             "labelled": len(new_frames),
             "failed": len(rows) - len(new_frames),
@@ -308,17 +389,25 @@ def run_active_learning(
         }
         result.iterations.append(summary)
         log.info("active learning iteration %d: %s", iteration, summary)
-        result.converged = not round_.candidates
         frames += new_frames
         result.frames = frames
         if new_frames:
-            result.committee, _ = retrain(
-                result.committee, frames, descriptor_settings, committee_settings,
-                al_settings, int(retrain_seeds[iteration - 1]), device,
+            result.committee, history = train_committee(
+                frames, descriptor_settings, retraining, int(retrain_seeds[iteration - 1]),
+                device, initial=result.committee,
             )  # fmt: skip
+            unseen = [*held_out, *(frames[i] for i in history["validation_frames"])]
+            result.trust = calibrated_trust(
+                result.committee, unseen, settings.trust, force_scale_ev_a
+            )
         if checkpoint is not None:
             with atomic_path(checkpoint) as tmp:
-                state = {"result": result, "replicas": replicas, "iteration": iteration}
+                state = {
+                    "result": result,
+                    "replicas": replicas,
+                    "iteration": iteration,
+                    "step": step,
+                }
                 torch.save(state, tmp)
         if result.converged:
             break

@@ -4,21 +4,27 @@ import copy
 
 import numpy as np
 import torch
-from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.calculator import CalculationFailed, Calculator, all_changes
 from ase.neighborlist import primitive_neighbor_list
 
-from mlpmf.descriptors import PairTopology
 from mlpmf.models import (
     Committee,
     GaussianProcess,
     dpgen_force_deviation,
     max_pairwise_force_difference,
 )
+from mlpmf.neighbours import PairTopology
 
 
-class IsolatedAtomError(RuntimeError):
+class IsolatedAtomError(CalculationFailed):
     """An atom has no neighbour within the descriptor cutoff: the committee cannot see
-    it, so a simulation that produced it has flown apart."""
+    it, so a simulation that produced it has flown apart. ``structure`` is the index of
+    the structure in the batch, ``atoms`` the isolated atoms' indices."""
+
+    def __init__(self, message: str, structure: int, atoms: list[int]):
+        super().__init__(message)
+        self.structure = structure
+        self.atoms = atoms
 
 
 class VerletList:
@@ -92,7 +98,9 @@ class BatchedCommittee:
         key = tuple(self.neighbors[k].rebuilds for k in range(len(structures)))
         if key != self._topology_key:
             descriptor = self.committee.descriptor
-            self._topology = PairTopology.from_candidates(structures, descriptor, candidates)
+            self._topology = PairTopology.from_candidates(
+                structures, descriptor.species, candidates
+            )
             self._topology_key = key
         positions = np.concatenate([atoms.positions for atoms in structures])
         with torch.no_grad():
@@ -133,8 +141,10 @@ class BatchedCommittee:
             start += len(atoms)
             if len(atoms) > 1 and len(alone):
                 raise IsolatedAtomError(
-                    f"structure {k}: atoms {alone.tolist()} have no neighbour within the "
-                    f"{self.committee.descriptor.cutoff_a} Å cutoff: the atoms flew apart"
+                    f"atoms {alone.tolist()} have no neighbour within the "
+                    f"{self.committee.descriptor.cutoff_a} Å cutoff: the atoms flew apart",
+                    k,
+                    alone.tolist(),
                 )
 
 

@@ -120,6 +120,12 @@ def check_study(config: Mapping) -> None:
             f"free_energy.bins: [{edges[0]:g}, {edges[-1]:g}] reaches outside the window "
             f"centres [{centers.min():g}, {centers.max():g}]; unsampled bins would be empty"
         )
+    descriptor = config["descriptor"]
+    if descriptor["angular_cutoff_a"] > descriptor["cutoff_a"]:
+        raise ConfigError(
+            f"descriptor.angular_cutoff_a: {descriptor['angular_cutoff_a']} Å exceeds "
+            f"descriptor.cutoff_a ({descriptor['cutoff_a']} Å); expected at most the cutoff"
+        )
     reactant = config["rates"]["reactant"]
     product = config["rates"]["product"]
     for name, interval in (("reactant", reactant), ("product", product)):

@@ -30,7 +30,21 @@ log = logging.getLogger(__name__)
 
 
 class SimulationError(RuntimeError):
-    """MD became unphysical (non-finite forces or positions)."""
+    """MD became unphysical (non-finite forces or positions, atoms flown apart) or its
+    force field failed: at ``step``, in replica ``replica`` (its index in the batch),
+    for the atoms ``atoms`` when the force field names them."""
+
+    def __init__(
+        self,
+        message: str,
+        step: int | None = None,
+        replica: int | None = None,
+        atoms: list[int] | None = None,
+    ):
+        super().__init__(message)
+        self.step = step
+        self.replica = replica
+        self.atoms = atoms
 
 
 @dataclass(frozen=True)
@@ -139,7 +153,12 @@ def integrate(
         try:
             results = force_field(replicas, disagreement_at is None or disagreement_at(step))
         except CalculationFailed as error:
-            raise SimulationError(f"the force field failed at step {step}: {error}") from error
+            raise SimulationError(
+                f"the force field failed at step {step}: {error}",
+                step,
+                getattr(error, "structure", None),
+                getattr(error, "atoms", None),
+            ) from error
         forces = []
         for k, (x, result, bias) in enumerate(zip(positions, results, biases, strict=True)):
             f = (
@@ -148,8 +167,13 @@ def integrate(
                 else result["forces"] + bias.energy_and_forces(x)[1]
             )
             if not (np.all(np.isfinite(f)) and np.all(np.isfinite(x))):
+                bad = np.flatnonzero(~np.all(np.isfinite(f) & np.isfinite(x), axis=1))
                 raise SimulationError(
-                    f"MD produced non-finite forces or positions at step {step} (replica {k})"
+                    f"MD produced non-finite forces or positions at step {step} (replica "
+                    f"{k}, atoms {bad.tolist()})",
+                    step,
+                    k,
+                    bad.tolist(),
                 )
             forces.append(f * mobile[k])
         return forces, results
@@ -276,7 +300,10 @@ def run_umbrella_windows(
     first_step = 1
     for k, (atoms, bias, rng) in enumerate(zip(replicas, biases, rngs, strict=True)):
         if not resume:
-            atoms.positions = move_to_value(bias.cv, atoms.positions, bias.center)
+            atoms.positions = move_to_value(
+                bias.cv, atoms.positions, bias.center, numbers=atoms.numbers,
+                movable=~fixed_atom_mask(atoms),
+            )  # fmt: skip
             continue
         state = saved[k]
         atoms.positions = state["positions"]

@@ -18,18 +18,27 @@ def plot_pmfs(
     reference_barrier_kj_mol: float | None = None,
 ):
     """PMFs (tables of DESIGN.md) with one-standard-error bands; optional exact curve,
-    the barrier found, and a reference barrier (e.g. NEB) as a horizontal line."""
+    the barrier found, and a reference barrier (e.g. NEB) as a horizontal line. Bins a
+    table marks untrusted (column ``trusted``) are shaded red."""
     figure, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
+    shaded = False
     for name, table in pmfs.items():
         cv, free, error = (table[c].to_numpy() for c in table.columns[:3])
         line = ax.plot(cv, free, label=name)[0]
         ax.fill_between(cv, free - error, free + error, color=line.get_color(), alpha=0.3)
+        if "trusted" in table and not shaded and not table["trusted"].all():
+            half = 0.5 * float(np.median(np.diff(cv)))
+            for x in cv[~table["trusted"].to_numpy(dtype=bool)]:
+                label = None if shaded else "untrusted (committee extrapolates)"
+                ax.axvspan(x - half, x + half, color="red", alpha=0.15, lw=0, label=label)
+                shaded = True
     if exact is not None:
         ax.plot(*exact, "k--", lw=1, label="exact")
     if rates is not None:
+        untrusted = "\nUNTRUSTED" if rates.get("trusted") is False else ""
         ax.annotate(
             f"barrier {rates['barrier_kj_mol']:.1f} ± {rates['barrier_uncertainty_kj_mol']:.1f}"
-            f" kJ/mol\nk = {rates['rate_constant_per_s']:.3g} 1/s",
+            f" kJ/mol\nk = {rates['rate_constant_per_s']:.3g} 1/s{untrusted}",
             xy=(0.02, 0.97),
             xycoords="axes fraction",
             va="top",
@@ -73,10 +82,11 @@ def plot_diagnostics(
     halves: Mapping[str, pd.DataFrame],
     centers: Sequence[float],
     disagreement: Sequence[np.ndarray],
-    disagreement_warning_ev_a: float,
+    trust_levels_ev_a: Sequence[float] = (),
 ):
     """Neighbour overlaps, the PMFs of the two halves of the data and, for a committee,
-    the force disagreement in each window (median and largest)."""
+    the force disagreement in each window (median and largest) against its trust
+    levels (lower dashed, upper dotted)."""
     committee = any(np.isfinite(d).any() for d in disagreement)
     figure, axes = plt.subplots(
         1, 3 if committee else 2, figsize=(14 if committee else 10, 3.8), constrained_layout=True
@@ -96,7 +106,8 @@ def plot_diagnostics(
     if committee:
         axes[2].plot(centers, [np.median(d) for d in disagreement], "o", label="median")
         axes[2].plot(centers, [np.max(d) for d in disagreement], "^", label="largest")
-        axes[2].axhline(disagreement_warning_ev_a, color="k", ls="--", lw=0.8)
+        for level, style in zip(trust_levels_ev_a, ("--", ":"), strict=False):
+            axes[2].axhline(level, color="k", ls=style, lw=0.8)
         axes[2].set_xlabel("window centre")
         axes[2].set_ylabel("committee force disagreement (eV/Å)")
         axes[2].legend()
@@ -154,16 +165,19 @@ def plot_active_learning(
     iterations: pd.DataFrame,
     oracle_calls: pd.DataFrame,
     initial_cv: np.ndarray,
-    threshold_ev_a: float,
     cv_label: str,
 ):
-    """Disagreement over time, oracle calls per iteration, and the dataset along the CV
-    (tables written by the active_learning rule)."""
+    """Disagreement over time with each iteration's trigger (dashed) and upper trust
+    level (dotted), oracle calls per iteration, and the dataset along the CV (tables
+    written by the active_learning rule)."""
     figure, axes = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)
     ax = axes[0]
+    levels = iterations.set_index("iteration")
     for iteration, group in trace.groupby("iteration"):
         ax.semilogy(group["step"], group["disagreement_ev_a"], ".", ms=2, label=f"{iteration}")
-    ax.axhline(threshold_ev_a, color="k", ls="--", lw=1)
+        span = (group["step"].min(), group["step"].max())
+        ax.hlines(levels.loc[iteration, "trigger_ev_a"], *span, color="k", ls="--", lw=1)
+        ax.hlines(levels.loc[iteration, "upper_ev_a"], *span, color="k", ls=":", lw=1)
     ax.set_xlabel("MD step")
     ax.set_ylabel("largest pairwise force disagreement (eV/Å)")
     ax.legend(title="iteration", fontsize="x-small", ncol=2)

@@ -27,8 +27,11 @@ rule active_learning:
         centers=CENTERS.tolist(),
         spring_constants_kj_mol=SPRING_CONSTANTS.tolist(),
         temperature_k=config["temperature_k"],
-        umbrella=window_md_settings(),
+        timestep_fs=config["umbrella"]["timestep_fs"],
+        friction_per_fs=config["umbrella"]["friction_per_fs"],
         active_learning=config["active_learning"],
+        confirm_steps=confirm_steps(),
+        data_temperature_k=data_temperature_k(),
         descriptor=config["descriptor"],
         committee=config["committee"],
         device=config["device"],
@@ -57,6 +60,5 @@ rule plot_active_learning:
         "../../envs/mlpmf.yaml"
     params:
         collective_variable=config["collective_variable"],
-        threshold=config["active_learning"]["force_disagreement_ev_a"],
     script:
         "../scripts/plot_active_learning.py"

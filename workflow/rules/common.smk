@@ -1,3 +1,6 @@
+import copy
+from pathlib import Path
+
 import numpy as np
 from snakemake.exceptions import WorkflowError
 
@@ -16,6 +19,7 @@ try:
 except ConfigError as error:
     raise WorkflowError(f"Invalid study config: {error}") from None
 
+STUDY_CONFIG = copy.deepcopy(config)  # as validated, before report-only additions
 STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
 CENTERS = window_centers(config)
@@ -65,6 +69,23 @@ def model_path():
     return f"{RESULTS}/model/{config['potential']}.pt"
 
 
+def data_temperature_k():
+    """The hottest temperature the reference data were sampled at, K."""
+    dataset = config["dataset"]
+    temperatures = [dataset["md_temperature_k"]] if dataset["md_steps"] else []
+    if dataset["scan_points"] and dataset["scan_steps_per_point"]:
+        temperatures.append(dataset["scan_temperature_k"])
+    return max(temperatures, default=config["temperature_k"])
+
+
+def confirm_steps():
+    """Quiet exploration that ends active learning: the config's, or a window's length."""
+    steps = config["active_learning"]["confirm_steps"]
+    if steps is None:
+        steps = config["umbrella"]["equilibration_steps"] + config["umbrella"]["steps"]
+    return steps
+
+
 def scan_centers():
     """CV values of the restrained reference scan: evenly spread over the windows."""
     num = config["dataset"]["scan_points"]
@@ -86,11 +107,20 @@ def window_trajectory_paths():
     return [window_path(window) for window in WINDOWS]
 
 
+def training_frames_path():
+    """The final training set of the MLIP that drives the windows."""
+    if uses_active_learning():
+        return f"{RESULTS}/active_learning/train.extxyz"
+    return f"{RESULTS}/dataset/train.extxyz"
+
+
 def window_inputs(wildcards):
-    """Inputs of one window job: the structure, and the MLIP when one drives MD."""
+    """Inputs of one window job: the structure and, when an MLIP drives MD, the MLIP
+    and its training frames (each window starts from the one nearest its centre)."""
     inputs = {"structure": config["system"]["structure"]}
     if uses_model():
         inputs["model"] = model_path()
+        inputs["frames"] = training_frames_path()
     return inputs
 
 
@@ -141,8 +171,33 @@ def reference_pmf_inputs(name):
     return lambda wildcards: {name: path} if path else {}
 
 
+def committee_metrics_path():
+    """The metrics (with its trust levels) of the committee that drives the windows."""
+    if uses_active_learning():
+        return f"{RESULTS}/active_learning/metrics.json"
+    return f"{RESULTS}/model/metrics.json"
+
+
+def trust_metrics_input(wildcards):
+    """The committee's metrics, when a committee drives the windows."""
+    if config["potential"] == "committee":
+        return {"metrics": committee_metrics_path()}
+    return {}
+
+
+def cv_unit():
+    """Unit of the study's CV."""
+    return make_colvar(config["collective_variable"]).unit
+
+
 def final_targets():
-    """Every output of the study that rule all asks for."""
+    """Every output of the study that rule all asks for. The results, then the trust
+    gate, which fails the run when they are untrusted (and not accepted)."""
+    return [*result_targets(), f"{RESULTS}/free_energy/trust_accepted.json"]
+
+
+def result_targets():
+    """Every result of the study, written whether or not it is trusted."""
     targets = [
         f"{RESULTS}/provenance.json",
         f"{RESULTS}/umbrella/windows.csv",
@@ -151,6 +206,7 @@ def final_targets():
         f"{RESULTS}/free_energy/rates.json",
         f"{RESULTS}/free_energy/barriers.csv",
         f"{RESULTS}/free_energy/diagnostics.json",
+        f"{RESULTS}/free_energy/trust.json",
         f"{RESULTS}/plots/diagnostics.png",
         f"{RESULTS}/plots/pmf.png",
         f"{RESULTS}/plots/window_histograms.png",
@@ -176,6 +232,26 @@ def final_targets():
     return targets
 
 
+def trust_statement():
+    """Whether the results are trusted, for the report's front page: from
+    free_energy/trust.json once the run has written it, else empty."""
+    from mlpmf.io import read_json
+    from mlpmf.trust import describe
+
+    path = Path(f"{RESULTS}/free_energy/trust.json")
+    if not path.exists():
+        return ""
+    document = read_json(path)
+    if document["trusted"]:
+        return f"{describe(document)}."
+    unit = f" {cv_unit()}"
+    accepted = " (accepted: accept_untrusted is true)" if document["accepted"] else ""
+    return (
+        f"{describe(document, unit)}{accepted}. The PMF, barrier and rate are not to be "
+        "trusted there."
+    )
+
+
 def completion_message():
     """Where the study's main results are, printed when the workflow succeeds."""
     return (
@@ -185,3 +261,19 @@ def completion_message():
         f"  plots:  {RESULTS}/plots/\n"
         f"  report: snakemake --report {RESULTS}/report.html\n"
     )
+
+
+TRUST_KEYS = (
+    "force_disagreement_ev_a",
+    "upper_disagreement_ev_a",
+    "trigger_percentile",
+    "trigger_factor",
+    "upper_factor",
+    "trigger_force_fraction",
+)
+
+
+def trust_settings():
+    """The active_learning keys that set the trust levels (mlpmf.evaluation.TrustSettings):
+    training reruns when they change, not when the exploration settings do."""
+    return {key: config["active_learning"][key] for key in TRUST_KEYS}

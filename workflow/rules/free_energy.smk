@@ -1,6 +1,7 @@
 rule estimate_pmf:
     input:
         windows=f"{RESULTS}/umbrella/windows.csv",
+        trust=f"{RESULTS}/free_energy/trust.json",
         trajectories=window_trajectory_paths(),
     output:
         pmf=report(
@@ -35,6 +36,7 @@ rule diagnostics:
         windows=f"{RESULTS}/umbrella/windows.csv",
         trajectories=window_trajectory_paths(),
         mbar=f"{RESULTS}/free_energy/pmf_mbar.csv",
+        trust=f"{RESULTS}/free_energy/trust.json",
     output:
         summary=report(
             f"{RESULTS}/free_energy/diagnostics.json",
@@ -56,7 +58,6 @@ rule diagnostics:
         bin_edges=bin_edges(config).tolist(),
         period=cv_period(),
         free_energy=config["free_energy"],
-        disagreement_warning_ev_a=config["committee"]["disagreement_warning_ev_a"],
     script:
         "../scripts/diagnostics.py"
 
@@ -68,6 +69,7 @@ rule rates:
         mbar_bootstrap=f"{RESULTS}/free_energy/pmf_mbar_bootstrap.npy",
         wham=f"{RESULTS}/free_energy/pmf_wham.csv",
         wham_bootstrap=f"{RESULTS}/free_energy/pmf_wham_bootstrap.npy",
+        trust=f"{RESULTS}/free_energy/trust.json",
         structure=config["system"]["structure"],
     output:
         rates=report(

@@ -11,7 +11,7 @@ rule provenance:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        config=config,
+        config=STUDY_CONFIG,
         seeds=SEEDS,
         workflow_directory=workflow.basedir,
     script:

@@ -14,18 +14,22 @@ import pandas as pd
 import torch
 from ase.io import write
 
-from mlpmf.active_learning import run_active_learning
+from mlpmf.active_learning import ActiveLearningSettings, run_active_learning
 from mlpmf.colvars import make_colvar
 from mlpmf.config import load_system
+from mlpmf.dataset import read_labelled_frames
 from mlpmf.dynamics import LangevinSettings, UmbrellaBias
+from mlpmf.evaluation import evaluate_model, save_model_and_metrics, thermal_force_scale
 from mlpmf.io import atomic_path, write_table
 from mlpmf.models import load_model
 from mlpmf.oracles import make_robust_oracle
-from mlpmf.training import evaluate_model, read_labelled_frames, save_model_and_metrics
+from mlpmf.training import CommitteeSettings
 
 torch.set_num_threads(snakemake.threads)
 params = snakemake.params
-settings = params.active_learning
+settings = ActiveLearningSettings.from_config(
+    {**params.active_learning, "confirm_steps": params.confirm_steps}
+)
 train = read_labelled_frames(snakemake.input.train)
 test = read_labelled_frames(snakemake.input.test)
 cv = make_colvar(params.collective_variable)
@@ -33,9 +37,8 @@ biases = [
     UmbrellaBias(cv, center, kappa)
     for center, kappa in zip(params.centers, params.spring_constants_kj_mol, strict=True)
 ]
-temperature_k = settings["temperature_k"] or params.temperature_k
 md = LangevinSettings(
-    temperature_k, params.umbrella["timestep_fs"], params.umbrella["friction_per_fs"]
+    settings.temperature_k or params.temperature_k, params.timestep_fs, params.friction_per_fs
 )
 oracle = make_robust_oracle(params.oracle)
 digest = hashlib.sha256(json.dumps(dict(params.items()), sort_keys=True).encode())
@@ -46,16 +49,18 @@ checkpoint = Path(snakemake.output.model).parent / f"checkpoint_{digest.hexdiges
 result = run_active_learning(
     load_model(snakemake.input.model),
     train,
+    test,
     load_system(params.system),
     biases,
     oracle,
     md,
     settings,
     params.descriptor,
-    params.committee,
+    CommitteeSettings.from_config(params.committee),
     params.seed,
     params.device,
     checkpoint=checkpoint,
+    force_scale_ev_a=thermal_force_scale(train, md.temperature_k, params.data_temperature_k),
 )
 md_steps = sum(row["md_steps"] for row in result.iterations)
 labelled = sum(row["status"] == "labelled" for row in result.oracle_log)
@@ -64,6 +69,7 @@ metrics.update(
     {
         "converged": result.converged,
         "iterations": len(result.iterations),
+        "max_iterations": settings.max_iterations,
         "committee_md_steps": md_steps,
         "oracle_calls": len(result.oracle_log),
         "labelled_frames": labelled,
@@ -71,18 +77,27 @@ metrics.update(
         "oracle_calls_per_md_step": len(result.oracle_log) / max(md_steps, 1),
         "initial_training_frames": len(train),
         "final_training_frames": len(result.frames),
+        "trust_levels": result.trust.to_dict(),
     }
 )
 logging.info(
     "active learning: %d iterations (converged: %s), %d oracle calls for %d committee MD "
-    "steps (%.3f%%), %d failed",
+    "steps (%.3f%%), %d failed; trust levels %s",
     metrics["iterations"],
     result.converged,
     metrics["oracle_calls"],
     md_steps,
     100 * metrics["oracle_calls_per_md_step"],
     metrics["failed_oracle_calls"],
+    result.trust,
 )
+if not result.converged:
+    logging.warning(
+        "active learning did not converge in %d iterations: the committee still disagreed "
+        "above its trigger; the windows will tell whether it holds (more iterations, more "
+        "frames_per_iteration or more reference data would help)",
+        settings.max_iterations,
+    )
 columns = ["iteration", "replica", "step", "cv", "disagreement_ev_a", "dpgen_deviation_ev_a"]
 write_table(
     pd.DataFrame(result.oracle_log, columns=[*columns, "energy_ev", "max_force_ev_a", "status"]),

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from mlpmf import estimators
-from mlpmf.io import read_window_series, write_json
+from mlpmf.io import read_json, read_window_series, write_json
 from mlpmf.plotting import plot_diagnostics
+from mlpmf.trust import describe
 
 HALF_SPLIT_Z_LIMIT = 3.5  # beyond this the halves differ by more than noise
 params = snakemake.params
@@ -40,14 +41,10 @@ warnings = [
 ]
 disagreement = read_window_series(snakemake.input.trajectories, "max_force_disagreement_ev_a")
 largest_disagreement = [float(np.max(d)) if np.isfinite(d).any() else None for d in disagreement]
-limit = params.disagreement_warning_ev_a
-for center, value, series in zip(centers, largest_disagreement, disagreement, strict=True):
-    if value is not None and value > limit:
-        warnings.append(
-            f"window at {center:g}: committee force disagreement reaches {value:.3f} eV/A "
-            f"(> {limit}) in {100 * np.mean(series > limit):.2f}% of its frames: the "
-            "committee extrapolates there; add reference data (active learning)"
-        )
+trust = read_json(snakemake.input.trust)
+levels = [trust[k] for k in ("lower_trust_level_ev_a", "upper_trust_level_ev_a") if k in trust]
+if not trust["trusted"]:
+    warnings.append(describe(trust))
 if drift_z > HALF_SPLIT_Z_LIMIT:
     warnings.append(
         f"first and second halves of the windows differ by up to {drift_kt:.2f} kT, "
@@ -76,6 +73,6 @@ figure = plot_diagnostics(
     halves,
     centers,
     disagreement,
-    params.disagreement_warning_ev_a,
+    levels,
 )
 figure.savefig(snakemake.output.plot, dpi=150)

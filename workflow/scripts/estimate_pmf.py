@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from mlpmf import estimators
-from mlpmf.io import atomic_path, read_window_series, write_table
+from mlpmf.io import atomic_path, read_json, read_window_series, write_table
+from mlpmf.trust import WindowTrust, untrusted_bins
 
 params = snakemake.params
 settings = params.free_energy
@@ -33,6 +34,18 @@ if snakemake.wildcards.estimator == "mbar":
     pmf = estimators.mbar(**arguments, uncertainty=settings["uncertainty"])
 else:
     pmf = estimators.wham(**arguments)
-write_table(pmf.to_frame(), snakemake.output.pmf)
+table = pmf.to_frame()
+verdicts = [
+    WindowTrust(**{**w, "cv_range": tuple(w["cv_range"])})
+    for w in read_json(snakemake.input.trust)["windows"]
+]
+table["trusted"] = ~untrusted_bins(table["cv"].to_numpy(), verdicts, params.period)
+if not table["trusted"].all():
+    logging.warning(
+        "%d of %d bins are untrusted (free_energy/trust.json)",
+        (~table["trusted"]).sum(),
+        len(table),
+    )
+write_table(table, snakemake.output.pmf)
 with atomic_path(snakemake.output.bootstrap) as tmp:
     np.save(tmp, pmf.bootstrap_free_energies)

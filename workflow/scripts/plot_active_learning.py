@@ -19,7 +19,6 @@ figure = plot_active_learning(
     pd.read_csv(snakemake.input.iterations),
     pd.read_csv(snakemake.input.oracle_calls),
     np.array([cv.value(frame.positions) for frame in initial]),
-    snakemake.params.threshold,
     f"CV ({cv.unit})",
 )
 figure.savefig(snakemake.output[0], dpi=150)

@@ -58,6 +58,10 @@ if "reference" in snakemake.input.keys():
     reference = read_json(snakemake.input.reference)
     result["reference_barrier_kj_mol"] = reference["barrier_kj_mol"]
     rows.append((reference.get("method", "reference"), reference["barrier_kj_mol"], None))
+trust = read_json(snakemake.input.trust)
+result["trusted"] = trust["trusted"]
+result["untrusted_windows"] = trust["untrusted_windows"]
+result["untrusted_centers"] = trust["untrusted_centers"]
 write_json(result, snakemake.output.rates)
 write_table(
     pd.DataFrame(rows, columns=["method", "barrier_kj_mol", "uncertainty_kj_mol"]),

@@ -18,17 +18,20 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 import numpy as np
 import pandas as pd
 import torch
+from ase.io import read
 
-from mlpmf.colvars import make_colvar
+from mlpmf.colvars import make_colvar, nearest_positions
 from mlpmf.config import load_system
 from mlpmf.dynamics import (
     LangevinSettings,
+    SimulationError,
     UmbrellaBias,
     WindowCheckpoint,
     own_calculators,
     run_umbrella_windows,
 )
 from mlpmf.io import write_table
+from mlpmf.trust import window_failure_message
 
 CHECKPOINT_EVERY_STEPS = 1000
 
@@ -37,6 +40,17 @@ params = snakemake.params
 windows = params.windows
 umbrella = params.umbrella
 replicas = [load_system(params.system) for _ in windows]
+cv = make_colvar(params.collective_variable)
+if "frames" in snakemake.input.keys():  # start from equilibrated training frames
+    starts = nearest_positions(
+        cv,
+        replicas[0].positions,
+        replicas[0].numbers,
+        read(snakemake.input.frames, index=":"),
+        [w["center"] for w in windows],
+    )
+    for atoms, start in zip(replicas, starts, strict=True):
+        atoms.positions = start
 if params.potential != "oracle":
     from mlpmf.calculator import BatchedCommittee
     from mlpmf.models import load_model, resolve_device
@@ -60,20 +74,27 @@ for window, output in zip(windows, snakemake.output, strict=True):
     path = Path(output).parent / "checkpoints" / f"{Path(output).stem}.npz"
     checkpoints.append(WindowCheckpoint(path, digest.hexdigest(), CHECKPOINT_EVERY_STEPS))
 
-cv = make_colvar(params.collective_variable)
-all_series = run_umbrella_windows(
-    replicas,
-    [UmbrellaBias(cv, w["center"], w["spring_constant_kj_mol"]) for w in windows],
-    LangevinSettings(params.temperature_k, umbrella["timestep_fs"], umbrella["friction_per_fs"]),
-    umbrella["steps"],
-    umbrella["equilibration_steps"],
-    umbrella["record_every"],
-    [np.random.default_rng(w["seed"]) for w in windows],
-    force_field,
-    observables={name: make_colvar(spec) for name, spec in params.observables.items()},
-    checkpoints=checkpoints,
-    progress_label="windows " + ", ".join(w["window"] for w in windows),
-)
+try:
+    all_series = run_umbrella_windows(
+        replicas,
+        [UmbrellaBias(cv, w["center"], w["spring_constant_kj_mol"]) for w in windows],
+        LangevinSettings(
+            params.temperature_k, umbrella["timestep_fs"], umbrella["friction_per_fs"]
+        ),
+        umbrella["steps"],
+        umbrella["equilibration_steps"],
+        umbrella["record_every"],
+        [np.random.default_rng(w["seed"]) for w in windows],
+        force_field,
+        observables={name: make_colvar(spec) for name, spec in params.observables.items()},
+        checkpoints=checkpoints,
+        progress_label="windows " + ", ".join(w["window"] for w in windows),
+    )
+except SimulationError as error:
+    message = window_failure_message(error, windows, params.potential, cv.unit)
+    logging.error(message)
+    print(message, file=sys.__stderr__)
+    sys.exit(1)
 for window, series, output in zip(windows, all_series, snakemake.output, strict=True):
     logging.info(
         "window %s: CV mean %.4f, std %.4f",

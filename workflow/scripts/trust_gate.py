@@ -1,0 +1,26 @@
+"""End the run with an error when the results are untrusted and the config does not
+accept that; every other result has been written (and marked) before this runs."""
+
+import logging
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+
+from mlpmf.io import read_json, write_json
+from mlpmf.trust import describe
+
+document = read_json(snakemake.input.trust)
+message = describe(document, f" {snakemake.params.cv_unit}")
+if not document["trusted"] and not document["accepted"]:
+    message = (
+        f"{message}. The PMF, barrier and rate were written but are marked untrusted "
+        "(free_energy/trust.json, the 'trusted' column of the PMF tables, rates.json). "
+        "Refine the committee where it failed (more active learning, a lower trigger, "
+        "more reference data) or set accept_untrusted: true to accept such results."
+    )
+    logging.error(message)
+    print(message, file=sys.__stderr__)
+    sys.exit(1)
+logging.info(message)
+write_json({"trusted": document["trusted"], "accepted": document["accepted"]}, snakemake.output[0])
