@@ -1,5 +1,7 @@
 """Quantum-chemistry oracles with retries, and the active-learning loop."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -175,16 +177,29 @@ def test_a_quiet_round_ends_the_loop_only_after_confirm_steps():
     assert result.iterations[0]["md_steps"] == 4 * 500
 
 
-def test_a_round_is_quiet_with_rare_candidates_and_never_above_the_upper_level():
-    """DP-GEN's rule: at most converged_fraction of the checked frames above the trigger
-    (0: none), and no frame above the upper level whatever the fraction."""
+def test_a_round_is_quiet_with_rare_candidates_in_every_replica_and_none_above_upper():
+    """DP-GEN's rule, per replica as windows are judged: at most converged_fraction of a
+    replica's checks above the trigger (0: none), and no frame above the upper level. A
+    replica that keeps meeting candidates is not hidden by quiet ones."""
+    from types import SimpleNamespace
+
     from mlpmf.active_learning import ExplorationRound, is_quiet
 
-    checks = [{"replica": k % 4, "step": k} for k in range(400)]
-    settings = ActiveLearningSettings(converged_fraction=0.01)
-    assert is_quiet(ExplorationRound(trace=checks, candidates=["frame"] * 4), settings)
-    assert not is_quiet(ExplorationRound(trace=checks, candidates=["frame"] * 5), settings)
+    checks = [{"replica": k % 4, "step": k} for k in range(400)]  # 100 checks each
+
+    def found(*replicas):
+        return [SimpleNamespace(replica=r) for r in replicas]
+
+    settings = ActiveLearningSettings(converged_fraction=0.01, steps_per_iteration=100)
+    assert is_quiet(ExplorationRound(trace=checks, candidates=found(0, 1, 2, 3)), settings)
+    assert not is_quiet(ExplorationRound(trace=checks, candidates=found(0, 0)), settings)
+    few_checks = [c for c in checks if c["replica"] != 3] + checks[3:40:4]  # 10 for 3
+    assert not is_quiet(ExplorationRound(trace=few_checks, candidates=found(3)), settings)
+    assert not is_quiet(ExplorationRound(trace=[], candidates=found(2)), settings)
     assert not is_quiet(ExplorationRound(trace=checks, untrusted=1), settings)
+    longer = dataclasses.replace(settings, confirm_steps=4000, check_every=20)  # 200 checks
+    assert is_quiet(ExplorationRound(trace=few_checks, candidates=found(3)), longer)
+    assert not is_quiet(ExplorationRound(trace=checks, candidates=found(3, 3, 3)), longer)
     strict = ActiveLearningSettings(converged_fraction=0.0)
     assert is_quiet(ExplorationRound(trace=checks), strict)
-    assert not is_quiet(ExplorationRound(trace=checks, candidates=["frame"]), strict)
+    assert not is_quiet(ExplorationRound(trace=checks, candidates=found(1)), strict)

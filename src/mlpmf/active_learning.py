@@ -24,10 +24,11 @@ One iteration is explore -> select -> label -> retrain:
 
 Paused replicas continue from where they stopped under the retrained committee. The
 loop stops after a quiet round, or after ``max_iterations``: a round is quiet when no
-frame reached the upper level and at most ``converged_fraction`` of its checked frames
-lie above the trigger (DP-GEN's convergence rule, its ``conv_accuracy``; with 0 a single
-frame above the trigger keeps the loop going; a committee's noise has tails, so over a
-long enough run some frame always exceeds any finite trigger). A quiet round is
+frame reached the upper level and, in every replica, at most ``converged_fraction`` of
+its checked frames lie above the trigger (DP-GEN's convergence rule, its
+``conv_accuracy``; with 0 a single frame above the trigger keeps the loop going; a
+committee's noise has tails, so over a long enough run some frame always exceeds any
+finite trigger). A quiet round is
 extended until every replica has run ``confirm_steps`` (by default as long as a window
 runs, equilibration included), and must stay quiet all along: a window must not meet
 what exploration never saw. The frames a quiet round found above the trigger are not
@@ -223,10 +224,20 @@ def explore(
 
 
 def is_quiet(round_: ExplorationRound, settings: ActiveLearningSettings) -> bool:
-    """No frame above the upper level, and few enough above the trigger (module
-    docstring)."""
-    allowed = settings.converged_fraction * len(round_.trace)
-    return not round_.untrusted and len(round_.candidates) <= allowed
+    """No frame above the upper level, and in every replica few enough checks above the
+    trigger (module docstring). Per replica, as windows are judged (:mod:`mlpmf.trust`):
+    counted over all replicas, a few replicas that keep meeting candidates (and so keep
+    pausing, with few checks of their own) would drown in the quiet ones."""
+    if round_.untrusted:
+        return False
+    checks = np.bincount([t["replica"] for t in round_.trace], minlength=1)
+    found = np.bincount([c.replica for c in round_.candidates], minlength=1)
+    size = max(len(checks), len(found))
+    checks, found = np.pad(checks, (0, size - len(checks))), np.pad(found, (0, size - len(found)))
+    # out of the checks a replica makes over the whole (extended) round: a candidate early
+    # on is not yet a verdict; one that pauses a replica costs it at most one sub-round
+    planned = max(settings.confirm_steps, settings.steps_per_iteration) // settings.check_every
+    return bool(np.all(found <= settings.converged_fraction * np.maximum(checks, planned)))
 
 
 def select(candidates: Sequence[Candidate], count: int) -> list[Candidate]:

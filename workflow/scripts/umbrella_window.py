@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from ase.io import read
 
-from mlpmf.colvars import make_colvar, nearest_positions
+from mlpmf.colvars import make_colvar, nearest_positions, periodic_difference
 from mlpmf.config import load_system
 from mlpmf.dynamics import (
     LangevinSettings,
@@ -96,11 +96,13 @@ except SimulationError as error:
     print(message, file=sys.__stderr__)
     sys.exit(1)
 for window, series, output in zip(windows, all_series, snakemake.output, strict=True):
+    # about the centre: a periodic CV's naive mean near +-period/2 would be meaningless
+    offsets = periodic_difference(series["cv"], window["center"], cv.period)
     logging.info(
         "window %s: CV mean %.4f, std %.4f",
         window["window"],
-        series["cv"].mean(),
-        series["cv"].std(),
+        window["center"] + offsets.mean(),
+        offsets.std(),
     )
     write_table(pd.DataFrame(series), output)
 for checkpoint in checkpoints:
