@@ -38,7 +38,6 @@ Both disagreement metrics are reported: the pairwise one that triggers, and DP-G
 members is half the pairwise difference).
 """
 
-import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 from mlpmf.calculator import BatchedCommittee
 from mlpmf.colvars import move_to_value, nearest_positions
+from mlpmf.config import settings_values
 from mlpmf.dynamics import (
     LangevinSettings,
     SimulationError,
@@ -83,8 +83,7 @@ class ActiveLearningSettings:
 
     @classmethod
     def from_config(cls, section: Mapping) -> "ActiveLearningSettings":
-        names = {f.name for f in dataclasses.fields(cls)} - {"trust"}
-        values = {k: v for k, v in section.items() if k in names}
+        values = settings_values(cls, section, exclude=frozenset({"trust"}))
         return cls(**values, trust=TrustSettings.from_config(section))
 
 

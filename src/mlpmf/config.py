@@ -6,6 +6,7 @@ between keys, and raises :class:`ConfigError` naming the key and what was expect
 before any job runs.
 """
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -146,3 +147,10 @@ def load_system(system: Mapping) -> Atoms:
     if fixed:
         atoms.constraints = [*atoms.constraints, FixAtoms(indices=fixed)]
     return atoms
+
+
+def settings_values(settings_class, section: Mapping, exclude: frozenset = frozenset()) -> dict:
+    """The keys of a config ``section`` that are fields of the settings dataclass (the
+    section may hold keys other settings read)."""
+    names = {f.name for f in dataclasses.fields(settings_class)} - exclude
+    return {key: value for key, value in section.items() if key in names}

@@ -20,7 +20,7 @@ that trajectory (its frames so far are kept) instead of the whole run.
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms
@@ -29,6 +29,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.optimize import FIRE
 
 from mlpmf.colvars import CollectiveVariable, move_to_value, periodic_difference
+from mlpmf.config import settings_values
 from mlpmf.dynamics import (
     LangevinSettings,
     SimulationError,
@@ -66,8 +67,7 @@ class DatasetSettings:
 
     @classmethod
     def from_config(cls, section) -> "DatasetSettings":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in section.items() if k in names})
+        return cls(**settings_values(cls, section))
 
 
 @dataclass

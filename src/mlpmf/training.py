@@ -26,6 +26,7 @@ import torch
 from ase import Atoms
 from tqdm import tqdm
 
+from mlpmf.config import settings_values
 from mlpmf.dataset import DataStatistics, descriptor_for, reference_arrays
 from mlpmf.descriptors import Descriptor, DescriptorValues, pair_batch
 from mlpmf.io import atomic_path
@@ -52,8 +53,7 @@ class CommitteeSettings:
 
     @classmethod
     def from_config(cls, section: Mapping) -> "CommitteeSettings":
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in section.items() if k in names}
+        values = settings_values(cls, section)
         if "hidden_layers" in values:
             values["hidden_layers"] = tuple(int(h) for h in values["hidden_layers"])
         return cls(**values)
