@@ -9,8 +9,8 @@ from mlpmf.dynamics import (
     run_langevin,
     run_umbrella_window,
 )
-from mlpmf.estimators import decorrelate
 from mlpmf.oracles import DoubleWellBond, make_oracle
+from mlpmf.timeseries import decorrelate
 from mlpmf.units import ev_to_kj_mol, kt_kj_mol
 
 

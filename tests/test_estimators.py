@@ -11,17 +11,9 @@ within one reported standard error must be that of a normal variable, 0.68 (acce
 import numpy as np
 import pytest
 
-from mlpmf.estimators import (
-    ConvergenceError,
-    collapse_samples,
-    convergence_check,
-    decorrelate,
-    mbar,
-    neighbour_overlaps,
-    overlap_matrix,
-    solve_free_energies,
-    wham,
-)
+from mlpmf.diagnostics import convergence_check, neighbour_overlaps, overlap_matrix
+from mlpmf.estimators import ConvergenceError, collapse_samples, mbar, solve_free_energies, wham
+from mlpmf.timeseries import decorrelate
 from mlpmf.units import kt_kj_mol
 
 TEMPERATURE_K = 300.0
@@ -288,7 +280,7 @@ def test_mismatched_inputs_are_named():
 def test_statistical_inefficiency_matches_pymbar():
     from pymbar import timeseries
 
-    from mlpmf.estimators import statistical_inefficiency
+    from mlpmf.timeseries import statistical_inefficiency
 
     rng = np.random.default_rng(8)
     series = np.zeros(5000)
@@ -302,7 +294,7 @@ def test_statistical_inefficiency_matches_pymbar():
 def test_reweighting_onto_an_unbiased_observable_and_in_2d():
     """F(x, y) = F1(x) + k_y/2 (y - a x)^2, windows biased along x only: the reweighted
     marginal along y and the 2D PMF must match quadrature of the exact density."""
-    from mlpmf.estimators import reweight
+    from mlpmf.reweighting import reweight
 
     rng = np.random.default_rng(30)
     k_y, slope = 40.0, 0.8

@@ -112,7 +112,7 @@ def test_periodic_path_barriers_find_both_ways_round_the_circle():
 
 
 def test_compare_profiles_ignores_a_constant_shift_and_counts_only_common_bins():
-    from mlpmf.estimators import compare_profiles
+    from mlpmf.diagnostics import compare_profiles
 
     cv = np.linspace(0, 1, 11)
     profile = np.sin(3 * cv)

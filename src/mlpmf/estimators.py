@@ -33,7 +33,9 @@ the minimum too, has an error bar:
   over its grid cells, so nothing is re-read — and the problem re-solved warm-started.
 
 Samples must be statistically independent: pass trajectories through
-:func:`decorrelate` first, which also drops the equilibration it detects.
+:func:`mlpmf.timeseries.decorrelate` first, which also drops the equilibration it
+detects. Overlap and convergence checks of an estimate are in :mod:`mlpmf.diagnostics`,
+PMFs along unbiased observables in :mod:`mlpmf.reweighting`.
 """
 
 import logging
@@ -52,9 +54,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_GRID_RESOLUTION = 0.02
 """Grid cell width of MBAR's collapsed samples, in units of the narrowest window width."""
-
-OVERLAP_WARNING_THRESHOLD = 0.03
-"""Smallest acceptable MBAR overlap between neighbouring windows (pymbar's guidance)."""
 
 
 class ConvergenceError(RuntimeError):
@@ -101,62 +100,6 @@ class CollapsedSamples:
     @property
     def point_weights(self) -> np.ndarray:
         return self.window_counts.sum(0)
-
-
-def statistical_inefficiency(series: np.ndarray) -> float:
-    """g = 1 + 2 sum_t (1 - t/N) C(t), summed until the autocorrelation C first drops to 0.
-
-    The same estimator as pymbar.timeseries.statistical_inefficiency (Chodera et al.,
-    J. Chem. Theory Comput. 3, 26 (2007)), with C(t) at every lag from one FFT.
-    """
-    x = np.asarray(series, dtype=float)
-    n = len(x)
-    x = x - x.mean()
-    if n < 2 or not np.any(x):
-        return 1.0
-    spectrum = np.fft.rfft(x, 2 * n)
-    autocovariance = np.fft.irfft(spectrum * np.conj(spectrum))[:n] / (n - np.arange(n))
-    correlation = autocovariance / autocovariance[0]
-    negative = np.flatnonzero(correlation[1:] <= 0.0)
-    cut = negative[0] + 1 if len(negative) else n
-    lags = np.arange(1, cut)
-    return max(1.0, 1.0 + 2.0 * float(np.sum(correlation[1:cut] * (1.0 - lags / n))))
-
-
-def decorrelated_indices(series: np.ndarray, detect_equilibration: bool = True) -> np.ndarray:
-    """Indices of a statistically independent subsample of an MD time series.
-
-    With ``detect_equilibration`` the start that maximises the number of independent
-    samples of the rest, (N - t0) / g(t0), is found among starts every 1% of the series
-    and dropped (Chodera, J. Chem. Theory Comput. 12, 1799 (2016)); then every g-th
-    sample of what remains is kept.
-    """
-    series = np.asarray(series, dtype=float)
-    if len(series) < 10 or np.ptp(series) == 0.0:
-        return np.arange(len(series))
-    start = 0
-    if detect_equilibration:
-        starts = np.arange(0, len(series) - 5, max(1, len(series) // 100))
-        effective = [(len(series) - t) / statistical_inefficiency(series[t:]) for t in starts]
-        start = int(starts[int(np.argmax(effective))])
-    g = statistical_inefficiency(series[start:])
-    return start + np.unique(np.round(np.arange(0.0, len(series) - start - 0.5, g)).astype(int))
-
-
-def kept_indices(
-    windows: Sequence[np.ndarray], decorrelate: bool = True, detect_equilibration: bool = True
-) -> list[np.ndarray]:
-    """Per window, the indices of the samples an estimate should use: all of them, or
-    (``decorrelate``) the independent subsample of :func:`decorrelated_indices`."""
-    if not decorrelate:
-        return [np.arange(len(series)) for series in windows]
-    return [decorrelated_indices(series, detect_equilibration) for series in windows]
-
-
-def decorrelate(series: np.ndarray, detect_equilibration: bool = True) -> np.ndarray:
-    """The statistically independent subsample of :func:`decorrelated_indices`."""
-    series = np.asarray(series, dtype=float)
-    return series[decorrelated_indices(series, detect_equilibration)]
 
 
 def reduced_bias(x, centers, spring_constants, temperature_k, period=None) -> np.ndarray:
@@ -234,7 +177,8 @@ def bin_samples(
     return CollapsedSamples(centres, counts, u_kx, sample_points)
 
 
-def _log_denominator(f, log_n_k, u_kx):
+def log_denominator(f, log_n_k, u_kx):
+    """ln sum_k N_k exp(f_k - u_k(x)) of every point x, shape (X,)."""
     return logsumexp(log_n_k[:, None] + f[:, None] - u_kx, axis=0)
 
 
@@ -271,7 +215,7 @@ def solve_free_energies(
     f -= f[0]
 
     def objective(f):
-        return point_weights @ _log_denominator(f, log_n_k, u_kx) - n_k @ f
+        return point_weights @ log_denominator(f, log_n_k, u_kx) - n_k @ f
 
     value = objective(f)
     for iteration in range(max_iterations + 1):
@@ -306,7 +250,7 @@ def solve_free_energies(
 def _point_log_weights(f, data: CollapsedSamples, point_weights=None):
     """ln p_x (unnormalised) of every point for the unbiased state."""
     weights = data.point_weights if point_weights is None else point_weights
-    log_d = _log_denominator(f, np.log(data.n_k), data.u_kx)
+    log_d = log_denominator(f, np.log(data.n_k), data.u_kx)
     with np.errstate(divide="ignore"):
         return np.log(weights) - log_d
 
@@ -342,7 +286,7 @@ def _analytical_uncertainty(f, data: CollapsedSamples, bin_edges, period, temper
     """
     n_k = data.n_k
     weights = data.point_weights
-    log_d = _log_denominator(f, np.log(n_k), data.u_kx)
+    log_d = log_denominator(f, np.log(n_k), data.u_kx)
     w_window = np.exp(f[:, None] - data.u_kx - log_d)  # (K, X), sum_x n_x w_kx = 1
     bins = np.digitize(_wrap(data.points, period, bin_edges[0]), bin_edges) - 1
     occupied = np.unique(bins[(bins >= 0) & (bins < len(bin_edges) - 1)])
@@ -419,7 +363,8 @@ def estimate_pmf(
     return PMF(0.5 * (bin_edges[1:] + bin_edges[:-1]), free, error, counts.astype(int), f, replicas)
 
 
-def _check_inputs(cv_samples, centers, spring_constants):
+def check_inputs(cv_samples, centers, spring_constants):
+    """Raise ValueError unless there is one non-empty, finite sample array per window."""
     if not (len(cv_samples) == len(centers) == len(spring_constants)):
         raise ValueError(
             f"cv_samples, centers and spring_constants must have one entry per window; got "
@@ -467,7 +412,7 @@ def mbar(
     grid_resolution
         Width of the collapsing grid in units of the narrowest window's width.
     """
-    _check_inputs(cv_samples, centers, spring_constants)
+    check_inputs(cv_samples, centers, spring_constants)
     data = collapse_samples(
         cv_samples, centers, spring_constants, temperature, bin_edges, period, grid_resolution
     )
@@ -491,168 +436,6 @@ def wham(
     width of each window's distribution, sqrt(kT / kappa). Samples outside the bins are
     ignored.
     """
-    _check_inputs(cv_samples, centers, spring_constants)
+    check_inputs(cv_samples, centers, spring_constants)
     data = bin_samples(cv_samples, centers, spring_constants, temperature, bin_edges, period)
     return estimate_pmf(data, bin_edges, temperature, period, "bootstrap", bootstrap_samples, seed)
-
-
-def overlap_matrix(data: CollapsedSamples, window_free_energies: np.ndarray) -> np.ndarray:
-    """MBAR overlap matrix O_kl = N_l sum_n W_nk W_nl (Shirts & Chodera 2008); rows sum to 1.
-
-    O_kl is the probability that a sample drawn from window k is attributed to window
-    l; a neighbouring pair with O_k,k+1 below ~0.03 is not joined reliably.
-    """
-    n_k = data.n_k
-    log_d = _log_denominator(window_free_energies, np.log(n_k), data.u_kx)
-    w = np.exp(window_free_energies[:, None] - data.u_kx - log_d)
-    return (w * data.point_weights) @ w.T * n_k[None, :]
-
-
-def neighbour_overlaps(overlap: np.ndarray, centers: Sequence[float]) -> np.ndarray:
-    """O_k,k+1 for windows taken in order of their centres, shape (K - 1,)."""
-    order = np.argsort(centers)
-    return overlap[order[:-1], order[1:]]
-
-
-def convergence_check(
-    cv_samples: Sequence[np.ndarray],
-    centers: Sequence[float],
-    spring_constants: Sequence[float],
-    temperature: float,
-    bin_edges: np.ndarray,
-    period: float | None = None,
-) -> tuple[PMF, PMF, float, float]:
-    """MBAR PMFs of the first and the second half of every window's samples.
-
-    Returns both PMFs, the largest difference between them in kT after removing their
-    mean offset over the bins both fill, and the largest difference in units of its
-    standard error (both halves' errors combined). A z beyond ~3.5 means the windows
-    drift: sampling has not converged.
-    """
-    arrays = [np.asarray(s) for s in cv_samples]
-    first, second = (
-        mbar(parts, centers, spring_constants, temperature, bin_edges, period)
-        for parts in (
-            [s[: len(s) // 2] for s in arrays],
-            [s[len(s) // 2 :] for s in arrays],
-        )
-    )
-    difference = second.free_energy - first.free_energy
-    both = np.isfinite(difference)
-    difference = difference[both] - difference[both].mean()
-    error = np.hypot(first.uncertainty[both], second.uncertainty[both])
-    largest_kt = float(np.max(np.abs(difference)) / kt_kj_mol(temperature))
-    return first, second, largest_kt, float(np.max(np.abs(difference) / error))
-
-
-@dataclass
-class ReweightedPMF:
-    """A PMF along unbiased observables (one or more dimensions), reweighted by MBAR."""
-
-    centers: list[np.ndarray]  # per dimension, (M_d,) bin centres
-    free_energy: np.ndarray  # (M_1, ..., M_D) kJ/mol, minimum 0; NaN where empty
-    uncertainty: np.ndarray  # same shape, kJ/mol, bootstrap standard error up to normalisation
-
-
-def reweight(
-    cv_samples: Sequence[np.ndarray],
-    observable_samples: Sequence[np.ndarray],
-    centers: Sequence[float],
-    spring_constants: Sequence[float],
-    temperature: float,
-    bin_edges: Sequence[np.ndarray],
-    period: float | None = None,
-    bootstrap_samples: int = 50,
-    seed: int = 0,
-) -> ReweightedPMF:
-    """Unbiased PMF along observables recorded in the windows, by MBAR reweighting.
-
-    Every sample n gets the MBAR weight of its biased CV value, 1 / sum_k N_k
-    exp(f_k - u_k(x_n)), and the weights are histogrammed along the observables, so the
-    observables need not be biased, nor even correlated with the CV. Pass the biased CV
-    itself as one column to get a 2D PMF such as F(CV, y).
-
-    Parameters
-    ----------
-    cv_samples
-        K arrays (N_k,) of the biased CV, independent samples.
-    observable_samples
-        K arrays (N_k, D) (or (N_k,) for D = 1) of the observables, same samples.
-    bin_edges
-        D arrays of bin edges, one per observable dimension.
-    Other parameters as for :func:`mbar`.
-    """
-    _check_inputs(cv_samples, centers, spring_constants)
-    observables = [
-        np.asarray(o, dtype=float).reshape(len(c), -1)
-        for o, c in zip(observable_samples, cv_samples, strict=True)
-    ]
-    bin_edges = [np.asarray(e, dtype=float) for e in bin_edges]
-    data = collapse_samples(cv_samples, centers, spring_constants, temperature, None, period)
-    pooled = np.concatenate(observables)
-    cells = np.concatenate(data.sample_points)
-    kt = kt_kj_mol(temperature)
-    volume = np.prod(np.meshgrid(*[np.diff(e) for e in bin_edges], indexing="ij"), axis=0)
-
-    def histogram(f, multiplicity):
-        log_d = _log_denominator(f, np.log(data.n_k), data.u_kx)
-        weights = multiplicity * np.exp(-(log_d - log_d.min()))[cells]
-        totals = np.histogramdd(pooled, bins=bin_edges, weights=weights)[0]
-        with np.errstate(divide="ignore"):
-            free = -kt * np.log(totals / volume)
-        return np.where(np.isfinite(free), free, np.nan)
-
-    f = solve_free_energies(data.u_kx, data.point_weights, data.n_k)
-    free = histogram(f, np.ones(len(pooled)))
-    rng = np.random.default_rng(seed)
-    offsets = np.cumsum([0] + [len(c) for c in cv_samples])
-    replicas = []
-    for _ in range(bootstrap_samples):
-        multiplicity = np.zeros(len(pooled))
-        for k in range(len(cv_samples)):
-            drawn = rng.integers(offsets[k], offsets[k + 1], offsets[k + 1] - offsets[k])
-            multiplicity += np.bincount(drawn, minlength=len(pooled))
-        point_weights = np.bincount(cells, weights=multiplicity, minlength=len(data.points))
-        f_star = solve_free_energies(data.u_kx, point_weights, data.n_k, initial_f=f)
-        replica = histogram(f_star, multiplicity)
-        filled = np.isfinite(replica)
-        replicas.append(replica + kt * logsumexp(-replica[filled] / kt + np.log(volume[filled])))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        uncertainty = (
-            np.nanstd(replicas, axis=0, ddof=1)
-            if bootstrap_samples > 1
-            else np.full_like(free, np.nan)
-        )
-    uncertainty[np.isnan(free)] = np.nan
-    return ReweightedPMF(
-        [0.5 * (e[1:] + e[:-1]) for e in bin_edges], free - np.nanmin(free), uncertainty
-    )
-
-
-def compare_profiles(
-    cv: np.ndarray,
-    free_energy_kj_mol: np.ndarray,
-    uncertainty_kj_mol: np.ndarray,
-    reference_cv: np.ndarray,
-    reference_kj_mol: np.ndarray,
-    reference_uncertainty_kj_mol: np.ndarray | None = None,
-) -> dict:
-    """RMS and largest difference (kJ/mol) between a PMF and a reference on the PMF's
-    bins, after the constant shift that minimises the RMS (PMFs are defined up to a
-    constant), over the bins where both are finite; ``chi2_per_bin`` is the mean
-    squared difference over the combined variance (about 1 when they agree within their
-    error bars; correlated errors make it a rough guide)."""
-    reference = np.interp(cv, reference_cv, reference_kj_mol, left=np.nan, right=np.nan)
-    both = np.isfinite(free_energy_kj_mol) & np.isfinite(reference)
-    difference = free_energy_kj_mol[both] - reference[both]
-    difference -= difference.mean()
-    variance = np.asarray(uncertainty_kj_mol, dtype=float)[both] ** 2
-    if reference_uncertainty_kj_mol is not None:
-        variance = variance + np.interp(cv[both], reference_cv, reference_uncertainty_kj_mol) ** 2
-    return {
-        "bins_compared": int(both.sum()),
-        "rms_difference_kj_mol": float(np.sqrt(np.mean(difference**2))),
-        "max_abs_difference_kj_mol": float(np.abs(difference).max()),
-        "chi2_per_bin": float(np.mean(difference**2 / np.maximum(variance, 1e-12))),
-    }

@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from mlpmf.estimators import compare_profiles
+from mlpmf.diagnostics import compare_profiles
 from mlpmf.io import read_reference_pmf, write_json
 
 pmf = pd.read_csv(snakemake.input.mbar)

@@ -9,7 +9,7 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 import numpy as np
 import pandas as pd
 
-from mlpmf import estimators
+from mlpmf import diagnostics, estimators, timeseries
 from mlpmf.io import read_json, read_window_series, write_json
 from mlpmf.plotting import plot_diagnostics
 from mlpmf.trust import describe
@@ -21,15 +21,15 @@ windows = pd.read_csv(snakemake.input.windows)
 centers = windows["center"].to_numpy()
 kappas = windows["spring_constant"].to_numpy()
 raw = read_window_series(snakemake.input.trajectories)
-kept = estimators.kept_indices(raw, settings["decorrelate"], settings["detect_equilibration"])
+kept = timeseries.kept_indices(raw, settings["decorrelate"], settings["detect_equilibration"])
 samples = [s[k] for s, k in zip(raw, kept, strict=True)]
 edges = np.asarray(params.bin_edges)
 data = estimators.collapse_samples(
     samples, centers, kappas, params.temperature_k, edges, params.period
 )
 f = estimators.solve_free_energies(data.u_kx, data.point_weights, data.n_k)
-overlaps = estimators.neighbour_overlaps(estimators.overlap_matrix(data, f), centers)
-first, second, drift_kt, drift_z = estimators.convergence_check(
+overlaps = diagnostics.neighbour_overlaps(diagnostics.overlap_matrix(data, f), centers)
+first, second, drift_kt, drift_z = diagnostics.convergence_check(
     samples, centers, kappas, params.temperature_k, edges, params.period
 )
 ordered = np.sort(centers)

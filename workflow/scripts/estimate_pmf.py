@@ -9,7 +9,7 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 import numpy as np
 import pandas as pd
 
-from mlpmf import estimators
+from mlpmf import estimators, timeseries
 from mlpmf.io import atomic_path, read_json, read_window_series, write_table
 from mlpmf.trust import WindowTrust, untrusted_bins
 
@@ -17,7 +17,7 @@ params = snakemake.params
 settings = params.free_energy
 windows = pd.read_csv(snakemake.input.windows)
 series = read_window_series(snakemake.input.trajectories)
-kept = estimators.kept_indices(series, settings["decorrelate"], settings["detect_equilibration"])
+kept = timeseries.kept_indices(series, settings["decorrelate"], settings["detect_equilibration"])
 samples = [s[k] for s, k in zip(series, kept, strict=True)]
 logging.info("independent samples per window: %s", [len(s) for s in samples])
 arguments = dict(

@@ -9,7 +9,7 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 import numpy as np
 import pandas as pd
 
-from mlpmf import estimators
+from mlpmf import reweighting, timeseries
 from mlpmf.io import read_window_series, write_table
 from mlpmf.plotting import plot_pmf2d
 
@@ -19,7 +19,7 @@ name = snakemake.wildcards.observable
 windows = pd.read_csv(snakemake.input.windows)
 cv = read_window_series(snakemake.input.trajectories)
 observable = read_window_series(snakemake.input.trajectories, f"observable_{name}")
-kept = estimators.kept_indices(cv, settings["decorrelate"], settings["detect_equilibration"])
+kept = timeseries.kept_indices(cv, settings["decorrelate"], settings["detect_equilibration"])
 cv = [s[k] for s, k in zip(cv, kept, strict=True)]
 observable = [s[k] for s, k in zip(observable, kept, strict=True)]
 bins = params.observable["bins"]
@@ -33,9 +33,9 @@ arguments = dict(
     bootstrap_samples=settings["bootstrap_samples"],
     seed=params.seed,
 )
-one_d = estimators.reweight(cv, observable, bin_edges=[observable_edges], **arguments)
+one_d = reweighting.reweight(cv, observable, bin_edges=[observable_edges], **arguments)
 pairs = [np.column_stack([c, o]) for c, o in zip(cv, observable, strict=True)]
-two_d = estimators.reweight(cv, pairs, bin_edges=[cv_edges, observable_edges], **arguments)
+two_d = reweighting.reweight(cv, pairs, bin_edges=[cv_edges, observable_edges], **arguments)
 
 table = pd.DataFrame(
     {

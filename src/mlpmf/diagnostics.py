@@ -1,0 +1,98 @@
+r"""Diagnostics of an umbrella-sampling PMF: window overlap, convergence, agreement.
+
+- Overlap: the MBAR overlap matrix :math:`O_{kl}` (Shirts & Chodera, J. Chem. Phys.
+  129, 124105 (2008)), the probability that a sample drawn from window *k* is
+  attributed to window *l*; neighbouring windows below :data:`OVERLAP_WARNING_THRESHOLD`
+  are not joined reliably.
+- Convergence: the MBAR PMFs of the first and the second half of every window's
+  samples, and how far they differ in units of their standard errors.
+- Agreement: the difference between a PMF and a reference profile, up to the constant
+  a PMF is defined up to.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mlpmf.estimators import PMF, CollapsedSamples, log_denominator, mbar
+from mlpmf.units import kt_kj_mol
+
+OVERLAP_WARNING_THRESHOLD = 0.03
+"""Smallest acceptable MBAR overlap between neighbouring windows (pymbar's guidance)."""
+
+
+def overlap_matrix(data: CollapsedSamples, window_free_energies: np.ndarray) -> np.ndarray:
+    """MBAR overlap matrix O_kl = N_l sum_n W_nk W_nl (Shirts & Chodera 2008); rows sum to 1.
+
+    O_kl is the probability that a sample drawn from window k is attributed to window
+    l; a neighbouring pair with O_k,k+1 below ~0.03 is not joined reliably.
+    """
+    n_k = data.n_k
+    log_d = log_denominator(window_free_energies, np.log(n_k), data.u_kx)
+    w = np.exp(window_free_energies[:, None] - data.u_kx - log_d)
+    return (w * data.point_weights) @ w.T * n_k[None, :]
+
+
+def neighbour_overlaps(overlap: np.ndarray, centers: Sequence[float]) -> np.ndarray:
+    """O_k,k+1 for windows taken in order of their centres, shape (K - 1,)."""
+    order = np.argsort(centers)
+    return overlap[order[:-1], order[1:]]
+
+
+def convergence_check(
+    cv_samples: Sequence[np.ndarray],
+    centers: Sequence[float],
+    spring_constants: Sequence[float],
+    temperature: float,
+    bin_edges: np.ndarray,
+    period: float | None = None,
+) -> tuple[PMF, PMF, float, float]:
+    """MBAR PMFs of the first and the second half of every window's samples.
+
+    Returns both PMFs, the largest difference between them in kT after removing their
+    mean offset over the bins both fill, and the largest difference in units of its
+    standard error (both halves' errors combined). A z beyond ~3.5 means the windows
+    drift: sampling has not converged.
+    """
+    arrays = [np.asarray(s) for s in cv_samples]
+    first, second = (
+        mbar(parts, centers, spring_constants, temperature, bin_edges, period)
+        for parts in (
+            [s[: len(s) // 2] for s in arrays],
+            [s[len(s) // 2 :] for s in arrays],
+        )
+    )
+    difference = second.free_energy - first.free_energy
+    both = np.isfinite(difference)
+    difference = difference[both] - difference[both].mean()
+    error = np.hypot(first.uncertainty[both], second.uncertainty[both])
+    largest_kt = float(np.max(np.abs(difference)) / kt_kj_mol(temperature))
+    return first, second, largest_kt, float(np.max(np.abs(difference) / error))
+
+
+def compare_profiles(
+    cv: np.ndarray,
+    free_energy_kj_mol: np.ndarray,
+    uncertainty_kj_mol: np.ndarray,
+    reference_cv: np.ndarray,
+    reference_kj_mol: np.ndarray,
+    reference_uncertainty_kj_mol: np.ndarray | None = None,
+) -> dict:
+    """RMS and largest difference (kJ/mol) between a PMF and a reference on the PMF's
+    bins, after the constant shift that minimises the RMS (PMFs are defined up to a
+    constant), over the bins where both are finite; ``chi2_per_bin`` is the mean
+    squared difference over the combined variance (about 1 when they agree within their
+    error bars; correlated errors make it a rough guide)."""
+    reference = np.interp(cv, reference_cv, reference_kj_mol, left=np.nan, right=np.nan)
+    both = np.isfinite(free_energy_kj_mol) & np.isfinite(reference)
+    difference = free_energy_kj_mol[both] - reference[both]
+    difference -= difference.mean()
+    variance = np.asarray(uncertainty_kj_mol, dtype=float)[both] ** 2
+    if reference_uncertainty_kj_mol is not None:
+        variance = variance + np.interp(cv[both], reference_cv, reference_uncertainty_kj_mol) ** 2
+    return {
+        "bins_compared": int(both.sum()),
+        "rms_difference_kj_mol": float(np.sqrt(np.mean(difference**2))),
+        "max_abs_difference_kj_mol": float(np.abs(difference).max()),
+        "chi2_per_bin": float(np.mean(difference**2 / np.maximum(variance, 1e-12))),
+    }
