@@ -196,7 +196,7 @@ class DescriptorValues:
     )  # fmt: skip
     _TRIPLE_ROWS = (
         "cos", "cut_j", "cut_k", "cut_slope_j", "cut_slope_k", "shift_terms",
-        "shift_slopes", "dtheta_dcos", "section_terms", "section_slopes",
+        "shift_slopes", "dtheta_dcos", "section_pair",
     )  # fmt: skip
 
     @classmethod
@@ -257,12 +257,19 @@ class DescriptorValues:
         distance = 0.5 * (r_j + r_k)[:, None] - d.angular_shifts(r_j)
         self.shift_terms = torch.exp(-d.angular_eta_per_a2 * distance * distance)  # (T, a)
         self.shift_slopes = -2.0 * d.angular_eta_per_a2 * distance * self.shift_terms
-        scaled = ANI_ANGLE_SCALE * self.cos
-        self.dtheta_dcos = -ANI_ANGLE_SCALE / torch.sqrt(1.0 - scaled * scaled)
-        deviation = torch.acos(scaled)[:, None] - d.angular_sections(r_j)
-        half = 0.5 * (1.0 + torch.cos(deviation))
-        self.section_terms = 2.0 * half**d.angular_zeta  # (T, b)
-        self.section_slopes = -d.angular_zeta * half ** (d.angular_zeta - 1) * torch.sin(deviation)
+        # theta = acos(0.95 cos) without trigonometry per section: cos and sin of
+        # theta - theta_b from those of theta and of the (constant) section centres.
+        cos_theta = (ANI_ANGLE_SCALE * self.cos)[:, None]
+        sin_theta = torch.sqrt(1.0 - cos_theta * cos_theta)
+        self.dtheta_dcos = -ANI_ANGLE_SCALE / sin_theta[:, 0]
+        sections = d.angular_sections(r_j)
+        cos_b, sin_b = torch.cos(sections), torch.sin(sections)
+        half = 0.5 * (1.0 + cos_theta * cos_b + sin_theta * sin_b)  # (1 + cos(theta - theta_b))/2
+        sin_deviation = sin_theta * cos_b - cos_theta * sin_b
+        power = half ** (d.angular_zeta - 1)
+        section_terms = 2.0 * power * half  # (T, b)
+        section_slopes = -d.angular_zeta * power * sin_deviation
+        self.section_pair = torch.stack([section_terms, section_slopes], dim=-1)  # (T, b, 2)
         species = self.batch.species_index
         element_j = species[batch.pair_j[self.triple_j]]
         element_k = species[batch.pair_j[self.triple_k]]
@@ -275,7 +282,7 @@ class DescriptorValues:
         self.triple_slot = centre * d.num_element_pairs + pair_type[element_j, element_k]
         terms = (
             self.shift_terms[:, :, None]
-            * self.section_terms[:, None, :]
+            * section_terms[:, None, :]
             * (cut_j * cut_k)[:, None, None]
         )
         sums = _sum_rows(
@@ -327,16 +334,25 @@ class DescriptorValues:
         """The angular block's part, through each triple's two pair vectors:
         d cos/d v_j = (u_k - cos u_j) / r_j, d r_j / d v_j = u_j."""
         d = self.descriptor
-        num_members = block.shape[0]
-        per_triple = block.reshape(num_members, -1, d.num_angular_shifts, d.num_angular_sections)[
-            :, self.triple_slot
-        ]  # (M, T, a, b)
-        by_shift = torch.einsum("mtab,tb->mta", per_triple, self.section_terms)
-        by_section = torch.einsum("mtab,ta->mtb", per_triple, self.shift_terms)
-        cut = self.cut_j * self.cut_k
-        total = (by_shift * self.shift_terms).sum(-1)  # dL/d(f_c(r_j) f_c(r_k))
-        dl_dmean = cut * (by_shift * self.shift_slopes).sum(-1)
-        dl_dcos = cut * (by_section * self.section_slopes).sum(-1) * self.dtheta_dcos
+        num_members, num_triples = block.shape[0], len(self.cos)
+        shifts, sections = d.num_angular_shifts, d.num_angular_sections
+        # One gather of each triple's rows, laid out (T, M x shifts, sections), and one
+        # batched product with the section terms and their slopes: the contraction
+        # over sections, then the (small) one over shifts.
+        rows = block.reshape(num_members, -1, shifts * sections).transpose(0, 1).contiguous()
+        per_triple = rows.index_select(0, self.triple_slot).view(
+            num_triples, num_members * shifts, sections
+        )
+        contracted = torch.bmm(per_triple, self.section_pair).view(
+            num_triples, num_members, shifts, 2
+        )  # (T, M, a, [terms, slopes])
+        by_shift, by_slope = contracted[..., 0], contracted[..., 1]
+        cut = (self.cut_j * self.cut_k)[:, None]
+        total = (by_shift * self.shift_terms[:, None, :]).sum(-1).T  # dL/d(f_c(r_j) f_c(r_k))
+        dl_dmean = (cut * (by_shift * self.shift_slopes[:, None, :]).sum(-1)).T
+        dl_dcos = (
+            cut * (by_slope * self.shift_terms[:, None, :]).sum(-1) * self.dtheta_dcos[:, None]
+        ).T
         u_j, u_k = self.unit[self.triple_j], self.unit[self.triple_k]
         r_j, r_k = self.r[self.triple_j], self.r[self.triple_k]
         dl_dr_j = 0.5 * dl_dmean + total * self.cut_k * self.cut_slope_j
