@@ -224,9 +224,11 @@ def sample_reference(
     hot_settings = LangevinSettings(
         settings.md_temperature_k, settings.timestep_fs, settings.friction_per_fs
     )
-    frames = _run_and_collect(
-        hot, hot_settings, settings.md_steps, rng, settings.record_every, label="hot MD"
-    )
+    frames = []
+    if settings.md_steps:
+        frames = _run_and_collect(
+            hot, hot_settings, settings.md_steps, rng, settings.record_every, label="hot MD"
+        )
     start = cv.value(structure.positions)
     for chain in scan_order(start, list(scan_centers), cv.period):
         atoms = structure.copy()

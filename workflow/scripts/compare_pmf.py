@@ -3,7 +3,7 @@ own mirror image; write free_energy/comparison.json."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import pandas as pd
 

@@ -3,7 +3,7 @@ the training set growing along the CV."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numpy as np
 import pandas as pd

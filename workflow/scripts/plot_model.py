@@ -3,7 +3,7 @@ and per-atom force error against the committee's and the GP's uncertainty."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 from ase.io import read
 

@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-sys.stderr = open(snakemake.log[0], "w")
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 
 import torch

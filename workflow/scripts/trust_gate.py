@@ -4,7 +4,7 @@ accept that; every other result has been written (and marked) before this runs."
 import logging
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 
 from mlpmf.io import read_json, write_json
