@@ -125,3 +125,28 @@ def test_compare_profiles_ignores_a_constant_shift_and_counts_only_common_bins()
     bumped[5] += 1.0
     result = compare_profiles(cv, bumped, np.full(11, 0.5), cv, profile)
     assert result["max_abs_difference_kj_mol"] == pytest.approx(1.0 - 1.0 / 11)
+
+
+def test_compare_profiles_restricted_to_low_bins_and_its_noise_floor():
+    """Only bins where the reference is below the level count; two profiles that differ
+    by draws of their own errors show an RMS near the expected floor and chi2 near 1."""
+    from mlpmf.diagnostics import compare_profiles
+
+    cv = np.linspace(-180, 180, 73)
+    reference = 20.0 * (1 - np.cos(np.radians(cv)))  # 0 ... 40 kJ/mol
+    wrong_on_top = reference + np.where(reference > 30, 5.0, 0.0)
+    high = compare_profiles(cv, wrong_on_top, np.full(73, 0.1), cv, reference)
+    low = compare_profiles(
+        cv, wrong_on_top, np.full(73, 0.1), cv, reference, reference_below_kj_mol=30.0
+    )
+    assert low["bins_compared"] == np.count_nonzero(reference < 30.0) < high["bins_compared"]
+    assert high["rms_difference_kj_mol"] > 1.0
+    assert low["rms_difference_kj_mol"] == pytest.approx(0.0, abs=1e-12)
+    rng = np.random.default_rng(3)
+    errors, reference_errors = np.full(73, 0.6), np.full(73, 0.8)
+    noisy = reference + rng.normal(0, errors) + rng.normal(0, reference_errors)
+    result = compare_profiles(cv, noisy, errors, cv, reference, reference_errors)
+    assert result["expected_rms_kj_mol"] == pytest.approx(1.0)
+    # 73 bins: the RMS of 73 unit-variance draws is within ~0.1 of 1 (1 sigma ~ 1/sqrt(146))
+    assert result["rms_difference_kj_mol"] == pytest.approx(1.0, abs=0.25)
+    assert result["chi2_per_bin"] == pytest.approx(1.0, abs=0.5)

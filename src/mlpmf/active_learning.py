@@ -47,6 +47,7 @@ import numpy as np
 import torch
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
+from tqdm import tqdm
 
 from mlpmf.calculator import BatchedCommittee
 from mlpmf.colvars import move_to_value, nearest_positions
@@ -171,9 +172,12 @@ def explore(
         else:
             replica.offered = False  # it moves on
             active.append(replica)
-    for chunk_start in range(0, steps or settings.steps_per_iteration, settings.check_every):
+    chunks = range(0, steps or settings.steps_per_iteration, settings.check_every)
+    progress = tqdm(chunks, desc=f"exploring (iteration {iteration})", mininterval=10)
+    for chunk_start in progress:
         if not active:
             break
+        progress.set_postfix(running=len(active), candidates=len(result.candidates), refresh=False)
         result.md_steps += settings.check_every * len(active)
         try:
             integrate(

@@ -77,14 +77,23 @@ def compare_profiles(
     reference_cv: np.ndarray,
     reference_kj_mol: np.ndarray,
     reference_uncertainty_kj_mol: np.ndarray | None = None,
+    reference_below_kj_mol: float | None = None,
 ) -> dict:
     """RMS and largest difference (kJ/mol) between a PMF and a reference on the PMF's
     bins, after the constant shift that minimises the RMS (PMFs are defined up to a
-    constant), over the bins where both are finite; ``chi2_per_bin`` is the mean
-    squared difference over the combined variance (about 1 when they agree within their
-    error bars; correlated errors make it a rough guide)."""
+    constant), over the bins where both are finite and, with ``reference_below_kj_mol``,
+    where the reference (shifted to a minimum of 0) lies below that level: the bins a
+    trajectory visits, not the barrier tops that both runs sample least.
+
+    ``chi2_per_bin`` is the mean squared difference over the combined variance (about 1
+    when they agree within their error bars; correlated errors make it a rough guide),
+    and ``expected_rms_kj_mol`` the RMS difference two profiles equal but for their
+    statistical errors would show: the floor ``rms_difference_kj_mol`` is judged against.
+    """
     reference = np.interp(cv, reference_cv, reference_kj_mol, left=np.nan, right=np.nan)
     both = np.isfinite(free_energy_kj_mol) & np.isfinite(reference)
+    if reference_below_kj_mol is not None:
+        both &= reference - np.nanmin(reference) < reference_below_kj_mol
     difference = free_energy_kj_mol[both] - reference[both]
     difference -= difference.mean()
     variance = np.asarray(uncertainty_kj_mol, dtype=float)[both] ** 2
@@ -92,7 +101,9 @@ def compare_profiles(
         variance = variance + np.interp(cv[both], reference_cv, reference_uncertainty_kj_mol) ** 2
     return {
         "bins_compared": int(both.sum()),
+        "reference_below_kj_mol": reference_below_kj_mol,
         "rms_difference_kj_mol": float(np.sqrt(np.mean(difference**2))),
         "max_abs_difference_kj_mol": float(np.abs(difference).max()),
         "chi2_per_bin": float(np.mean(difference**2 / np.maximum(variance, 1e-12))),
+        "expected_rms_kj_mol": float(np.sqrt(np.mean(variance))),
     }

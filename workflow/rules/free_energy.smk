@@ -151,5 +151,6 @@ rule compare_pmf:
     params:
         mirror_symmetric=config["free_energy"]["mirror_symmetric"],
         mirrored=config["reference"]["pmf_mirrored"],
+        below_kj_mol=config["reference"]["compare_below_kj_mol"],
     script:
         "../scripts/compare_pmf.py"

@@ -25,6 +25,7 @@ if "reference" in snakemake.input.keys():
         reference["cv"].to_numpy(),
         reference["free_energy_kj_mol"].to_numpy(),
         None if reference_error is None else reference_error.to_numpy(),
+        snakemake.params.below_kj_mol,
     )
     comparison["reference"]["file"] = snakemake.input.reference
 if snakemake.params.mirror_symmetric:
