@@ -45,10 +45,10 @@ class CommitteeSettings:
     batch_size: int = 4  # frames per optimiser step
     learning_rate: float = 0.005
     final_learning_rate: float = 0.0001
-    energy_weight: float = 100.0  # of (eV/atom)^2: relative energies set the PMF
+    energy_weight: float = 1.0  # of (eV/atom)^2
     force_weight: float = 1.0  # of (eV/Å)^2
     validation_fraction: float = 0.1
-    patience_epochs: int = 50
+    patience_epochs: int = 30
     bootstrap: bool = False
 
     @classmethod
