@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 RECORD_EVERY_FS = 50.0
 
 
-def window_frames(config, center, kappa, frames, rng):
+def window_frames(config, structure, oracle, cv, center, kappa, frames, rng):
     """``frames`` oracle frames restrained at one window."""
     timestep = float(config["umbrella"]["timestep_fs"])
     record_every = max(1, round(RECORD_EVERY_FS / timestep))
@@ -57,9 +57,6 @@ def window_frames(config, center, kappa, frames, rng):
         timestep_fs=timestep,
         max_energy_above_minimum_kt=float("inf"),
     )
-    oracle = make_robust_oracle(config["oracle"]).as_calculator()
-    structure = load_system(config["system"])
-    cv = make_colvar(config["collective_variable"])
     data = sample_reference(structure, oracle, cv, [center], settings, rng, config["temperature_k"])
     return data.frames
 
@@ -69,10 +66,13 @@ def spot_check(config, model_path, frames_per_window, seed) -> dict:
     committee = BatchedCommittee(model)
     kt = ev_to_kj_mol(kt_ev(config["temperature_k"]))
     rng = np.random.default_rng(seed)
+    oracle = make_robust_oracle(config["oracle"]).as_calculator()
+    structure = load_system(config["system"])
+    cv = make_colvar(config["collective_variable"])
     rows, errors, references = [], [], []
     centers, kappas = window_centers(config), window_spring_constants(config)
     for index, (center, kappa) in enumerate(zip(centers, kappas, strict=True)):
-        frames = window_frames(config, center, kappa, frames_per_window, rng)
+        frames = window_frames(config, structure, oracle, cv, center, kappa, frames_per_window, rng)
         if not frames:
             logging.warning("window %d (centre %g): no oracle frames", index, center)
             continue
