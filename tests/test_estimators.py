@@ -13,7 +13,7 @@ import pytest
 
 from mlpmf.diagnostics import convergence_check, neighbour_overlaps, overlap_matrix
 from mlpmf.estimators import ConvergenceError, collapse_samples, mbar, solve_free_energies, wham
-from mlpmf.timeseries import decorrelate
+from mlpmf.timeseries import decorrelate, kept_indices
 from mlpmf.units import kt_kj_mol
 
 TEMPERATURE_K = 300.0
@@ -268,6 +268,24 @@ def test_decorrelate_thins_a_correlated_series_and_drops_equilibration():
     kept = decorrelate(drifting)
     assert kept.max() < 25.0
     assert 100 < len(kept) < 600
+
+
+def test_a_dihedral_window_at_the_period_edge_is_decorrelated_as_its_deviation():
+    # AR(1) of correlation ~50 steps and 8 deg spread about 180 deg: the recorded dihedral
+    # jumps between +179 and -179, which a plain autocorrelation takes for fast noise
+    rng = np.random.default_rng(6)
+    deviation = np.zeros(20000)
+    for t in range(1, len(deviation)):
+        deviation[t] = 0.98 * deviation[t - 1] + rng.normal(scale=8.0 * np.sqrt(1 - 0.98**2))
+    wrapped = (180.0 + deviation + 180.0) % 360.0 - 180.0
+    periodic = kept_indices([wrapped], True, False, centers=[180.0], period=360.0)[0]
+    expected = kept_indices([deviation], True, False)[0]
+    np.testing.assert_array_equal(periodic, expected)
+    assert 100 < len(periodic) < 600  # g ~ (1 + 0.98) / (1 - 0.98) ~ 100
+    naive = kept_indices([wrapped], True, False)[0]
+    assert len(naive) > 1.4 * len(periodic)  # what the estimate used to take as independent
+    with pytest.raises(ValueError, match="centers"):
+        kept_indices([wrapped], True, False, period=360.0)
 
 
 def test_mismatched_inputs_are_named():

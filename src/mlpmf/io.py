@@ -48,11 +48,6 @@ def read_json(path: str | os.PathLike) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def read_window_series(paths, column: str = "cv") -> list:
-    """One column (default: the CV) of every window's time-series table, as arrays."""
-    return [pd.read_csv(path)[column].to_numpy() for path in paths]
-
-
 def read_reference_pmf(path: str | os.PathLike, mirrored: bool = False):
     """A PMF table (cv, free_energy_kj_mol, ...), read at -cv when ``mirrored`` (the
     mirror-image system), in increasing cv order."""

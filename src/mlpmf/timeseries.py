@@ -55,12 +55,30 @@ def decorrelated_indices(series: np.ndarray, detect_equilibration: bool = True) 
 
 
 def kept_indices(
-    windows: Sequence[np.ndarray], decorrelate: bool = True, detect_equilibration: bool = True
+    windows: Sequence[np.ndarray],
+    decorrelate: bool = True,
+    detect_equilibration: bool = True,
+    centers: Sequence[float] | None = None,
+    period: float | None = None,
 ) -> list[np.ndarray]:
     """Per window, the indices of the samples an estimate should use: all of them, or
-    (``decorrelate``) the independent subsample of :func:`decorrelated_indices`."""
+    (``decorrelate``) the independent subsample of :func:`decorrelated_indices`.
+
+    For a periodic CV give the window ``centers`` and the ``period``: each series is
+    then analysed as its deviation from the centre, so a window at the period's edge
+    (a dihedral at 180 deg) whose samples jump between +179 and -179 is not taken for a
+    fast-varying series (its statistical inefficiency would be several times too small,
+    its error bars too narrow, and MBAR would over-weight it).
+    """
     if not decorrelate:
         return [np.arange(len(series)) for series in windows]
+    if period is not None:
+        if centers is None:
+            raise ValueError("kept_indices: a periodic CV needs the window centers")
+        windows = [
+            (np.asarray(s, dtype=float) - c + 0.5 * period) % period - 0.5 * period
+            for s, c in zip(windows, centers, strict=True)
+        ]
     return [decorrelated_indices(series, detect_equilibration) for series in windows]
 
 

@@ -47,3 +47,65 @@ def fs_to_ase_time(time_fs: float) -> float:
 def ase_rate_to_per_s(rate_per_ase_time: float) -> float:
     """Convert a rate from 1/(ASE time) to 1/s."""
     return rate_per_ase_time * FS_IN_ASE_TIME * 1e15
+
+
+# Units of other engines' umbrella data (the ``mlpmf pmf`` command and its readers).
+ENERGY_UNITS_KJ_MOL: dict[str, float] = {"kJ/mol": 1.0, "kcal/mol": 4.184, "eV": 1.0 / KJ_MOL_IN_EV}
+"""An energy unit's size in kJ/mol (kcal: thermochemical)."""
+
+CV_UNITS: dict[str, tuple[str, float]] = {
+    "A": ("length", 1.0),
+    "nm": ("length", 10.0),
+    "deg": ("angle", 1.0),
+    "rad": ("angle", 180.0 / 3.141592653589793),
+}
+"""A CV unit's dimension and its size in Å (lengths) or degrees (angles)."""
+
+_CV_UNIT_ALIASES = {"Å": "A", "angstrom": "A", "ang": "A", "degree": "deg", "degrees": "deg",
+                    "radian": "rad", "radians": "rad"}  # fmt: skip
+
+
+def cv_unit(name: str) -> str:
+    """The canonical name of a CV unit (``A``, ``nm``, ``deg``, ``rad``); ValueError else."""
+    unit = _CV_UNIT_ALIASES.get(name, name)
+    if unit not in CV_UNITS:
+        raise ValueError(f"unknown CV unit {name!r}: expected one of {', '.join(CV_UNITS)}")
+    return unit
+
+
+def cv_unit_factor(source: str, target: str) -> float:
+    """The size of one ``source`` CV unit in ``target`` units (same dimension)."""
+    source, target = cv_unit(source), cv_unit(target)
+    if CV_UNITS[source][0] != CV_UNITS[target][0]:
+        raise ValueError(
+            f"CV units {source!r} and {target!r} differ in dimension "
+            f"({CV_UNITS[source][0]} vs {CV_UNITS[target][0]})"
+        )
+    return CV_UNITS[source][1] / CV_UNITS[target][1]
+
+
+def parse_spring_unit(text: str) -> tuple[str, str]:
+    """``"kcal/mol/A^2"`` (also ``kcal/mol/A2``, ``kJ mol-1 nm-2``-free forms like
+    ``kJ/mol/nm**2``) -> (energy unit, CV unit). ValueError naming the accepted forms."""
+    cleaned = text.replace(" ", "").replace("**", "^").replace("^2", "").rstrip("2")
+    for energy in ENERGY_UNITS_KJ_MOL:
+        prefix = energy + "/"
+        if cleaned.lower().startswith(prefix.lower()):
+            try:
+                return energy, cv_unit(cleaned[len(prefix) :])
+            except ValueError:
+                break
+    raise ValueError(
+        f"unknown spring-constant unit {text!r}: expected ENERGY/CV^2 with ENERGY one of "
+        f"{', '.join(ENERGY_UNITS_KJ_MOL)} and CV one of {', '.join(CV_UNITS)}, "
+        "e.g. kJ/mol/nm^2 or kcal/mol/rad^2"
+    )
+
+
+def spring_constant_to(value, unit: str, cv: str, energy: str = "kJ/mol"):
+    """A spring constant given in ``unit`` (ENERGY/CV'^2) expressed in ``energy`` per
+    ``cv`` unit squared."""
+    source_energy, source_cv = parse_spring_unit(unit)
+    per_cv = cv_unit_factor(cv, source_cv)  # one target CV unit in source CV units
+    energy_factor = ENERGY_UNITS_KJ_MOL[source_energy] / ENERGY_UNITS_KJ_MOL[energy]
+    return value * energy_factor * per_cv**2

@@ -8,7 +8,8 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 
 import pandas as pd
 
-from mlpmf.io import read_json, read_window_series, write_json
+from mlpmf.io import read_json, write_json
+from mlpmf.readers import read_window_series
 from mlpmf.trust import describe, judge_windows, summary
 
 params = snakemake.params

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from mlpmf import diagnostics, estimators, timeseries
-from mlpmf.io import read_json, read_window_series, write_json
+from mlpmf.io import read_json, write_json
 from mlpmf.plotting import plot_diagnostics
+from mlpmf.readers import read_window_series
 from mlpmf.trust import describe
 
 HALF_SPLIT_Z_LIMIT = 3.5  # beyond this the halves differ by more than noise
@@ -21,7 +22,9 @@ windows = pd.read_csv(snakemake.input.windows)
 centers = windows["center"].to_numpy()
 kappas = windows["spring_constant"].to_numpy()
 raw = read_window_series(snakemake.input.trajectories)
-kept = timeseries.kept_indices(raw, settings["decorrelate"], settings["detect_equilibration"])
+kept = timeseries.kept_indices(
+    raw, settings["decorrelate"], settings["detect_equilibration"], centers, params.period
+)
 samples = [s[k] for s, k in zip(raw, kept, strict=True)]
 edges = np.asarray(params.bin_edges)
 data = estimators.collapse_samples(

@@ -10,14 +10,21 @@ import numpy as np
 import pandas as pd
 
 from mlpmf import estimators, timeseries
-from mlpmf.io import atomic_path, read_json, read_window_series, write_table
+from mlpmf.io import atomic_path, read_json, write_table
+from mlpmf.readers import read_window_series
 from mlpmf.trust import WindowTrust, untrusted_bins
 
 params = snakemake.params
 settings = params.free_energy
 windows = pd.read_csv(snakemake.input.windows)
 series = read_window_series(snakemake.input.trajectories)
-kept = timeseries.kept_indices(series, settings["decorrelate"], settings["detect_equilibration"])
+kept = timeseries.kept_indices(
+    series,
+    settings["decorrelate"],
+    settings["detect_equilibration"],
+    windows["center"].to_numpy(),
+    params.period,
+)
 samples = [s[k] for s, k in zip(series, kept, strict=True)]
 logging.info("independent samples per window: %s", [len(s) for s in samples])
 arguments = dict(

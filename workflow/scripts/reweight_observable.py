@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from mlpmf import reweighting, timeseries
-from mlpmf.io import read_window_series, write_table
+from mlpmf.io import write_table
 from mlpmf.plotting import plot_pmf2d
+from mlpmf.readers import read_window_series
 
 params = snakemake.params
 settings = params.free_energy
@@ -19,7 +20,13 @@ name = snakemake.wildcards.observable
 windows = pd.read_csv(snakemake.input.windows)
 cv = read_window_series(snakemake.input.trajectories)
 observable = read_window_series(snakemake.input.trajectories, f"observable_{name}")
-kept = timeseries.kept_indices(cv, settings["decorrelate"], settings["detect_equilibration"])
+kept = timeseries.kept_indices(
+    cv,
+    settings["decorrelate"],
+    settings["detect_equilibration"],
+    windows["center"].to_numpy(),
+    params.period,
+)
 cv = [s[k] for s, k in zip(cv, kept, strict=True)]
 observable = [s[k] for s, k in zip(observable, kept, strict=True)]
 bins = params.observable["bins"]
