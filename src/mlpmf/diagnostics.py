@@ -8,12 +8,17 @@ r"""Diagnostics of an umbrella-sampling PMF: window overlap, convergence, agreem
   samples, and how far they differ in units of their standard errors.
 - Agreement: the difference between a PMF and a reference profile, up to the constant
   a PMF is defined up to.
+- Before any solving: each window's spread against the width its spring alone would
+  give, :math:`\sqrt{k_BT/\kappa}` (a wrong unit of the spring constant or the CV shows
+  as a ratio far from 1 in every window), and how much neighbouring windows' samples
+  overlap at all (what a solver that does not converge needs).
 """
 
 from collections.abc import Sequence
 
 import numpy as np
 
+from mlpmf.colvars import periodic_difference
 from mlpmf.estimators import PMF, CollapsedSamples, log_denominator, mbar
 from mlpmf.units import kt_kj_mol
 
@@ -107,3 +112,45 @@ def compare_profiles(
         "chi2_per_bin": float(np.mean(difference**2 / np.maximum(variance, 1e-12))),
         "expected_rms_kj_mol": float(np.sqrt(np.mean(variance))),
     }
+
+
+def spread_ratios(
+    cv_samples: Sequence[np.ndarray],
+    centers: Sequence[float],
+    spring_constants: Sequence[float],
+    temperature_k: float,
+    period: float | None = None,
+) -> np.ndarray:
+    r"""Per window, the samples' standard deviation over :math:`\sqrt{k_BT/\kappa}`
+    (``spring_constants`` in kJ/mol per CV unit squared, bias kappa/2 (x - c)^2).
+
+    About 1 where the PMF is flat across a window, below 1 in a basin, above on a
+    barrier top; over a whole study the median lies near 0.8-1.0 (mlpmf's GFN2-xTB and
+    EMT studies: 0.86-0.97, single windows 0.6-1.4). A spring constant in the wrong unit
+    moves every window by the same factor: kcal for kJ sqrt(4.184) ~ 2, radians for
+    degrees 57, nm for Å 10, a k(x - c)^2 convention for k/2 sqrt(2).
+    """
+    kt = kt_kj_mol(temperature_k)
+    return np.array(
+        [
+            np.std(periodic_difference(np.asarray(x, dtype=float), c, period)) / np.sqrt(kt / k)
+            for x, c, k in zip(cv_samples, centers, spring_constants, strict=True)
+        ]
+    )
+
+
+def neighbour_sample_overlaps(
+    cv_samples: Sequence[np.ndarray], centers: Sequence[float], bins: int = 50
+) -> list[tuple[int, int, float]]:
+    """For each pair of windows adjacent in centre, (k, l, overlap): the overlap
+    coefficient sum_b min(p_k(b), p_l(b)) of their sample histograms on common bins, 0
+    when no sample of one lies where the other's do (nothing joins them)."""
+    order = np.argsort(centers)
+    pairs = []
+    for k, j in zip(order[:-1], order[1:], strict=True):
+        a, b = np.asarray(cv_samples[k]), np.asarray(cv_samples[j])
+        edges = np.linspace(min(a.min(), b.min()), max(a.max(), b.max()), bins + 1)
+        p = np.histogram(a, edges)[0] / len(a)
+        q = np.histogram(b, edges)[0] / len(b)
+        pairs.append((int(k), int(j), float(np.minimum(p, q).sum())))
+    return pairs

@@ -16,6 +16,7 @@ def plot_pmfs(
     rates: Mapping | None = None,
     exact: tuple[np.ndarray, np.ndarray] | None = None,
     reference_barrier_kj_mol: float | None = None,
+    energy_unit: str = "kJ/mol",
 ):
     """PMFs (tables of DESIGN.md) with one-standard-error bands; optional exact curve,
     the barrier found, and a reference barrier (e.g. NEB) as a horizontal line. Bins a
@@ -36,9 +37,12 @@ def plot_pmfs(
         ax.plot(*exact, "k--", lw=1, label="exact")
     if rates is not None:
         untrusted = "\nUNTRUSTED" if rates.get("trusted") is False else ""
+        rate, kind = rates.get("rate_constant_per_s"), ""
+        if rate is None:
+            rate, kind = rates["eyring_rate_constant_per_s"], " (Eyring)"
         ax.annotate(
             f"barrier {rates['barrier_kj_mol']:.1f} ± {rates['barrier_uncertainty_kj_mol']:.1f}"
-            f" kJ/mol\nk = {rates['rate_constant_per_s']:.3g} 1/s{untrusted}",
+            f" kJ/mol\nk{kind} = {rate:.3g} 1/s{untrusted}",
             xy=(0.02, 0.97),
             xycoords="axes fraction",
             va="top",
@@ -46,7 +50,7 @@ def plot_pmfs(
     if reference_barrier_kj_mol is not None:
         ax.axhline(reference_barrier_kj_mol, color="grey", ls=":", label="reference barrier")
     ax.set_xlabel(cv_label)
-    ax.set_ylabel("free energy (kJ/mol)")
+    ax.set_ylabel(f"free energy ({energy_unit})")
     ax.legend(loc="upper right")
     return figure
 

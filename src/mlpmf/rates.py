@@ -89,19 +89,21 @@ def _single(cv, free, temperature_k, reactant, product, effective_mass_amu, fric
     barrier = free[top] - free[start]
     side = np.arange(0, top + 1) if start < top else np.arange(top, len(cv))
     side = side[np.isfinite(free[side])]
-    basin = np.sum(np.exp(-(free[side] - free[top]) / kt) * np.gradient(cv)[side])
-    velocity = np.sqrt(kt_ev(temperature_k) / (2.0 * np.pi * effective_mass_amu))
     result = {
         "barrier_kj_mol": float(barrier),
         "reaction_free_energy_kj_mol": float(free[end] - free[start]),
         "reactant_minimum_cv": float(cv[start]),
         "transition_state_cv": float(cv[top]),
         "product_minimum_cv": float(cv[end]),
-        "rate_constant_per_s": float(ase_rate_to_per_s(velocity / basin)),
         "eyring_rate_constant_per_s": float(
             kt_ev(temperature_k) / PLANCK_EV_S * np.exp(-barrier / kt)
         ),
     }
+    if effective_mass_amu is None:  # no flux factor without the CV's mass: Eyring only
+        return result, top, start
+    basin = np.sum(np.exp(-(free[side] - free[top]) / kt) * np.gradient(cv)[side])
+    velocity = np.sqrt(kt_ev(temperature_k) / (2.0 * np.pi * effective_mass_amu))
+    result["rate_constant_per_s"] = float(ase_rate_to_per_s(velocity / basin))
     if friction_per_fs is not None:
         curvature = barrier_curvature(cv, free, top, kt)
         transmission = kramers_transmission(friction_per_fs, curvature, effective_mass_amu)
@@ -118,7 +120,7 @@ def barrier_and_rate(
     temperature_k: float,
     reactant: Sequence[float],
     product: Sequence[float],
-    effective_mass_amu: float,
+    effective_mass_amu: float | None,
     friction_per_fs: float | None = None,
     bootstrap_free_energies_kj_mol: np.ndarray | None = None,
 ) -> dict:
@@ -136,7 +138,8 @@ def barrier_and_rate(
     reactant, product
         CV intervals [lo, hi] of the two basins.
     effective_mass_amu
-        The CV's effective mass.
+        The CV's effective mass, amu Å² per CV unit squared; None gives the barrier and
+        Eyring's rate only (no TST or Kramers rate).
     friction_per_fs
         Langevin friction of the dynamics, 1/fs; enables Kramers' correction.
     bootstrap_free_energies_kj_mol
@@ -148,8 +151,13 @@ def barrier_and_rate(
         cv, free, temperature_k, reactant, product, effective_mass_amu, friction_per_fs
     )
     result["temperature_k"] = float(temperature_k)
-    result["effective_mass_amu"] = float(effective_mass_amu)
-    result["method"] = "1D transition-state theory along the CV"
+    if effective_mass_amu is not None:
+        result["effective_mass_amu"] = float(effective_mass_amu)
+    result["method"] = (
+        "1D transition-state theory along the CV"
+        if effective_mass_amu is not None
+        else "barrier from the PMF; Eyring rate only (no CV mass for TST)"
+    )
     rate_keys = [k for k in result if k.endswith("rate_constant_per_s")]
     replicas = [] if bootstrap_free_energies_kj_mol is None else bootstrap_free_energies_kj_mol
     samples = []
