@@ -12,8 +12,8 @@ FLOORS = {
         "provenance"},
     2: {"models", "oracles", "estimators", "diagnostics", "reweighting", "colvars", "config",
         "dataset", "trust"},
-    3: {"training", "gaussian_process", "evaluation", "calculator", "dynamics", "rates",
-        "plotting"},
+    3: {"training", "gaussian_process", "evaluation", "calculator", "dynamics", "umbrella",
+        "rates", "plotting"},
     4: {"sampling", "active_learning"},
     5: {"cli"},
 }  # fmt: skip

@@ -3,14 +3,10 @@ import pytest
 from ase import Atoms
 
 from mlpmf.colvars import Distance
-from mlpmf.dynamics import (
-    LangevinSettings,
-    UmbrellaBias,
-    run_langevin,
-    run_umbrella_window,
-)
+from mlpmf.dynamics import LangevinSettings, UmbrellaBias, run_langevin
 from mlpmf.oracles import DoubleWellBond, make_oracle
 from mlpmf.timeseries import decorrelate
+from mlpmf.umbrella import run_umbrella_window, run_umbrella_windows
 from mlpmf.units import ev_to_kj_mol, kt_kj_mol
 
 
@@ -51,7 +47,6 @@ def test_batched_windows_follow_the_same_trajectories_as_single_windows():
 
     from mlpmf.calculator import BatchedCommittee, CommitteeCalculator
     from mlpmf.descriptors import Descriptor
-    from mlpmf.dynamics import run_umbrella_windows
     from mlpmf.models import Committee
 
     torch.manual_seed(0)
@@ -94,3 +89,79 @@ def test_batched_windows_follow_the_same_trajectories_as_single_windows():
             atol=1e-9,
         )
         assert np.all(single["max_force_disagreement_ev_a"] > 0)
+
+
+def double_well_dimers(n):
+    dimers = []
+    for _ in range(n):
+        dimer = Atoms("Ar2", positions=[[0, 0, 0], [3.0, 0, 0]])
+        dimer.calc = DoubleWellBond(barrier_ev=0.15, r_mid=3.2, half_width=0.45)
+        dimers.append(dimer)
+    return dimers
+
+
+def test_replica_exchange_keeps_every_window_in_its_biased_distribution():
+    """REUS swaps configurations between neighbouring windows; each window must still
+    sample exp(-(V + U_k)/kT): mean and spread within 4 standard errors of quadrature."""
+    centers = [2.9, 3.05, 3.2, 3.35, 3.5]
+    cv = Distance((0, 1))
+    biases = [UmbrellaBias(cv, c, 400.0) for c in centers]
+    settings = LangevinSettings(300.0, 2.0, 0.02)
+    rngs = [np.random.default_rng(10 + k) for k in range(len(centers))]
+    series = run_umbrella_windows(
+        double_well_dimers(len(centers)), biases, settings, 12000, 500, 1, rngs,
+        exchange_every=20,
+    )  # fmt: skip
+    r = np.linspace(2.0, 4.5, 20001)
+    potential = ev_to_kj_mol(0.15 * (((r - 3.2) / 0.45) ** 2 - 1) ** 2)
+    for center, window in zip(centers, series, strict=True):
+        weight = r**2 * np.exp(-(potential + 0.5 * 400.0 * (r - center) ** 2) / kt_kj_mol(300))
+        mean = np.sum(r * weight) / np.sum(weight)
+        std = np.sqrt(np.sum((r - mean) ** 2 * weight) / np.sum(weight))
+        x = window["cv"]
+        independent = len(decorrelate(x))  # standard errors of mean and spread: 4 of each
+        assert abs(x.mean() - mean) < 4 * std / np.sqrt(independent), center
+        assert abs(x.std() / std - 1) < 4 / np.sqrt(2 * independent), center
+
+
+def test_replica_exchange_swaps_and_resumes_bit_for_bit(tmp_path):
+    """Exchanges are accepted at a rate between 0 and 1, change the trajectories, and a
+    run killed half-way resumes from its checkpoints to the uninterrupted result."""
+    from mlpmf.dynamics import own_calculators
+    from mlpmf.umbrella import ReplicaExchange, WindowCheckpoint
+
+    centers = [3.0, 3.1, 3.2, 3.3]
+    cv = Distance((0, 1))
+    settings = LangevinSettings(300.0, 2.0, 0.02)
+
+    def run(exchange_every, checkpoints=None, force_field=own_calculators):
+        return run_umbrella_windows(
+            double_well_dimers(len(centers)), [UmbrellaBias(cv, c, 400.0) for c in centers],
+            settings, 1000, 100, 5, [np.random.default_rng(k) for k in range(len(centers))],
+            force_field, checkpoints=checkpoints, exchange_every=exchange_every,
+        )  # fmt: skip
+
+    plain, exchanged = run(0), run(10)
+    assert not np.array_equal(plain[1]["cv"], exchanged[1]["cv"])
+    probe = ReplicaExchange([UmbrellaBias(cv, c, 400.0) for c in centers],
+                            [np.random.default_rng(k) for k in range(4)], 300.0, 10)  # fmt: skip
+    positions = [np.array([[0, 0, 0], [c, 0, 0]], dtype=float) for c in (3.2, 3.0, 3.2, 3.3)]
+    swapped = probe(20, positions, [0, 1, 2, 3], ["a", "b", "c", "d"])
+    assert swapped == [0, 1]  # downhill for both windows: always accepted; 2-3 not tried
+    assert positions[0][1, 0] == 3.0 and probe.acceptance()[0] == (3.0, 3.1, 1.0)
+    assert [pair[:2] for pair in probe.acceptance()] == [(3.0, 3.1), (3.2, 3.3)]  # even pairs
+
+    calls = {"n": 0}
+
+    def dies_once(replicas, with_disagreement):
+        calls["n"] += 1
+        if calls["n"] == 700:
+            raise KeyboardInterrupt
+        return own_calculators(replicas, with_disagreement)
+
+    checkpoints = [WindowCheckpoint(tmp_path / f"w{k}.npz", "same", 200) for k in range(4)]
+    with pytest.raises(KeyboardInterrupt):
+        run(10, checkpoints, dies_once)
+    resumed = run(10, checkpoints, dies_once)
+    for a, b in zip(exchanged, resumed, strict=True):
+        np.testing.assert_array_equal(a["cv"], b["cv"])

@@ -10,11 +10,9 @@ kJ/mol per CV unit squared (converted to eV here) and ``d`` the periodic differe
 periodic CVs. Positions are never wrapped into the cell, so CVs stay continuous.
 """
 
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from ase import Atoms
@@ -22,11 +20,14 @@ from ase.calculators.calculator import CalculationFailed
 from ase.constraints import FixAtoms
 from tqdm import tqdm
 
-from mlpmf.colvars import CollectiveVariable, move_to_value, periodic_difference
-from mlpmf.io import atomic_path
+from mlpmf.colvars import CollectiveVariable, periodic_difference
 from mlpmf.units import fs_to_ase_time, kj_mol_to_ev, kt_ev
 
 log = logging.getLogger(__name__)
+
+
+Exchange = Callable[[int, list, list, list], Sequence[int]]
+"""(step, positions, velocities, results) -> replicas whose state was swapped."""
 
 
 class SimulationError(RuntimeError):
@@ -64,6 +65,13 @@ class UmbrellaBias:
         energy = 0.5 * kappa_ev * deviation**2
         forces = -kappa_ev * deviation * self.cv.gradient(positions)
         return energy, forces
+
+    def energy(self, positions: np.ndarray) -> float:
+        """Bias energy (eV) at ``positions``."""
+        deviation = float(
+            periodic_difference(self.cv.value(positions), self.center, self.cv.period)
+        )
+        return 0.5 * kj_mol_to_ev(self.spring_constant_kj_mol) * deviation**2
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,7 @@ def integrate(
     checkpoint: Callable[[int], None] | None = None,
     checkpoint_every: int = 0,
     disagreement_at: Callable[[int], bool] | None = None,
+    exchange: Exchange | None = None,
 ) -> None:
     """Integrate BAOAB steps ``first_step`` .. ``steps`` of independent replicas at once.
 
@@ -133,6 +142,8 @@ def integrate(
     forces or positions stop being finite. ``disagreement_at(step)`` says at which steps
     the force field must report its disagreement (default: every step); elsewhere a
     committee computes only its mean force, a quarter of the work for four members.
+    ``exchange(step, positions, velocities, results)``, after ``observe``, may swap
+    replicas' states in place (replica exchange) and returns the replicas it changed.
     """
     dt = fs_to_ase_time(settings.timestep_fs)
     damping = np.exp(-settings.friction_per_fs * settings.timestep_fs)
@@ -160,12 +171,8 @@ def integrate(
                 getattr(error, "atoms", None),
             ) from error
         forces = []
-        for k, (x, result, bias) in enumerate(zip(positions, results, biases, strict=True)):
-            f = (
-                result["forces"]
-                if bias is None
-                else result["forces"] + bias.energy_and_forces(x)[1]
-            )
+        for k, (x, result) in enumerate(zip(positions, results, strict=True)):
+            f = total_force(k, result)
             if not (np.all(np.isfinite(f)) and np.all(np.isfinite(x))):
                 bad = np.flatnonzero(~np.all(np.isfinite(f) & np.isfinite(x), axis=1))
                 raise SimulationError(
@@ -175,8 +182,19 @@ def integrate(
                     k,
                     bad.tolist(),
                 )
-            forces.append(f * mobile[k])
+            forces.append(f)
         return forces, results
+
+    def total_force(k: int, result: Mapping) -> np.ndarray:
+        bias = biases[k]
+        if bias is None:
+            return result["forces"] * mobile[k]
+        return (result["forces"] + bias.energy_and_forces(positions[k])[1]) * mobile[k]
+
+    def store_state() -> None:
+        for atoms, x, v in zip(replicas, positions, velocities, strict=True):
+            atoms.positions = x
+            atoms.set_velocities(v)
 
     forces, _ = evaluate(first_step - 1)
     for step in tqdm(
@@ -198,12 +216,13 @@ def integrate(
             velocities[k] += 0.5 * dt * forces[k] / masses[k]
             if observe is not None:
                 observe(step, k, replicas[k], results[k])
+        if exchange is not None:
+            for k in exchange(step, positions, velocities, results):
+                forces[k] = total_force(k, results[k])
         if checkpoint is not None and checkpoint_every and step % checkpoint_every == 0:
-            for atoms, v in zip(replicas, velocities, strict=True):
-                atoms.set_velocities(v)
+            store_state()
             checkpoint(step)
-    for atoms, v in zip(replicas, velocities, strict=True):
-        atoms.set_velocities(v)
+    store_state()
 
 
 def run_langevin(
@@ -227,155 +246,3 @@ def run_langevin(
     integrate(
         [atoms], settings, steps, [rng], [bias], observe=observe_one, progress_label=progress_label
     )
-
-
-class WindowCheckpoint:
-    """Restart file of one umbrella window: positions, velocities, RNG state, series.
-
-    A checkpoint is used only when its ``fingerprint`` (a digest of everything the
-    window depends on) matches, so a changed setting or model never resumes stale state.
-    Continuing from it reproduces the uninterrupted run bit for bit.
-    """
-
-    def __init__(self, path: str | Path, fingerprint: str, every_steps: int):
-        self.path = Path(path)
-        self.fingerprint = fingerprint
-        self.every_steps = every_steps
-
-    def save(self, step: int, atoms: Atoms, rng: np.random.Generator, series: Mapping) -> None:
-        arrays = {f"series_{name}": np.asarray(values) for name, values in series.items()}
-        with atomic_path(self.path) as tmp:
-            np.savez(
-                tmp,
-                fingerprint=self.fingerprint,
-                step=step,
-                positions=atoms.positions,
-                velocities=atoms.get_velocities(),
-                rng_state=json.dumps(rng.bit_generator.state),
-                **arrays,
-            )
-
-    def load(self) -> dict | None:
-        """The saved state, or None when there is none for this fingerprint."""
-        if not self.path.exists():
-            return None
-        with np.load(self.path) as saved:
-            if str(saved["fingerprint"]) != self.fingerprint:
-                return None
-            return {name: saved[name] for name in saved.files}
-
-    def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-
-def run_umbrella_windows(
-    replicas: Sequence[Atoms],
-    biases: Sequence[UmbrellaBias],
-    settings: LangevinSettings,
-    steps: int,
-    equilibration_steps: int,
-    record_every: int,
-    rngs: Sequence[np.random.Generator],
-    force_field: ForceField = own_calculators,
-    observables: Mapping[str, CollectiveVariable] | None = None,
-    checkpoints: Sequence[WindowCheckpoint] | None = None,
-    progress_label: str | None = None,
-) -> list[dict[str, np.ndarray]]:
-    """Umbrella windows, integrated together: place each CV at its window's centre,
-    equilibrate, then record.
-
-    Returns, per window, the production time series: ``time_fs``, ``cv``,
-    ``max_force_disagreement_ev_a`` (largest per-atom committee disagreement of the
-    frame, when the force field reports one; NaN otherwise) and ``observable_<name>`` for
-    every unbiased observable. With ``checkpoints`` (one per window) the state is saved
-    periodically, and resumed when every window has a matching saved state at the same
-    step.
-    """
-    observables = dict(observables or {})
-    names = ["time_fs", "cv", "max_force_disagreement_ev_a"]
-    names += [f"observable_{name}" for name in observables]
-    series = [{name: [] for name in names} for _ in replicas]
-    saved = [c.load() for c in checkpoints] if checkpoints else [None]
-    resume = all(s is not None for s in saved) and len({int(s["step"]) for s in saved}) == 1
-    first_step = 1
-    for k, (atoms, bias, rng) in enumerate(zip(replicas, biases, rngs, strict=True)):
-        if not resume:
-            atoms.positions = move_to_value(
-                bias.cv, atoms.positions, bias.center, numbers=atoms.numbers,
-                movable=~fixed_atom_mask(atoms),
-            )  # fmt: skip
-            continue
-        state = saved[k]
-        atoms.positions = state["positions"]
-        atoms.set_velocities(state["velocities"])
-        rng.bit_generator.state = json.loads(str(state["rng_state"]))
-        series[k] = {name: list(state[f"series_{name}"]) for name in names}
-        first_step = int(state["step"]) + 1
-    if resume:
-        log.info("resuming windows from their checkpoints at step %d", first_step - 1)
-
-    def recorded(step: int) -> bool:
-        production_step = step - equilibration_steps
-        return production_step > 0 and production_step % record_every == 0
-
-    def record(step: int, k: int, atoms: Atoms, results: Mapping) -> None:
-        if not recorded(step):
-            return
-        production_step = step - equilibration_steps
-        cv = biases[k].cv
-        per_atom = results.get("force_disagreement")
-        row = series[k]
-        row["time_fs"].append(production_step * settings.timestep_fs)
-        row["cv"].append(cv.value(atoms.positions))
-        row["max_force_disagreement_ev_a"].append(
-            np.nan if per_atom is None else float(np.max(per_atom))
-        )
-        for name, observable in observables.items():
-            row[f"observable_{name}"].append(observable.value(atoms.positions))
-
-    def save(step: int) -> None:
-        for checkpoint, atoms, rng, row in zip(checkpoints, replicas, rngs, series, strict=True):
-            checkpoint.save(step, atoms, rng, row)
-
-    integrate(
-        replicas,
-        settings,
-        equilibration_steps + steps,
-        rngs,
-        biases,
-        force_field,
-        record,
-        progress_label,
-        first_step=first_step,
-        checkpoint=save if checkpoints else None,
-        checkpoint_every=checkpoints[0].every_steps if checkpoints else 0,
-        disagreement_at=recorded,
-    )
-    return [{name: np.array(v, dtype=float) for name, v in row.items()} for row in series]
-
-
-def run_umbrella_window(
-    atoms: Atoms,
-    bias: UmbrellaBias,
-    settings: LangevinSettings,
-    steps: int,
-    equilibration_steps: int,
-    record_every: int,
-    rng: np.random.Generator,
-    progress_label: str | None = None,
-    observables: Mapping[str, CollectiveVariable] | None = None,
-    checkpoint: WindowCheckpoint | None = None,
-) -> dict[str, np.ndarray]:
-    """One umbrella window on ``atoms``' own calculator (:func:`run_umbrella_windows`)."""
-    return run_umbrella_windows(
-        [atoms],
-        [bias],
-        settings,
-        steps,
-        equilibration_steps,
-        record_every,
-        [rng],
-        observables=observables,
-        checkpoints=None if checkpoint is None else [checkpoint],
-        progress_label=progress_label,
-    )[0]

@@ -1,7 +1,8 @@
 """Run umbrella windows: Langevin MD with a harmonic bias on the CV.
 
 A job runs one window, or several integrated together as one batched system (one
-committee forward pass for all of them per step), with the same per-window results.
+committee forward pass for all of them per step), with the same per-window results;
+with ``umbrella.exchange_every`` the windows of a job exchange configurations (REUS).
 Every window checkpoints every CHECKPOINT_EVERY_STEPS steps beside its output; a job
 that was killed resumes from there when run again and gives the same result.
 """
@@ -22,16 +23,10 @@ from ase.io import read
 
 from mlpmf.colvars import make_colvar, nearest_positions, periodic_difference
 from mlpmf.config import load_system
-from mlpmf.dynamics import (
-    LangevinSettings,
-    SimulationError,
-    UmbrellaBias,
-    WindowCheckpoint,
-    own_calculators,
-    run_umbrella_windows,
-)
+from mlpmf.dynamics import LangevinSettings, SimulationError, UmbrellaBias, own_calculators
 from mlpmf.io import write_table
 from mlpmf.trust import window_failure_message
+from mlpmf.umbrella import WindowCheckpoint, run_umbrella_windows
 
 CHECKPOINT_EVERY_STEPS = 1000
 
@@ -89,6 +84,7 @@ try:
         observables={name: make_colvar(spec) for name, spec in params.observables.items()},
         checkpoints=checkpoints,
         progress_label="windows " + ", ".join(w["window"] for w in windows),
+        exchange_every=umbrella["exchange_every"],
     )
 except SimulationError as error:
     message = window_failure_message(error, windows, params.potential, cv.unit)

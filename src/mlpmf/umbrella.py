@@ -1,0 +1,243 @@
+"""Umbrella windows: several integrated as one batch, checkpointed, and (optionally)
+exchanging configurations with their neighbours.
+
+**Replica exchange** (Hamiltonian replica exchange umbrella sampling, REUS; Sugita,
+Kitao & Okamoto, J. Chem. Phys. 113, 6042 (2000)): every ``exchange_every`` steps,
+windows adjacent in centre try to swap configurations (positions and velocities; same
+temperature, so no rescaling), alternately the even and the odd pairs, accepted with
+probability :math:`\\min(1, e^{-\\Delta})`,
+:math:`\\Delta = \beta[U_i(x_j) + U_j(x_i) - U_i(x_i) - U_j(x_j)]`. Only the biases
+enter, since all windows share one potential. Each window still samples its own biased
+ensemble, so its time series goes to MBAR as before, but a configuration stuck behind a
+barrier orthogonal to the CV (alanine dipeptide's psi in a phi window) can leave by
+walking to a window where that barrier is crossed. Exchanges happen among the windows
+of one job (``umbrella.windows_per_job``); the acceptance test draws from the lower
+window's random stream, so runs stay reproducible and resume bit for bit.
+"""
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from mlpmf.colvars import CollectiveVariable, move_to_value
+from mlpmf.dynamics import (
+    ForceField,
+    LangevinSettings,
+    UmbrellaBias,
+    fixed_atom_mask,
+    integrate,
+    own_calculators,
+)
+from mlpmf.io import atomic_path
+from mlpmf.units import kt_ev
+
+log = logging.getLogger(__name__)
+
+
+class ReplicaExchange:
+    """Neighbour swaps between umbrella windows of one batch (see the module notes)."""
+
+    def __init__(
+        self,
+        biases: Sequence[UmbrellaBias],
+        rngs: Sequence[np.random.Generator],
+        temperature_k: float,
+        every_steps: int,
+    ):
+        self.biases, self.rngs, self.every = biases, rngs, every_steps
+        self.kt = kt_ev(temperature_k)
+        self.order = [int(k) for k in np.argsort([b.center for b in biases], kind="stable")]
+        self.attempted = np.zeros(max(len(biases) - 1, 0), dtype=int)
+        self.accepted = np.zeros_like(self.attempted)
+
+    def __call__(self, step: int, positions: list, velocities: list, results: list) -> list[int]:
+        if step % self.every:
+            return []
+        swapped = []
+        for a in range((step // self.every) % 2, len(self.order) - 1, 2):
+            i, j = self.order[a], self.order[a + 1]
+            bi, bj = self.biases[i], self.biases[j]
+            delta = (
+                bi.energy(positions[j]) + bj.energy(positions[i])
+                - bi.energy(positions[i]) - bj.energy(positions[j])
+            ) / self.kt  # fmt: skip
+            self.attempted[a] += 1
+            if self.rngs[i].random() < np.exp(min(0.0, -delta)):
+                for state in (positions, velocities, results):
+                    state[i], state[j] = state[j], state[i]
+                self.accepted[a] += 1
+                swapped += [i, j]
+        return swapped
+
+    def acceptance(self) -> list[tuple[float, float, float]]:
+        """(centre, next centre, accepted fraction) of every neighbour pair tried."""
+        return [
+            (self.biases[self.order[a]].center, self.biases[self.order[a + 1]].center,
+             float(self.accepted[a] / self.attempted[a]))
+            for a in range(len(self.attempted)) if self.attempted[a]
+        ]  # fmt: skip
+
+
+class WindowCheckpoint:
+    """Restart file of one umbrella window: positions, velocities, RNG state, series.
+
+    A checkpoint is used only when its ``fingerprint`` (a digest of everything the
+    window depends on) matches, so a changed setting or model never resumes stale state.
+    Continuing from it reproduces the uninterrupted run bit for bit.
+    """
+
+    def __init__(self, path: str | Path, fingerprint: str, every_steps: int):
+        self.path = Path(path)
+        self.fingerprint = fingerprint
+        self.every_steps = every_steps
+
+    def save(self, step: int, atoms: Atoms, rng: np.random.Generator, series: Mapping) -> None:
+        arrays = {f"series_{name}": np.asarray(values) for name, values in series.items()}
+        with atomic_path(self.path) as tmp:
+            np.savez(
+                tmp,
+                fingerprint=self.fingerprint,
+                step=step,
+                positions=atoms.positions,
+                velocities=atoms.get_velocities(),
+                rng_state=json.dumps(rng.bit_generator.state),
+                **arrays,
+            )
+
+    def load(self) -> dict | None:
+        """The saved state, or None when there is none for this fingerprint."""
+        if not self.path.exists():
+            return None
+        with np.load(self.path) as saved:
+            if str(saved["fingerprint"]) != self.fingerprint:
+                return None
+            return {name: saved[name] for name in saved.files}
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def run_umbrella_windows(
+    replicas: Sequence[Atoms],
+    biases: Sequence[UmbrellaBias],
+    settings: LangevinSettings,
+    steps: int,
+    equilibration_steps: int,
+    record_every: int,
+    rngs: Sequence[np.random.Generator],
+    force_field: ForceField = own_calculators,
+    observables: Mapping[str, CollectiveVariable] | None = None,
+    checkpoints: Sequence[WindowCheckpoint] | None = None,
+    progress_label: str | None = None,
+    exchange_every: int = 0,
+) -> list[dict[str, np.ndarray]]:
+    """Umbrella windows, integrated together: place each CV at its window's centre,
+    equilibrate, then record.
+
+    Returns, per window, the production time series: ``time_fs``, ``cv``,
+    ``max_force_disagreement_ev_a`` (largest per-atom committee disagreement of the
+    frame, when the force field reports one; NaN otherwise) and ``observable_<name>`` for
+    every unbiased observable. With ``checkpoints`` (one per window) the state is saved
+    periodically, and resumed when every window has a matching saved state at the same
+    step. ``exchange_every`` > 0 turns on replica exchange between neighbouring windows
+    (:class:`ReplicaExchange`), also during equilibration.
+    """
+    observables = dict(observables or {})
+    names = ["time_fs", "cv", "max_force_disagreement_ev_a"]
+    names += [f"observable_{name}" for name in observables]
+    series = [{name: [] for name in names} for _ in replicas]
+    saved = [c.load() for c in checkpoints] if checkpoints else [None]
+    resume = all(s is not None for s in saved) and len({int(s["step"]) for s in saved}) == 1
+    first_step = 1
+    for k, (atoms, bias, rng) in enumerate(zip(replicas, biases, rngs, strict=True)):
+        if not resume:
+            atoms.positions = move_to_value(
+                bias.cv, atoms.positions, bias.center, numbers=atoms.numbers,
+                movable=~fixed_atom_mask(atoms),
+            )  # fmt: skip
+            continue
+        state = saved[k]
+        atoms.positions = state["positions"]
+        atoms.set_velocities(state["velocities"])
+        rng.bit_generator.state = json.loads(str(state["rng_state"]))
+        series[k] = {name: list(state[f"series_{name}"]) for name in names}
+        first_step = int(state["step"]) + 1
+    if resume:
+        log.info("resuming windows from their checkpoints at step %d", first_step - 1)
+    exchange = None
+    if exchange_every > 0 and len(replicas) > 1:
+        exchange = ReplicaExchange(biases, rngs, settings.temperature_k, exchange_every)
+
+    def recorded(step: int) -> bool:
+        production_step = step - equilibration_steps
+        return production_step > 0 and production_step % record_every == 0
+
+    def record(step: int, k: int, atoms: Atoms, results: Mapping) -> None:
+        if not recorded(step):
+            return
+        production_step = step - equilibration_steps
+        cv = biases[k].cv
+        per_atom = results.get("force_disagreement")
+        row = series[k]
+        row["time_fs"].append(production_step * settings.timestep_fs)
+        row["cv"].append(cv.value(atoms.positions))
+        row["max_force_disagreement_ev_a"].append(
+            np.nan if per_atom is None else float(np.max(per_atom))
+        )
+        for name, observable in observables.items():
+            row[f"observable_{name}"].append(observable.value(atoms.positions))
+
+    def save(step: int) -> None:
+        for checkpoint, atoms, rng, row in zip(checkpoints, replicas, rngs, series, strict=True):
+            checkpoint.save(step, atoms, rng, row)
+
+    integrate(
+        replicas,
+        settings,
+        equilibration_steps + steps,
+        rngs,
+        biases,
+        force_field,
+        record,
+        progress_label,
+        first_step=first_step,
+        checkpoint=save if checkpoints else None,
+        checkpoint_every=checkpoints[0].every_steps if checkpoints else 0,
+        disagreement_at=recorded,
+        exchange=exchange,
+    )
+    if exchange is not None:
+        for low, high, fraction in exchange.acceptance():
+            log.info("exchange %g <-> %g: %.0f%% accepted", low, high, 100 * fraction)
+    return [{name: np.array(v, dtype=float) for name, v in row.items()} for row in series]
+
+
+def run_umbrella_window(
+    atoms: Atoms,
+    bias: UmbrellaBias,
+    settings: LangevinSettings,
+    steps: int,
+    equilibration_steps: int,
+    record_every: int,
+    rng: np.random.Generator,
+    progress_label: str | None = None,
+    observables: Mapping[str, CollectiveVariable] | None = None,
+    checkpoint: WindowCheckpoint | None = None,
+) -> dict[str, np.ndarray]:
+    """One umbrella window on ``atoms``' own calculator (:func:`run_umbrella_windows`)."""
+    return run_umbrella_windows(
+        [atoms],
+        [bias],
+        settings,
+        steps,
+        equilibration_steps,
+        record_every,
+        [rng],
+        observables=observables,
+        checkpoints=None if checkpoint is None else [checkpoint],
+        progress_label=progress_label,
+    )[0]
