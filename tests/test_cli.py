@@ -213,7 +213,7 @@ def test_readers_name_what_is_wrong(tmp_path):
     (window,) = read_wham_metadata(meta)
     assert window.path == colvar and window.temperature_k == 310.0
     csv = tmp_path / "window.csv"
-    csv.write_text("time_fs,cv,max_force_disagreement_ev_a\n2.5,1.5,0.1\n5,1.6,0.2\n")
+    csv.write_text("time_fs,cv,max_force_disagreement_ev_a\n2.5,1.5,\n5,1.6,\n")  # oracle: NaN
     assert read_timeseries(csv).values.tolist() == [1.5, 1.6]
 
 

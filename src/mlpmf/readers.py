@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 
 class FormatError(ValueError):
@@ -121,13 +122,16 @@ def _read_xvg(lines, path):
     return names, data
 
 
-def _read_csv(lines, path):
-    names = [name.strip() for name in lines[0].split(",")]
-    rows = [line.replace(",", " ") for line in lines[1:]]
-    data = _numeric_rows(rows, path)
-    if data.shape[1] != len(names):
-        raise FormatError(f"{path}: {data.shape[1]} columns but the header names {len(names)}")
-    return names, data
+def _read_csv(path):
+    try:
+        table = pd.read_csv(path)
+    except (ValueError, pd.errors.ParserError) as error:
+        raise FormatError(f"{path}: not a CSV table ({error})") from None
+    numeric = table.apply(pd.to_numeric, errors="coerce")  # empty fields (NaN) are fine
+    bad = [name for name in table if numeric[name].isna().sum() > table[name].isna().sum()]
+    if bad:
+        raise FormatError(f"{path}: column(s) {bad} hold values that are not numbers")
+    return [str(name).strip() for name in table.columns], numeric.to_numpy(dtype=float)
 
 
 def read_timeseries(path: str | os.PathLike, column: str | int | None = None) -> TimeSeries:
@@ -149,7 +153,7 @@ def read_timeseries(path: str | os.PathLike, column: str | int | None = None) ->
     elif path.suffix == ".xvg" or any(line.startswith("@") for line in lines[:200]):
         names, data = _read_xvg(lines, path)
     elif "," in lines[0] and re.search(r"[A-Za-z_]", lines[0]):
-        names, data = _read_csv(lines, path)
+        names, data = _read_csv(path)
         if column is None and "cv" in names:
             column = "cv"
     else:
