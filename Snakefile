@@ -16,6 +16,9 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+# Without defaults first: filling defaults into an invalid value (an empty list where
+# a list or a mapping is allowed) would crash instead of naming the key.
+validate(config, "workflow/schemas/config.schema.yaml", set_default=False)
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

@@ -40,6 +40,14 @@ CASES = {
         lambda: double_well_study(free_energy={"bins": {"start": 2.0, "stop": 3.9, "num": 40}}),
         "free_energy.bins",
     ),
+    "empty list of window centres": (
+        lambda: double_well_study(umbrella__centers=[]),
+        r"instance\['umbrella'\]\['centers'\]",
+    ),
+    "empty list of atoms": (
+        lambda: double_well_study(collective_variable={"kind": "distance", "atoms": []}),
+        r"instance\['collective_variable'\]\['atoms'\]",
+    ),
     "unknown oracle": (
         lambda: double_well_study(oracle={"kind": "dft"}),
         "dft",
