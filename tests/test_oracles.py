@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from ase import Atoms
@@ -46,3 +48,38 @@ def test_exact_pmf_is_potential_minus_radial_jacobian():
 def test_unknown_oracle_is_named():
     with pytest.raises(ValueError, match="oracle.kind.*'dft'"):
         make_oracle({"kind": "dft"})
+
+
+OWN_CALCULATOR = Path(__file__).parent / "ase_calculators.py"
+
+
+def test_any_ase_calculator_is_an_oracle_by_module_or_file():
+    from ase import Atoms
+
+    lj = make_oracle({"kind": "ase", "calculator": "ase.calculators.lj:LennardJones",
+                      "parameters": {"sigma": 3.4, "epsilon": 0.03, "rc": 12.0}})  # fmt: skip
+    dimer = Atoms("Ar2", positions=[[0, 0, 0], [2 ** (1 / 6) * 3.4, 0, 0]])
+    dimer.calc = lj
+    assert np.abs(dimer.get_forces()).max() < 1e-6  # at the LJ minimum
+    own = make_oracle({"kind": "ase", "parameters": {"k": 2.0, "r0": 1.5},
+                       "calculator": f"{OWN_CALCULATOR}:HarmonicBond"})  # fmt: skip
+    dimer.positions = [[0, 0, 0], [1.0, 0, 0]]
+    dimer.calc = own
+    assert dimer.get_potential_energy() == pytest.approx(0.25)
+    assert dimer.get_forces()[1, 0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"calculator": "nothere.calc:X"}, r"cannot import 'nothere.calc'.*\(nothere\)"),
+        ({"calculator": "ase.calculators.lj:Nope"}, "has no ASE Calculator class 'Nope'"),
+        ({"calculator": "LennardJones"}, "expected 'package.module:Class'"),
+        ({"calculator": f"{OWN_CALCULATOR}:HarmonicBond", "parameters": {"kk": 1}},
+         "oracle.parameters.*kk"),
+        ({"calculator": None}, "kind ase needs"),
+    ],
+)  # fmt: skip
+def test_an_ase_oracle_that_cannot_be_built_is_named(settings, message):
+    with pytest.raises(ValueError, match=message):
+        make_oracle({"kind": "ase", **settings})

@@ -10,10 +10,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from ase import Atoms
 
 from mlpmf.oracles import double_well_exact_pmf
 from mlpmf.rates import barrier_and_rate
-from mlpmf.units import kt_kj_mol
+from mlpmf.units import ev_to_kj_mol, kt_kj_mol
 from tests.workflow_helpers import double_well_study, run_snakemake
 
 pytestmark = pytest.mark.workflow
@@ -145,3 +146,34 @@ def test_committee_study_pmf_matches_exact(tmp_path):
     assert rms_error_kt(pd.read_csv(results / "free_energy/pmf_mbar.csv")) < 0.5
     trust = json.loads((results / "free_energy/trust.json").read_text())
     assert trust["trusted"], trust  # trained on both basins: every window in its data
+
+
+def test_any_ase_calculator_drives_an_oracle_study_with_replica_exchange(tmp_path):
+    """ASE's own Lennard-Jones calculator as the oracle of an Ar dimer, windows in one
+    job exchanging configurations: the PMF along the bond is V(r) - 2 kT ln r."""
+    from ase.calculators.lj import LennardJones
+
+    lj = {"sigma": 3.4, "epsilon": 0.03, "rc": 12.0}
+    config = double_well_study(
+        oracle={"kind": "ase", "calculator": "ase.calculators.lj:LennardJones", "parameters": lj},
+        rates={"reactant": [3.6, 4.1], "product": [4.6, 4.95]},
+    )
+    config["umbrella"].update(centers={"start": 3.4, "stop": 5.0, "num": 9},
+                              spring_constant_kj_mol=200.0, steps=8000, windows_per_job=9,
+                              exchange_every=20)  # fmt: skip
+    config["free_energy"]["bins"] = {"start": 3.45, "stop": 4.95, "num": 30}
+    result = run_snakemake(tmp_path, config)
+    assert result.returncode == 0, result.stderr[-4000:]
+    results = tmp_path / "results" / "double_well_bond"
+    log = (tmp_path / "logs/umbrella_window/double_well_bond/group_000.log").read_text()
+    assert "exchange 3.4 <-> 3.6:" in log  # the windows of the job did exchange
+    table = pd.read_csv(results / "free_energy/pmf_mbar.csv")
+    calculator = LennardJones(**lj)
+    potential = []
+    for r in table["cv"]:
+        dimer = Atoms("Ar2", positions=[[0, 0, 0], [r, 0, 0]])
+        dimer.calc = calculator
+        potential.append(dimer.get_potential_energy())
+    exact = ev_to_kj_mol(np.array(potential)) - 2 * KT * np.log(table["cv"])
+    error = table["free_energy_kj_mol"] - exact
+    assert np.sqrt(np.mean((error - error.mean()) ** 2)) < 0.3 * KT

@@ -15,6 +15,7 @@ from ase import Atoms
 from ase.io import read
 
 from mlpmf.colvars import make_colvar
+from mlpmf.oracles import make_oracle
 
 
 class ConfigError(ValueError):
@@ -91,6 +92,11 @@ def check_study(config: Mapping) -> None:
             )
     if config["oracle"]["kind"] == "double_well_bond" and num_atoms < 2:
         raise ConfigError("oracle.kind: double_well_bond needs at least 2 atoms in the structure")
+    if config["oracle"]["kind"] == "ase":  # import and build it now, not in the first job
+        try:
+            make_oracle(config["oracle"])
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     methods = {"xtb": ("GFN2-xTB", "GFN1-xTB"), "pyscf": ("hf", "dft")}
     method = config["oracle"].get("method")
     kind = config["oracle"]["kind"]

@@ -8,6 +8,10 @@ calculator. Kinds:
   and 1, with an exactly known potential of mean force (see :func:`double_well_exact_pmf`).
 - ``xtb``: GFN1/GFN2-xTB through tblite's ASE calculator.
 - ``pyscf``: Hartree-Fock or Kohn-Sham DFT with PySCF (:class:`PySCF`).
+- ``ase``: any ASE calculator, named ``"package.module:Class"`` (or
+  ``"path/to/file.py:Class"``) in ``calculator`` and built with the keyword arguments
+  in ``parameters``: ORCA, Psi4, CP2K, GPAW, VASP through ASE, or a trained MACE,
+  NequIP or ANI model's ASE calculator.
 
 An oracle call can fail (SCF not converged, a non-finite result). :class:`RobustOracle`
 retries it with settings that converge more safely but give the same answer (more
@@ -16,8 +20,11 @@ Hamiltonian, which would mix two potential energy surfaces in one dataset), and
 records a call that still fails instead of using it or stopping the run.
 """
 
+import importlib
+import importlib.util
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms, units
@@ -26,7 +33,7 @@ from ase.calculators.emt import EMT
 
 from mlpmf.units import ev_to_kj_mol, kt_kj_mol
 
-ORACLE_KINDS = ("emt", "double_well_bond", "xtb", "pyscf")
+ORACLE_KINDS = ("emt", "double_well_bond", "xtb", "pyscf", "ase")
 log = logging.getLogger(__name__)
 
 
@@ -236,6 +243,48 @@ class _RobustCalculator(Calculator):
         self.results = {"energy": energy, "free_energy": energy, "forces": forces}
 
 
+def ase_calculator_class(name: str) -> type:
+    """The class named ``"package.module:Class"`` or ``"path/to/file.py:Class"``;
+    ValueError naming what could not be imported and how to fix it."""
+    module_name, _, class_name = str(name).rpartition(":")
+    if not module_name or not class_name:
+        raise ValueError(
+            f"oracle.calculator: expected 'package.module:Class' or 'file.py:Class', got {name!r}"
+        )
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            if not path.is_file():
+                raise ImportError(f"no file {str(path)!r}")
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except ImportError as error:
+        package = module_name.split(".")[0]
+        raise ValueError(
+            f"oracle.calculator: cannot import {module_name!r} ({error}); install the "
+            f"package that provides it ({package}) in this environment, or give a file path"
+        ) from None
+    calculator = getattr(module, class_name, None)
+    if not (isinstance(calculator, type) and issubclass(calculator, Calculator)):
+        raise ValueError(
+            f"oracle.calculator: {module_name!r} has no ASE Calculator class {class_name!r}"
+        )
+    return calculator
+
+
+def _ase(settings: Mapping) -> Calculator:
+    if not settings.get("calculator"):
+        raise ValueError("oracle.calculator: kind ase needs 'package.module:Class'")
+    calculator = ase_calculator_class(settings["calculator"])
+    try:
+        return calculator(**(settings.get("parameters") or {}))
+    except TypeError as error:
+        raise ValueError(f"oracle.parameters: {settings['calculator']}: {error}") from None
+
+
 def make_robust_oracle(settings: Mapping) -> RobustOracle:
     """The oracle of ``settings`` with, for xtb and pyscf, a safer retry."""
     kind = settings["kind"]
@@ -261,4 +310,6 @@ def make_oracle(settings: Mapping) -> Calculator:
         return _xtb(settings)
     if kind == "pyscf":
         return _pyscf(settings)
+    if kind == "ase":
+        return _ase(settings)
     raise ValueError(f"oracle.kind: unknown oracle {kind!r}; expected one of {ORACLE_KINDS}")
