@@ -37,6 +37,7 @@ include: "workflow/rules/trust.smk"
 
 
 config["report_trust_statement"] = trust_statement()  # the report's front page only
+config["report_headline"] = report_headline()
 
 
 rule all:

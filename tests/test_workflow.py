@@ -130,6 +130,9 @@ def test_report_is_built(oracle_study, tmp_path):
     run = run_snakemake(workdir, oracle_study_config(), "--report", str(report))
     assert run.returncode == 0, run.stderr[-3000:]
     assert report.stat().st_size > 50_000
+    rates = json.loads((results / "free_energy/rates.json").read_text())
+    headline = f"Barrier {rates['barrier_kj_mol']:.1f} \\u00b1"  # the front page, JSON-escaped
+    assert headline in report.read_text()
 
 
 def test_committee_study_pmf_matches_exact(tmp_path):

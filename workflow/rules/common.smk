@@ -252,6 +252,43 @@ def trust_statement():
     )
 
 
+def report_headline():
+    """What a user came for, for the report's front page: barrier and rate with their
+    errors, the reference comparison and any diagnostics warning, once written."""
+    from mlpmf.io import read_json
+
+    lines = []
+    rates = Path(f"{RESULTS}/free_energy/rates.json")
+    if rates.exists():
+        r = read_json(rates)
+        line = (
+            f"Barrier {r['barrier_kj_mol']:.1f} ± {r['barrier_uncertainty_kj_mol']:.1f} "
+            f"kJ/mol (MBAR, at {r['transition_state_cv']:g} {cv_unit()})"
+        )
+        rate = r.get("rate_constant_per_s")
+        if rate is not None:
+            line += f"; TST rate constant {rate:.3g} 1/s"
+            if "rate_constant_interval_per_s" in r:
+                low, high = r["rate_constant_interval_per_s"]
+                line += f" (16-84%: {low:.3g} to {high:.3g})"
+        if "reference_barrier_kj_mol" in r:
+            line += f"; reference barrier {r['reference_barrier_kj_mol']:.1f} kJ/mol"
+        lines.append(line + ".")
+    comparison = Path(f"{RESULTS}/free_energy/comparison.json")
+    if comparison.exists():
+        c = read_json(comparison)["reference"]
+        lines.append(
+            f"PMF against {c['file']}: {c['rms_difference_kj_mol']:.2f} kJ/mol RMS over "
+            f"{c['bins_compared']} bins (their error bars alone would give "
+            f"{c['expected_rms_kj_mol']:.2f}; largest {c['max_abs_difference_kj_mol']:.1f})."
+        )
+    diagnostics = Path(f"{RESULTS}/free_energy/diagnostics.json")
+    if diagnostics.exists():
+        for warning in read_json(diagnostics).get("warnings", []):
+            lines.append(f"Warning: {warning}.")
+    return lines
+
+
 def completion_message():
     """Where the study's main results are, printed when the workflow succeeds."""
     return (
