@@ -129,3 +129,39 @@ def test_every_shipped_study_plans_from_a_fresh_checkout(study, tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Nothing to be done" not in result.stdout + result.stderr
+
+
+def schema_defaults(section: str) -> dict:
+    import yaml
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    properties = schema["properties"][section]["properties"]
+    return {key: spec["default"] for key, spec in properties.items() if "default" in spec}
+
+
+@pytest.mark.parametrize(
+    "module, name, section",
+    [
+        ("mlpmf.training", "CommitteeSettings", "committee"),
+        ("mlpmf.sampling", "DatasetSettings", "dataset"),
+        ("mlpmf.active_learning", "ActiveLearningSettings", "active_learning"),
+        ("mlpmf.evaluation", "TrustSettings", "active_learning"),
+    ],
+)
+def test_settings_dataclasses_and_the_schema_share_their_defaults(module, name, section):
+    """One fact, one value: a library user's defaults are the workflow's."""
+    import dataclasses
+    import importlib
+
+    settings_class = getattr(importlib.import_module(module), name)
+    defaults = schema_defaults(section)
+    if name == "ActiveLearningSettings":  # null: the windows' length, resolved by the rule
+        defaults["confirm_steps"] = 0
+    from_schema = settings_class.from_config(defaults)
+    from_library = settings_class()
+    differing = {
+        f.name: (getattr(from_library, f.name), getattr(from_schema, f.name))
+        for f in dataclasses.fields(settings_class)
+        if getattr(from_library, f.name) != getattr(from_schema, f.name)
+    }
+    assert not differing, f"{name} default vs {section} schema default: {differing}"

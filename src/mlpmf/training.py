@@ -41,14 +41,14 @@ class CommitteeSettings:
 
     members: int = 4
     hidden_layers: tuple[int, ...] = (32, 32)
-    epochs: int = 300
+    epochs: int = 200
     batch_size: int = 4  # frames per optimiser step
     learning_rate: float = 0.005
     final_learning_rate: float = 0.0001
     energy_weight: float = 1.0  # of (eV/atom)^2
     force_weight: float = 1.0  # of (eV/Å)^2
     validation_fraction: float = 0.1
-    patience_epochs: int = 30
+    patience_epochs: int = 50
     bootstrap: bool = False
 
     @classmethod
