@@ -180,3 +180,42 @@ def test_any_ase_calculator_drives_an_oracle_study_with_replica_exchange(tmp_pat
     exact = ev_to_kj_mol(np.array(potential)) - 2 * KT * np.log(table["cv"])
     error = table["free_energy_kj_mol"] - exact
     assert np.sqrt(np.mean((error - error.mean()) ** 2)) < 0.3 * KT
+
+
+def test_external_ase_calculators_drive_the_windows_as_a_committee(tmp_path):
+    """potential: ase with two Lennard-Jones calculators (epsilon 4% apart): the windows
+    run on their mean, whose PMF is exact, and record their force disagreement, which
+    for a dimer is |F_1(r) - F_2(r)| on each atom."""
+    from ase.calculators.lj import LennardJones
+
+    members = [{"sigma": 3.4, "epsilon": eps, "rc": 12.0} for eps in (0.03, 0.0312)]
+    config = double_well_study(
+        potential="ase",
+        external_potential=[
+            {"calculator": "ase.calculators.lj:LennardJones", "parameters": p} for p in members
+        ],
+        rates={"reactant": [3.6, 4.1], "product": [4.6, 4.95]},
+    )
+    config["umbrella"].update(
+        centers={"start": 3.4, "stop": 5.0, "num": 9}, spring_constant_kj_mol=200.0, steps=8000,
+        windows_per_job=9,
+    )  # fmt: skip
+    config["free_energy"]["bins"] = {"start": 3.45, "stop": 4.95, "num": 30}
+    result = run_snakemake(tmp_path, config)
+    assert result.returncode == 0, result.stderr[-4000:]
+    results = tmp_path / "results" / "double_well_bond"
+    assert not (results / "model").exists()  # nothing trained
+
+    def lj(r, parameters):
+        dimer = Atoms("Ar2", positions=[[0, 0, 0], [r, 0, 0]])
+        dimer.calc = LennardJones(**parameters)
+        return dimer.get_potential_energy(), dimer.get_forces()[1, 0]
+
+    series = pd.read_csv(results / "umbrella/window_004.csv").iloc[:50]
+    expected = [abs(lj(r, members[0])[1] - lj(r, members[1])[1]) for r in series["cv"]]
+    np.testing.assert_allclose(series["max_force_disagreement_ev_a"], expected, rtol=1e-6)
+    table = pd.read_csv(results / "free_energy/pmf_mbar.csv")
+    mean = [0.5 * (lj(r, members[0])[0] + lj(r, members[1])[0]) for r in table["cv"]]
+    exact = ev_to_kj_mol(np.array(mean)) - 2 * KT * np.log(table["cv"])
+    error = table["free_energy_kj_mol"] - exact
+    assert np.sqrt(np.mean((error - error.mean()) ** 2)) < 0.3 * KT

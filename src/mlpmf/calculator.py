@@ -173,3 +173,48 @@ class CommitteeCalculator(Calculator):
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         self.results = self.evaluate([self.atoms], "force_disagreement" in properties)[0]
+
+
+class ExternalCommittee(Calculator):
+    """Several ASE calculators (e.g. MACE or NequIP models trained with different seeds)
+    as one committee: mean energy and forces, and the per-atom ``force_disagreement``
+    (largest pairwise member difference, eV/Å), ``force_deviation`` and
+    ``energy_spread`` exactly as the built-in committee reports them. One calculator
+    alone passes through (no disagreement)."""
+
+    implemented_properties = [
+        "energy",
+        "free_energy",
+        "forces",
+        "force_disagreement",
+        "force_deviation",
+        "energy_spread",
+    ]
+
+    def __init__(self, members: list[Calculator], **kwargs):
+        super().__init__(**kwargs)
+        if not members:
+            raise ValueError("ExternalCommittee: no calculators")
+        self.members = members
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        energies, forces = [], []
+        for member in self.members:
+            copy_ = self.atoms.copy()
+            copy_.calc = member
+            energies.append(copy_.get_potential_energy())
+            forces.append(copy_.get_forces())
+        energies, forces = np.array(energies), np.array(forces)
+        member_forces = torch.from_numpy(forces)
+        self.results = {
+            "energy": float(energies.mean()),
+            "free_energy": float(energies.mean()),
+            "forces": forces.mean(0),
+        }
+        if len(self.members) > 1:
+            self.results.update(
+                force_disagreement=max_pairwise_force_difference(member_forces).numpy(),
+                force_deviation=dpgen_force_deviation(member_forces).numpy(),
+                energy_spread=float(energies.std()),
+            )

@@ -15,7 +15,7 @@ from ase import Atoms
 from ase.io import read
 
 from mlpmf.colvars import make_colvar
-from mlpmf.oracles import make_oracle
+from mlpmf.oracles import external_calculators, make_oracle
 
 
 class ConfigError(ValueError):
@@ -92,11 +92,13 @@ def check_study(config: Mapping) -> None:
             )
     if config["oracle"]["kind"] == "double_well_bond" and num_atoms < 2:
         raise ConfigError("oracle.kind: double_well_bond needs at least 2 atoms in the structure")
-    if config["oracle"]["kind"] == "ase":  # import and build it now, not in the first job
-        try:
+    try:  # import and build external calculators now, not in the first job
+        if config["oracle"]["kind"] == "ase":
             make_oracle(config["oracle"])
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
+        if config["potential"] == "ase":
+            external_calculators(config["external_potential"])
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     methods = {"xtb": ("GFN2-xTB", "GFN1-xTB"), "pyscf": ("hf", "dft")}
     method = config["oracle"].get("method")
     kind = config["oracle"]["kind"]

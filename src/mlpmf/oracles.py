@@ -285,6 +285,20 @@ def _ase(settings: Mapping) -> Calculator:
         raise ValueError(f"oracle.parameters: {settings['calculator']}: {error}") from None
 
 
+def external_calculators(specs) -> list[Calculator]:
+    """The calculators of ``external_potential`` (each ``{calculator, parameters}``,
+    built as an ``ase`` oracle), with errors naming the entry."""
+    calculators = []
+    for k, spec in enumerate(specs):
+        try:
+            calculators.append(_ase(spec))
+        except ValueError as error:
+            raise ValueError(str(error).replace("oracle.", f"external_potential[{k}].")) from None
+    if not calculators:
+        raise ValueError("external_potential: potential ase needs at least one calculator")
+    return calculators
+
+
 def make_robust_oracle(settings: Mapping) -> RobustOracle:
     """The oracle of ``settings`` with, for xtb and pyscf, a safer retry."""
     kind = settings["kind"]

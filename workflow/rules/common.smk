@@ -50,8 +50,8 @@ wildcard_constraints:
 
 
 def uses_model():
-    """True when the windows run on a trained MLIP rather than the oracle."""
-    return config["potential"] != "oracle"
+    """True when the windows run on a trained MLIP (not the oracle or external ones)."""
+    return config["potential"] not in ("oracle", "ase")
 
 
 def uses_active_learning():

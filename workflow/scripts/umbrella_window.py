@@ -46,7 +46,14 @@ if "frames" in snakemake.input.keys():  # start from equilibrated training frame
     )
     for atoms, start in zip(replicas, starts, strict=True):
         atoms.positions = start
-if params.potential != "oracle":
+if params.potential == "ase":  # the user's calculators; several: their committee
+    from mlpmf.calculator import ExternalCommittee
+    from mlpmf.oracles import external_calculators
+
+    for atoms in replicas:
+        atoms.calc = ExternalCommittee(external_calculators(params.external_potential))
+    force_field = own_calculators
+elif params.potential != "oracle":
     from mlpmf.calculator import BatchedCommittee
     from mlpmf.models import load_model, resolve_device
 
