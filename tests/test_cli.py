@@ -231,3 +231,17 @@ class _stderr:
         sys.stderr = self._old
         self.text = self._buffer.getvalue()
         return False
+
+
+def test_wham_with_bootstrap_errors_in_kt_equals_the_library(samples_a, gromacs_dir, tmp_path):
+    from mlpmf.estimators import wham
+
+    assert run(tmp_path, "--metadata", gromacs_dir / "metadata.dat", "--cv-unit", "nm",
+               "--temperature", TEMPERATURE_K, "--bins=-0.15:0.15:60", "--no-decorrelate",
+               "--estimator", "wham", "--bootstrap-samples", 20, "--seed", 3,
+               "--energy-unit", "kT") == 0  # fmt: skip
+    table = pd.read_csv(tmp_path / "out.csv")
+    ours = wham(samples_a, CENTERS, np.full(len(CENTERS), KAPPA), TEMPERATURE_K,
+                np.linspace(-1.5, 1.5, 61), bootstrap_samples=20, seed=3)  # fmt: skip
+    np.testing.assert_allclose(table["free_energy_kt"], ours.free_energy / KT, atol=1e-6)
+    np.testing.assert_allclose(table["uncertainty_kt"], ours.uncertainty / KT, rtol=1e-6)
