@@ -345,3 +345,27 @@ def test_reweighting_onto_an_unbiased_observable_and_in_2d():
     error = (two_d.free_energy - exact_2d)[populated]
     assert populated.sum() > 30
     assert np.sqrt(np.mean((error - error.mean()) ** 2)) < 0.5 * KT
+
+
+def test_member_pmfs_follow_each_members_potential(double_well_samples):
+    """Members differing from the mean by a tilt a_m x (kJ/mol): each member's PMF is the
+    mean's plus its tilt, up to a constant (the same samples reweighted: nearly exact),
+    the model band is their spread, and a strong tilt shows as lost effective samples."""
+    from mlpmf.reweighting import member_pmfs
+    from mlpmf.units import kj_mol_to_ev
+
+    tilts = np.array([-1.5, 0.0, 1.5])  # kJ/mol per Å
+    offsets = [kj_mol_to_ev(np.outer(s, tilts)) for s in double_well_samples]
+    kappa = np.full(len(CENTERS), KAPPA)
+    result = member_pmfs(double_well_samples, offsets, CENTERS, kappa, TEMPERATURE_K, EDGES)
+    mean = mbar(double_well_samples, CENTERS, kappa, TEMPERATURE_K, EDGES)
+    x = mean.cv
+    for member, tilt in zip(result.free_energy, tilts, strict=True):
+        difference = member - mean.free_energy - tilt * x
+        assert np.nanstd(difference) < 0.03 * KT
+    tilted = [normalised(mean.free_energy + tilt * x, EDGES) for tilt in tilts]
+    np.testing.assert_allclose(result.model_uncertainty, np.std(tilted, 0, ddof=1), atol=0.05 * KT)
+    assert np.all(result.effective_fraction > 0.5) and result.effective_fraction[1] == 1.0
+    steep = member_pmfs(double_well_samples, [50 * o for o in offsets], CENTERS, kappa,
+                        TEMPERATURE_K, EDGES)  # fmt: skip
+    assert steep.effective_fraction[0] < 0.2

@@ -146,7 +146,17 @@ def test_committee_study_pmf_matches_exact(tmp_path):
     assert metrics["force_rmse_over_reference_std"] < 0.1
     series = pd.read_csv(results / "umbrella/window_008.csv")
     assert series["max_force_disagreement_ev_a"].notna().all()
-    assert rms_error_kt(pd.read_csv(results / "free_energy/pmf_mbar.csv")) < 0.5
+    table = pd.read_csv(results / "free_energy/pmf_mbar.csv")
+    assert rms_error_kt(table) < 0.5
+    # the model's share of the error: each member's PMF by reweighting, their spread
+    assert list(table.columns[:4]) == ["cv", "free_energy_kj_mol", "uncertainty_kj_mol", "trusted"]
+    visited = table["free_energy_kj_mol"].notna()
+    assert (table.loc[visited, "model_uncertainty_kj_mol"] >= 0).all()
+    total = np.hypot(table["uncertainty_kj_mol"], table["model_uncertainty_kj_mol"])
+    np.testing.assert_allclose(table["total_uncertainty_kj_mol"], total)
+    rates = json.loads((results / "free_energy/rates.json").read_text())
+    assert len(rates["member_barriers_kj_mol"]) == 4
+    assert rates["barrier_total_uncertainty_kj_mol"] >= rates["barrier_uncertainty_kj_mol"]
     trust = json.loads((results / "free_energy/trust.json").read_text())
     assert trust["trusted"], trust  # trained on both basins: every window in its data
 

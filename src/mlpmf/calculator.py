@@ -123,6 +123,7 @@ class BatchedCommittee:
                 "free_energy": float(mean_energy[k]),
                 "forces": mean_forces[start:end],
                 "energy_spread": float(spread[k]),
+                "member_energies": energies[:, k].copy(),
             }
             if with_disagreement:
                 result["force_disagreement"] = disagreement[start:end]
@@ -217,4 +218,5 @@ class ExternalCommittee(Calculator):
                 force_disagreement=max_pairwise_force_difference(member_forces).numpy(),
                 force_deviation=dpgen_force_deviation(member_forces).numpy(),
                 energy_spread=float(energies.std()),
+                member_energies=energies,
             )

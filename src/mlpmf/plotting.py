@@ -27,6 +27,10 @@ def plot_pmfs(
         cv, free, error = (table[c].to_numpy() for c in table.columns[:3])
         line = ax.plot(cv, free, label=name)[0]
         ax.fill_between(cv, free - error, free + error, color=line.get_color(), alpha=0.3)
+        if "total_uncertainty_kj_mol" in table:  # statistical and model error together
+            total = table["total_uncertainty_kj_mol"].to_numpy()
+            ax.fill_between(cv, free - total, free + total, color=line.get_color(), alpha=0.12,
+                            label=f"{name}, with model spread")  # fmt: skip
         if "trusted" in table and not shaded and not table["trusted"].all():
             half = 0.5 * float(np.median(np.diff(cv)))
             for x in cv[~table["trusted"].to_numpy(dtype=bool)]:

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from mlpmf.estimators import check_inputs, collapse_samples, log_denominator, solve_free_energies
-from mlpmf.units import kt_kj_mol
+from mlpmf.units import kt_ev, kt_kj_mol
 
 
 @dataclass
@@ -102,3 +102,74 @@ def reweight(
     return ReweightedPMF(
         [0.5 * (e[1:] + e[:-1]) for e in bin_edges], free - np.nanmin(free), uncertainty
     )
+
+
+@dataclass
+class MemberPMFs:
+    """The PMF reweighted to each committee member's potential, and their spread."""
+
+    free_energy: np.ndarray  # (M, B) kJ/mol, each -kT ln p_b/dx with p normalised over bins
+    model_uncertainty: np.ndarray  # (B,) kJ/mol, standard deviation over the members
+    effective_fraction: np.ndarray  # (M,) Kish effective samples, relative to the mean's
+
+
+def member_pmfs(
+    cv_samples: Sequence[np.ndarray],
+    energy_offsets_ev: Sequence[np.ndarray],
+    centers: Sequence[float],
+    spring_constants: Sequence[float],
+    temperature: float,
+    bin_edges: np.ndarray,
+    period: float | None = None,
+) -> MemberPMFs:
+    r"""The model's share of a committee PMF's error: the PMF each member would give.
+
+    The windows sample the committee mean :math:`\bar U` plus their bias; member *m*'s
+    ensemble differs by :math:`\Delta_m = U_m - \bar U`, so MBAR weights each sample by
+    :math:`e^{-\beta\Delta_m(x_n)} / \sum_k N_k e^{f_k - u_k(x_n)}` (the same window
+    free energies :math:`f_k`, Shirts & Chodera 2008). The members' PMFs, each
+    normalised over the bins like the statistical error bars, scatter by the model's
+    uncertainty: their standard deviation per bin (the committee spread as the error
+    estimate, as i-PI's committee reweighting does; Imbalzano et al., J. Chem. Phys. 154,
+    074102 (2021)). ``effective_fraction`` is Kish's effective sample size of each
+    member's weights over that of the mean's; far below 1 the members' PMFs rest on a
+    few samples and the band is itself uncertain.
+
+    Parameters
+    ----------
+    energy_offsets_ev
+        K arrays (N_k, M): each sample's member energies minus their mean, eV.
+    Other parameters as for :func:`mlpmf.estimators.mbar`.
+    """
+    check_inputs(cv_samples, centers, spring_constants)
+    data = collapse_samples(
+        cv_samples, centers, spring_constants, temperature, np.asarray(bin_edges), period
+    )
+    f = solve_free_energies(data.u_kx, data.point_weights, data.n_k)
+    log_d = log_denominator(f, np.log(data.n_k), data.u_kx)
+    cells = np.concatenate(data.sample_points)
+    offsets = np.concatenate([np.asarray(o, dtype=float) for o in energy_offsets_ev])
+    log_w = -log_d[cells][:, None] - offsets / kt_ev(temperature)  # (N, M)
+    edges = np.asarray(bin_edges, dtype=float)
+    bins = np.digitize(data.points[cells], edges) - 1
+    inside = (bins >= 0) & (bins < len(edges) - 1)
+    kt = kt_kj_mol(temperature)
+
+    def kish(log_weights):
+        w = np.exp(log_weights - log_weights.max())
+        return w.sum() ** 2 / (w**2).sum()
+
+    free, effective = [], []
+    for m in range(offsets.shape[1]):
+        shifted = log_w[inside, m] - log_w[inside, m].max()
+        totals = np.bincount(bins[inside], weights=np.exp(shifted), minlength=len(edges) - 1)
+        with np.errstate(divide="ignore"):
+            member = -kt * (np.log(totals / totals.sum()) - np.log(np.diff(edges)))
+        free.append(np.where(np.isfinite(member), member, np.nan))
+        effective.append(kish(log_w[inside, m]) / kish(-log_d[cells][inside]))
+    free = np.array(free)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        spread = np.nanstd(free, axis=0, ddof=1) if len(free) > 1 else np.zeros(free.shape[1])
+    spread[np.isnan(free).any(0)] = np.nan
+    return MemberPMFs(free, spread, np.array(effective))

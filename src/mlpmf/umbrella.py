@@ -38,6 +38,11 @@ from mlpmf.units import kt_ev
 log = logging.getLogger(__name__)
 
 
+def member_energy_column(member: int) -> str:
+    """Column of a window table: committee member ``member``'s energy minus the mean, eV."""
+    return f"member_energy_{member:02d}_ev"
+
+
 class ReplicaExchange:
     """Neighbour swaps between umbrella windows of one batch (see the module notes)."""
 
@@ -134,6 +139,7 @@ def run_umbrella_windows(
     checkpoints: Sequence[WindowCheckpoint] | None = None,
     progress_label: str | None = None,
     exchange_every: int = 0,
+    members: int = 0,
 ) -> list[dict[str, np.ndarray]]:
     """Umbrella windows, integrated together: place each CV at its window's centre,
     equilibrate, then record.
@@ -144,11 +150,15 @@ def run_umbrella_windows(
     every unbiased observable. With ``checkpoints`` (one per window) the state is saved
     periodically, and resumed when every window has a matching saved state at the same
     step. ``exchange_every`` > 0 turns on replica exchange between neighbouring windows
-    (:class:`ReplicaExchange`), also during equilibration.
+    (:class:`ReplicaExchange`), also during equilibration. With ``members`` > 0 (a
+    committee whose results carry ``member_energies``) every recorded frame also gets
+    each member's energy minus the committee mean, ``member_energy_NN_ev``: what
+    reweighting to each member's potential needs (:mod:`mlpmf.reweighting`).
     """
     observables = dict(observables or {})
     names = ["time_fs", "cv", "max_force_disagreement_ev_a"]
     names += [f"observable_{name}" for name in observables]
+    names += [member_energy_column(m) for m in range(members)]
     series = [{name: [] for name in names} for _ in replicas]
     saved = [c.load() for c in checkpoints] if checkpoints else [None]
     resume = all(s is not None for s in saved) and len({int(s["step"]) for s in saved}) == 1
@@ -190,6 +200,10 @@ def run_umbrella_windows(
         )
         for name, observable in observables.items():
             row[f"observable_{name}"].append(observable.value(atoms.positions))
+        if members:
+            energies = np.asarray(results["member_energies"], dtype=float)
+            for m, offset in enumerate(energies - energies.mean()):
+                row[member_energy_column(m)].append(float(offset))
 
     def save(step: int) -> None:
         for checkpoint, atoms, rng, row in zip(checkpoints, replicas, rngs, series, strict=True):

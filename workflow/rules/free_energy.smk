@@ -11,6 +11,7 @@ rule estimate_pmf:
             labels={"estimator": "{estimator}"},
         ),
         bootstrap=f"{RESULTS}/free_energy/pmf_{{estimator}}_bootstrap.npy",
+        members=f"{RESULTS}/free_energy/pmf_{{estimator}}_members.npy",
     log:
         f"logs/estimate_pmf/{STUDY}_{{estimator}}.log",
     wildcard_constraints:
@@ -69,6 +70,7 @@ rule rates:
         mbar_bootstrap=f"{RESULTS}/free_energy/pmf_mbar_bootstrap.npy",
         wham=f"{RESULTS}/free_energy/pmf_wham.csv",
         wham_bootstrap=f"{RESULTS}/free_energy/pmf_wham_bootstrap.npy",
+        mbar_members=f"{RESULTS}/free_energy/pmf_mbar_members.npy",
         trust=f"{RESULTS}/free_energy/trust.json",
         structure=config["system"]["structure"],
     output:

@@ -9,7 +9,7 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 import numpy as np
 import pandas as pd
 
-from mlpmf import estimators, timeseries
+from mlpmf import estimators, reweighting, timeseries
 from mlpmf.io import atomic_path, read_json, write_table
 from mlpmf.readers import read_window_series
 from mlpmf.trust import WindowTrust, untrusted_bins
@@ -42,6 +42,36 @@ if snakemake.wildcards.estimator == "mbar":
 else:
     pmf = estimators.wham(**arguments)
 table = pmf.to_frame()
+columns = pd.read_csv(snakemake.input.trajectories[0], nrows=0).columns
+member_columns = [c for c in columns if c.startswith("member_energy_")]
+members = np.empty((0, len(table)))
+if member_columns:  # a committee drove the windows: its model uncertainty, by reweighting
+    offsets = [
+        pd.read_csv(path, usecols=member_columns)[member_columns].to_numpy()[k]
+        for path, k in zip(snakemake.input.trajectories, kept, strict=True)
+    ]
+    reweighted = reweighting.member_pmfs(
+        samples,
+        offsets,
+        arguments["centers"],
+        arguments["spring_constants"],
+        params.temperature_k,
+        arguments["bin_edges"],
+        params.period,
+    )
+    members = reweighted.free_energy
+    table["model_uncertainty_kj_mol"] = reweighted.model_uncertainty
+    table["total_uncertainty_kj_mol"] = np.hypot(
+        table["uncertainty_kj_mol"], table["model_uncertainty_kj_mol"]
+    )
+    logging.info(
+        "model uncertainty (%d members): median %.2f kJ/mol; effective samples %s of the mean's",
+        len(member_columns),
+        np.nanmedian(reweighted.model_uncertainty),
+        np.round(reweighted.effective_fraction, 2).tolist(),
+    )
+    if reweighted.effective_fraction.min() < 0.1:
+        logging.warning("a member's reweighting rests on few samples: the model band is rough")
 verdicts = [
     WindowTrust(**{**w, "cv_range": tuple(w["cv_range"])})
     for w in read_json(snakemake.input.trust)["windows"]
@@ -53,6 +83,9 @@ if not table["trusted"].all():
         (~table["trusted"]).sum(),
         len(table),
     )
-write_table(table, snakemake.output.pmf)
+first = ["cv", "free_energy_kj_mol", "uncertainty_kj_mol", "trusted"]  # DESIGN's table
+write_table(table[first + [c for c in table.columns if c not in first]], snakemake.output.pmf)
 with atomic_path(snakemake.output.bootstrap) as tmp:
     np.save(tmp, pmf.bootstrap_free_energies)
+with atomic_path(snakemake.output.members) as tmp:
+    np.save(tmp, members)

@@ -58,6 +58,25 @@ if "reference" in snakemake.input.keys():
     reference = read_json(snakemake.input.reference)
     result["reference_barrier_kj_mol"] = reference["barrier_kj_mol"]
     rows.append((reference.get("method", "reference"), reference["barrier_kj_mol"], None))
+members = np.load(snakemake.input.mbar_members)
+if len(members) > 1:  # the committee's members, each PMF reweighted to its potential
+    pmf = pd.read_csv(snakemake.input["mbar"])
+    spread = [
+        barrier_and_rate(pmf["cv"].to_numpy(), member, np.zeros(len(member)),
+                         params.temperature_k, params.rates["reactant"], params.rates["product"],
+                         mass)
+        for member in members
+    ]  # fmt: skip
+    barriers = np.array([s["barrier_kj_mol"] for s in spread])
+    rates = np.array([s["rate_constant_per_s"] for s in spread])
+    result["member_barriers_kj_mol"] = barriers.tolist()
+    result["barrier_model_uncertainty_kj_mol"] = float(barriers.std(ddof=1))
+    result["barrier_total_uncertainty_kj_mol"] = float(
+        np.hypot(result["barrier_uncertainty_kj_mol"], barriers.std(ddof=1))
+    )
+    result["rate_constant_model_range_per_s"] = [float(rates.min()), float(rates.max())]
+    rows.append(("MBAR, committee members' spread", result["barrier_kj_mol"],
+                 result["barrier_model_uncertainty_kj_mol"]))  # fmt: skip
 trust = read_json(snakemake.input.trust)
 result["trusted"] = trust["trusted"]
 result["untrusted_windows"] = trust["untrusted_windows"]

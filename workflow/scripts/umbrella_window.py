@@ -53,12 +53,14 @@ if params.potential == "ase":  # the user's calculators; several: their committe
     for atoms in replicas:
         atoms.calc = ExternalCommittee(external_calculators(params.external_potential))
     force_field = own_calculators
+    members = len(params.external_potential)
 elif params.potential != "oracle":
     from mlpmf.calculator import BatchedCommittee
     from mlpmf.models import load_model, resolve_device
 
     model = load_model(snakemake.input.model).to(resolve_device(params.device))
     force_field = BatchedCommittee(model, getattr(torch, umbrella["precision"]))
+    members = model.num_members
     logging.info("%s runs on %s", model.kind, model.device)
 else:
     from mlpmf.oracles import make_robust_oracle
@@ -66,6 +68,7 @@ else:
     for atoms in replicas:  # an SCF that fails even on its retry stops the window
         atoms.calc = make_robust_oracle(params.oracle).as_calculator()
     force_field = own_calculators
+    members = 0
 
 shared = {k: v for k, v in params.items() if k != "windows"}
 inputs = hashlib.sha256(b"".join(Path(path).read_bytes() for path in snakemake.input))
@@ -92,6 +95,7 @@ try:
         checkpoints=checkpoints,
         progress_label="windows " + ", ".join(w["window"] for w in windows),
         exchange_every=umbrella["exchange_every"],
+        members=members if members > 1 else 0,
     )
 except SimulationError as error:
     message = window_failure_message(error, windows, params.potential, cv.unit)
