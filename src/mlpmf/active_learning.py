@@ -64,6 +64,7 @@ from mlpmf.io import atomic_path
 from mlpmf.models import Committee
 from mlpmf.oracles import RobustOracle
 from mlpmf.training import CommitteeSettings, train_committee
+from mlpmf.umbrella import ReplicaExchange
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +155,11 @@ def explore(
     iteration: int,
     first_step: int,
     steps: int | None = None,
+    exchange_every: int = 0,
 ) -> ExplorationRound:
     """Run the unpaused replicas for ``steps`` (default ``steps_per_iteration``) steps
-    (module docstring)."""
+    (module docstring); with ``exchange_every``, running replicas exchange
+    configurations with their running neighbours in centre every that many steps."""
     evaluate = BatchedCommittee(committee)
     result = ExplorationRound()
     for replica in replicas:
@@ -179,6 +182,15 @@ def explore(
             break
         progress.set_postfix(running=len(active), candidates=len(result.candidates), refresh=False)
         result.md_steps += settings.check_every * len(active)
+        exchange = None
+        if exchange_every > 0 and len(active) > 1:
+            swaps = ReplicaExchange(
+                [r.bias for r in active], [r.rng for r in active], md.temperature_k, exchange_every
+            )
+
+            def exchange(step, *state, offset=first_step + chunk_start, swaps=swaps):
+                return swaps(offset + step, *state)
+
         try:
             integrate(
                 [r.atoms for r in active],
@@ -188,6 +200,7 @@ def explore(
                 [r.bias for r in active],
                 evaluate,
                 disagreement_at=lambda _step: False,
+                exchange=exchange,
             )
         except SimulationError as error:
             # the committee blew a replica apart between checks: every replica of the
@@ -316,6 +329,7 @@ def run_active_learning(
     device: str = "cpu",
     checkpoint: Path | None = None,
     force_scale_ev_a: float = 0.0,
+    exchange_every: int = 0,
 ) -> ActiveLearningResult:
     """Iterate explore -> select -> label -> retrain (module docstring).
 
@@ -326,7 +340,9 @@ def run_active_learning(
     (:func:`mlpmf.evaluation.thermal_force_scale`). With
     ``checkpoint``, the whole state is saved after every iteration and a rerun
     continues after the last saved one (delete it to start over). All randomness
-    derives from ``seed``.
+    derives from ``seed``. ``exchange_every`` > 0: the replicas exchange configurations
+    as the windows will (:class:`mlpmf.umbrella.ReplicaExchange`), so exploration meets
+    what replica exchange brings into a window.
     """
     seeds = np.random.SeedSequence(seed)
     replica_seeds, retrain_seed = seeds.spawn(2)
@@ -362,7 +378,16 @@ def run_active_learning(
         step = saved["step"]
     for iteration in range(first, settings.max_iterations + 1):
         trust = result.trust
-        round_ = explore(result.committee, replicas, md, settings, trust, iteration, step)
+        round_ = explore(
+            result.committee,
+            replicas,
+            md,
+            settings,
+            trust,
+            iteration,
+            step,
+            exchange_every=exchange_every,
+        )
         step += settings.steps_per_iteration
         steps_run = settings.steps_per_iteration
         while is_quiet(round_, settings) and steps_run < settings.confirm_steps:
@@ -371,7 +396,16 @@ def run_active_learning(
             # that a short round misses are found here rather than in the windows
             for candidate in round_.candidates:
                 replicas[candidate.replica].offered = True  # seen: move on
-            more = explore(result.committee, replicas, md, settings, trust, iteration, step)
+            more = explore(
+                result.committee,
+                replicas,
+                md,
+                settings,
+                trust,
+                iteration,
+                step,
+                exchange_every=exchange_every,
+            )
             step += settings.steps_per_iteration
             steps_run += settings.steps_per_iteration
             round_.md_steps += more.md_steps

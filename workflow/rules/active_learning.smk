@@ -29,6 +29,7 @@ rule active_learning:
         temperature_k=config["temperature_k"],
         timestep_fs=config["umbrella"]["timestep_fs"],
         friction_per_fs=config["umbrella"]["friction_per_fs"],
+        exchange_every=config["umbrella"]["exchange_every"],
         active_learning=config["active_learning"],
         confirm_steps=confirm_steps(),
         data_temperature_k=data_temperature_k(),

@@ -61,6 +61,7 @@ result = run_active_learning(
     params.device,
     checkpoint=checkpoint,
     force_scale_ev_a=thermal_force_scale(train, md.temperature_k, params.data_temperature_k),
+    exchange_every=params.exchange_every,
 )
 md_steps = sum(row["md_steps"] for row in result.iterations)
 labelled = sum(row["status"] == "labelled" for row in result.oracle_log)
