@@ -261,19 +261,20 @@ def report_headline():
     rates = Path(f"{RESULTS}/free_energy/rates.json")
     if rates.exists():
         r = read_json(rates)
-        line = (
+        parts = [
             f"Barrier {r['barrier_kj_mol']:.1f} ± {r['barrier_uncertainty_kj_mol']:.1f} "
             f"kJ/mol (MBAR, at {r['transition_state_cv']:g} {cv_unit()})"
-        )
-        rate = r.get("rate_constant_per_s")
-        if rate is not None:
-            line += f"; TST rate constant {rate:.3g} 1/s"
-            if "rate_constant_interval_per_s" in r:
-                low, high = r["rate_constant_interval_per_s"]
-                line += f" (16-84%: {low:.3g} to {high:.3g})"
+        ]
+        if r.get("rate_constant_per_s") is not None:
+            parts.append(f"TST rate constant {r['rate_constant_per_s']:.3g} 1/s")
+        if "rate_constant_interval_per_s" in r:
+            low, high = r["rate_constant_interval_per_s"]
+            parts.append(f"16-84%: {low:.3g} to {high:.3g} 1/s")
         if "reference_barrier_kj_mol" in r:
-            line += f"; reference barrier {r['reference_barrier_kj_mol']:.1f} kJ/mol"
-        lines.append(line + ".")
+            parts.append(
+                f"reference barrier {r['reference_barrier_kj_mol']:.1f} kJ/mol"
+            )
+        lines.append("; ".join(parts) + ".")
     comparison = Path(f"{RESULTS}/free_energy/comparison.json")
     if comparison.exists():
         c = read_json(comparison)["reference"]
