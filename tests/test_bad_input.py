@@ -147,8 +147,9 @@ def test_study_files_shipped_in_the_repository_are_valid():
     for path in [REPO / "config/config.yaml", *sorted((REPO / "config/studies").glob("*.yaml"))]:
         config = yaml.safe_load(path.read_text())
         config["system"]["structure"] = str(REPO / config["system"]["structure"])
-        if config.get("reference", {}).get("barrier_file"):
-            config["reference"]["barrier_file"] = str(REPO / config["reference"]["barrier_file"])
+        for key in ("barrier_file", "pmf_file"):
+            if config.get("reference", {}).get(key):
+                config["reference"][key] = str(REPO / config["reference"][key])
         validated(config)
 
 

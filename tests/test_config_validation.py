@@ -48,6 +48,10 @@ CASES = {
         lambda: double_well_study(collective_variable={"kind": "distance", "atoms": []}),
         r"instance\['collective_variable'\]\['atoms'\]",
     ),
+    "missing reference PMF": (
+        lambda: double_well_study(reference={"pmf_file": "/nonexistent/ref.csv"}),
+        r"reference.pmf_file: no file '/nonexistent/ref.csv'; .*oracle_reference.py",
+    ),
     "unknown oracle": (
         lambda: double_well_study(oracle={"kind": "dft"}),
         "dft",

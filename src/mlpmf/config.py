@@ -92,6 +92,15 @@ def check_study(config: Mapping) -> None:
             )
     if config["oracle"]["kind"] == "double_well_bond" and num_atoms < 2:
         raise ConfigError("oracle.kind: double_well_bond needs at least 2 atoms in the structure")
+    hints = {
+        "pmf_file": "python resources/oracle_reference.py STUDY_FILE PATH runs the same "
+        "windows on the oracle and writes it",
+        "barrier_file": "a JSON file with barrier_kj_mol (e.g. from a relaxed scan)",
+    }
+    for key, hint in hints.items():
+        path = config.get("reference", {}).get(key)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"reference.{key}: no file {path!r}; {hint}")
     try:  # import and build external calculators now, not in the first job
         if config["oracle"]["kind"] == "ase":
             make_oracle(config["oracle"])
