@@ -15,7 +15,7 @@ from ase import Atoms
 from ase.io import read
 
 from mlpmf.colvars import make_colvar
-from mlpmf.oracles import external_calculators, make_oracle
+from mlpmf.oracles import check_ase_settings
 
 
 class ConfigError(ValueError):
@@ -101,11 +101,8 @@ def check_study(config: Mapping) -> None:
         path = config.get("reference", {}).get(key)
         if path and not Path(path).is_file():
             raise ConfigError(f"reference.{key}: no file {path!r}; {hint}")
-    try:  # import and build external calculators now, not in the first job
-        if config["oracle"]["kind"] == "ase":
-            make_oracle(config["oracle"])
-        if config["potential"] == "ase":
-            external_calculators(config["external_potential"])
+    try:  # import external calculators and check their arguments now, not in a job
+        check_ase_settings(config)
     except ValueError as error:
         raise ConfigError(str(error)) from None
     methods = {"xtb": ("GFN2-xTB", "GFN1-xTB"), "pyscf": ("hf", "dft")}

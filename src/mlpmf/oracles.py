@@ -22,6 +22,7 @@ records a call that still fails instead of using it or stopping the run.
 
 import importlib
 import importlib.util
+import inspect
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -275,28 +276,47 @@ def ase_calculator_class(name: str) -> type:
     return calculator
 
 
-def _ase(settings: Mapping) -> Calculator:
+def _ase_class_and_parameters(settings: Mapping, key: str = "oracle") -> tuple[type, dict]:
+    """The calculator class of an ``{calculator, parameters}`` block and its keyword
+    arguments, checked against the class's signature without building it; ValueError
+    naming ``key``."""
     if not settings.get("calculator"):
-        raise ValueError("oracle.calculator: kind ase needs 'package.module:Class'")
-    calculator = ase_calculator_class(settings["calculator"])
+        raise ValueError(f"{key}.calculator: kind ase needs 'package.module:Class'")
     try:
-        return calculator(**(settings.get("parameters") or {}))
+        calculator = ase_calculator_class(settings["calculator"])
+    except ValueError as error:
+        raise ValueError(str(error).replace("oracle.", f"{key}.", 1)) from None
+    parameters = dict(settings.get("parameters") or {})
+    try:
+        inspect.signature(calculator).bind(**parameters)
     except TypeError as error:
-        raise ValueError(f"oracle.parameters: {settings['calculator']}: {error}") from None
+        raise ValueError(f"{key}.parameters: {settings['calculator']}: {error}") from None
+    return calculator, parameters
+
+
+def check_ase_settings(config: Mapping) -> None:
+    """Import every ASE calculator a config names and check its arguments, without
+    building one (a model file loaded at every workflow start would cost seconds)."""
+    if config["oracle"]["kind"] == "ase":
+        _ase_class_and_parameters(config["oracle"])
+    if config["potential"] == "ase":
+        if not config["external_potential"]:
+            raise ValueError("external_potential: potential ase needs at least one calculator")
+        for k, spec in enumerate(config["external_potential"]):
+            _ase_class_and_parameters(spec, f"external_potential[{k}]")
+
+
+def _ase(settings: Mapping, key: str = "oracle") -> Calculator:
+    calculator, parameters = _ase_class_and_parameters(settings, key)
+    return calculator(**parameters)
 
 
 def external_calculators(specs) -> list[Calculator]:
     """The calculators of ``external_potential`` (each ``{calculator, parameters}``,
     built as an ``ase`` oracle), with errors naming the entry."""
-    calculators = []
-    for k, spec in enumerate(specs):
-        try:
-            calculators.append(_ase(spec))
-        except ValueError as error:
-            raise ValueError(str(error).replace("oracle.", f"external_potential[{k}].")) from None
-    if not calculators:
+    if not specs:
         raise ValueError("external_potential: potential ase needs at least one calculator")
-    return calculators
+    return [_ase(spec, f"external_potential[{k}]") for k, spec in enumerate(specs)]
 
 
 def make_robust_oracle(settings: Mapping) -> RobustOracle:
