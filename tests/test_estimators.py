@@ -357,8 +357,11 @@ def test_member_pmfs_follow_each_members_potential(double_well_samples):
     tilts = np.array([-1.5, 0.0, 1.5])  # kJ/mol per Å
     offsets = [kj_mol_to_ev(np.outer(s, tilts)) for s in double_well_samples]
     kappa = np.full(len(CENTERS), KAPPA)
-    result = member_pmfs(double_well_samples, offsets, CENTERS, kappa, TEMPERATURE_K, EDGES)
     mean = mbar(double_well_samples, CENTERS, kappa, TEMPERATURE_K, EDGES)
+    result = member_pmfs(double_well_samples, offsets, CENTERS, kappa, TEMPERATURE_K, EDGES)
+    reused = member_pmfs(double_well_samples, offsets, CENTERS, kappa, TEMPERATURE_K, EDGES,
+                         window_free_energies=mean.window_free_energies)  # fmt: skip
+    np.testing.assert_allclose(reused.free_energy, result.free_energy, atol=1e-6)
     x = mean.cv
     for member, tilt in zip(result.free_energy, tilts, strict=True):
         difference = member - mean.free_energy - tilt * x

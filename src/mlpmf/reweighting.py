@@ -121,6 +121,7 @@ def member_pmfs(
     temperature: float,
     bin_edges: np.ndarray,
     period: float | None = None,
+    window_free_energies: np.ndarray | None = None,
 ) -> MemberPMFs:
     r"""The model's share of a committee PMF's error: the PMF each member would give.
 
@@ -139,13 +140,18 @@ def member_pmfs(
     ----------
     energy_offsets_ev
         K arrays (N_k, M): each sample's member energies minus their mean, eV.
+    window_free_energies
+        The f_k of :func:`mlpmf.estimators.mbar` on the same samples and bins, when
+        already solved (``PMF.window_free_energies``); solved here otherwise.
     Other parameters as for :func:`mlpmf.estimators.mbar`.
     """
     check_inputs(cv_samples, centers, spring_constants)
     data = collapse_samples(
         cv_samples, centers, spring_constants, temperature, np.asarray(bin_edges), period
     )
-    f = solve_free_energies(data.u_kx, data.point_weights, data.n_k)
+    f = window_free_energies
+    if f is None:
+        f = solve_free_energies(data.u_kx, data.point_weights, data.n_k)
     log_d = log_denominator(f, np.log(data.n_k), data.u_kx)
     cells = np.concatenate(data.sample_points)
     offsets = np.concatenate([np.asarray(o, dtype=float) for o in energy_offsets_ev])

@@ -45,7 +45,8 @@ table = pmf.to_frame()
 columns = pd.read_csv(snakemake.input.trajectories[0], nrows=0).columns
 member_columns = [c for c in columns if c.startswith("member_energy_")]
 members = np.empty((0, len(table)))
-if member_columns:  # a committee drove the windows: its model uncertainty, by reweighting
+if member_columns and snakemake.wildcards.estimator == "mbar":
+    # a committee drove the windows: its model uncertainty, by reweighting MBAR's samples
     offsets = [
         pd.read_csv(path, usecols=member_columns)[member_columns].to_numpy()[k]
         for path, k in zip(snakemake.input.trajectories, kept, strict=True)
@@ -58,6 +59,7 @@ if member_columns:  # a committee drove the windows: its model uncertainty, by r
         params.temperature_k,
         arguments["bin_edges"],
         params.period,
+        pmf.window_free_energies,
     )
     members = reweighted.free_energy
     table["model_uncertainty_kj_mol"] = reweighted.model_uncertainty
