@@ -378,16 +378,14 @@ def run_active_learning(
         step = saved["step"]
     for iteration in range(first, settings.max_iterations + 1):
         trust = result.trust
-        round_ = explore(
-            result.committee,
-            replicas,
-            md,
-            settings,
-            trust,
-            iteration,
-            step,
-            exchange_every=exchange_every,
-        )
+
+        def round_from(first_step, trust=trust, iteration=iteration):
+            return explore(
+                result.committee, replicas, md, settings, trust, iteration, first_step,
+                exchange_every=exchange_every,
+            )  # fmt: skip
+
+        round_ = round_from(step)
         step += settings.steps_per_iteration
         steps_run = settings.steps_per_iteration
         while is_quiet(round_, settings) and steps_run < settings.confirm_steps:
@@ -396,16 +394,7 @@ def run_active_learning(
             # that a short round misses are found here rather than in the windows
             for candidate in round_.candidates:
                 replicas[candidate.replica].offered = True  # seen: move on
-            more = explore(
-                result.committee,
-                replicas,
-                md,
-                settings,
-                trust,
-                iteration,
-                step,
-                exchange_every=exchange_every,
-            )
+            more = round_from(step)
             step += settings.steps_per_iteration
             steps_run += settings.steps_per_iteration
             round_.md_steps += more.md_steps

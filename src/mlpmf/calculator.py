@@ -15,6 +15,16 @@ from mlpmf.models import (
 )
 from mlpmf.neighbours import PairTopology
 
+COMMITTEE_PROPERTIES = [
+    "energy",
+    "free_energy",
+    "forces",
+    "force_disagreement",
+    "force_deviation",
+    "energy_spread",
+]
+"""What a committee calculator (ours or :class:`ExternalCommittee`) reports."""
+
 
 class IsolatedAtomError(CalculationFailed):
     """An atom has no neighbour within the descriptor cutoff: the committee cannot see
@@ -155,14 +165,7 @@ class CommitteeCalculator(Calculator):
     disagreement needs every member's forces, so it is computed only when asked for
     (``calc.get_property("force_disagreement", atoms)``)."""
 
-    implemented_properties = [
-        "energy",
-        "free_energy",
-        "forces",
-        "force_disagreement",
-        "force_deviation",
-        "energy_spread",
-    ]
+    implemented_properties = COMMITTEE_PROPERTIES
 
     def __init__(
         self, committee: Committee | GaussianProcess, dtype: torch.dtype = torch.float64, **kwargs
@@ -183,14 +186,7 @@ class ExternalCommittee(Calculator):
     ``energy_spread`` exactly as the built-in committee reports them. One calculator
     alone passes through (no disagreement)."""
 
-    implemented_properties = [
-        "energy",
-        "free_energy",
-        "forces",
-        "force_disagreement",
-        "force_deviation",
-        "energy_spread",
-    ]
+    implemented_properties = COMMITTEE_PROPERTIES
 
     def __init__(self, members: list[Calculator], **kwargs):
         super().__init__(**kwargs)

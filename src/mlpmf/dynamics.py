@@ -56,22 +56,20 @@ class UmbrellaBias:
     center: float  # CV unit
     spring_constant_kj_mol: float  # kJ/mol per CV unit squared
 
-    def energy_and_forces(self, positions: np.ndarray) -> tuple[float, np.ndarray]:
-        """Bias energy (eV) and forces (eV/Å) at ``positions``."""
-        kappa_ev = kj_mol_to_ev(self.spring_constant_kj_mol)
-        deviation = float(
-            periodic_difference(self.cv.value(positions), self.center, self.cv.period)
-        )
-        energy = 0.5 * kappa_ev * deviation**2
-        forces = -kappa_ev * deviation * self.cv.gradient(positions)
-        return energy, forces
+    def deviation(self, positions: np.ndarray) -> float:
+        """d(xi, centre) at ``positions``, CV unit (periodic for a periodic CV)."""
+        return float(periodic_difference(self.cv.value(positions), self.center, self.cv.period))
 
     def energy(self, positions: np.ndarray) -> float:
         """Bias energy (eV) at ``positions``."""
-        deviation = float(
-            periodic_difference(self.cv.value(positions), self.center, self.cv.period)
-        )
-        return 0.5 * kj_mol_to_ev(self.spring_constant_kj_mol) * deviation**2
+        return 0.5 * kj_mol_to_ev(self.spring_constant_kj_mol) * self.deviation(positions) ** 2
+
+    def energy_and_forces(self, positions: np.ndarray) -> tuple[float, np.ndarray]:
+        """Bias energy (eV) and forces (eV/Å) at ``positions``."""
+        kappa_ev = kj_mol_to_ev(self.spring_constant_kj_mol)
+        deviation = self.deviation(positions)
+        forces = -kappa_ev * deviation * self.cv.gradient(positions)
+        return 0.5 * kappa_ev * deviation**2, forces
 
 
 @dataclass(frozen=True)
