@@ -278,14 +278,15 @@ def report_headline():
             )
         lines.append("; ".join(parts) + ".")
     comparison = Path(f"{RESULTS}/free_energy/comparison.json")
-    if comparison.exists() and "reference" in read_json(comparison):
-        c = read_json(comparison)["reference"]
+    c = read_json(comparison).get("reference") if comparison.exists() else None
+    if c is not None:
         parts = [
             f"PMF against {c.get('file', 'the reference')}: "
             f"{c['rms_difference_kj_mol']:.2f} kJ/mol RMS over {c['bins_compared']} bins"
         ]
         if "expected_rms_kj_mol" in c:  # older runs did not record the floor
-            parts.append(f"their error bars alone would give {c['expected_rms_kj_mol']:.2f}")
+            floor = c["expected_rms_kj_mol"]
+            parts.append(f"their error bars alone would give {floor:.2f}")
         parts.append(f"largest {c['max_abs_difference_kj_mol']:.1f}")
         lines.append("; ".join(parts) + ".")
     diagnostics = Path(f"{RESULTS}/free_energy/diagnostics.json")
