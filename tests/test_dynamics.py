@@ -165,3 +165,53 @@ def test_replica_exchange_swaps_and_resumes_bit_for_bit(tmp_path):
     resumed = run(10, checkpoints, dies_once)
     for a, b in zip(exchanged, resumed, strict=True):
         np.testing.assert_array_equal(a["cv"], b["cv"])
+
+
+@pytest.mark.parametrize("exchange_every", [0, 10])
+def test_more_steps_extend_windows_from_their_last_state(tmp_path, exchange_every):
+    """A finished window asked for more steps runs only the extra steps and equals the
+    longer run bit for bit; asked for fewer, it runs nothing and is the longer run's
+    start; a window without a checkpoint runs in its own batch beside them."""
+    from mlpmf.dynamics import own_calculators
+    from mlpmf.umbrella import WindowCheckpoint
+
+    centers = [3.0, 3.1, 3.2]
+    cv = Distance((0, 1))
+    calls = {"n": 0}
+
+    def counted(replicas, with_disagreement):
+        calls["n"] += 1
+        return own_calculators(replicas, with_disagreement)
+
+    def run(steps, checkpoints=None, windows=centers):
+        calls["n"] = 0
+        return run_umbrella_windows(
+            double_well_dimers(len(windows)), [UmbrellaBias(cv, c, 400.0) for c in windows],
+            LangevinSettings(300.0, 2.0, 0.02), steps, 100, 5,
+            [np.random.default_rng(int(10 * c)) for c in windows], counted,
+            checkpoints=checkpoints, exchange_every=exchange_every,
+        )  # fmt: skip
+
+    def saved(windows=centers):
+        return [WindowCheckpoint(tmp_path / f"{c}.npz", "same", 300) for c in windows]
+
+    longer = run(1000)
+    shorter = run(450, saved())
+    extended = run(1000, saved())
+    assert calls["n"] == 1000 - 450 + 1  # the extra steps (and one force call to restart)
+    for a, b, c in zip(longer, extended, shorter, strict=True):
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name])
+        np.testing.assert_array_equal(c["cv"], a["cv"][: len(c["cv"])])
+        assert len(c["cv"]) == 450 // 5 and len(a["cv"]) == 1000 // 5
+
+    cut = run(450, saved())
+    assert calls["n"] == 0
+    for a, c in zip(shorter, cut, strict=True):
+        np.testing.assert_array_equal(a["cv"], c["cv"])
+
+    added = run(1000, saved([*centers, 3.3]), [*centers, 3.3])
+    assert calls["n"] == 1100 + 1  # only the new window ran (equilibration and all)
+    for a, b in zip(longer, added[:3], strict=True):
+        np.testing.assert_array_equal(a["cv"], b["cv"])
+    assert len(added[3]["cv"]) == 200

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pandas as pd
 import pytest
 
 from tests.workflow_helpers import REPO, double_well_study, run_snakemake
@@ -109,13 +110,15 @@ def test_killed_window_resumes_from_its_checkpoint_and_gives_the_same_result(tmp
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    checkpoint = workdir / "results/double_well_bond/umbrella/checkpoints/window_003.npz"
+    checkpoints = workdir / "results/double_well_bond/umbrella/checkpoints"
     deadline = time.monotonic() + 120
-    while not checkpoint.exists() and time.monotonic() < deadline and process.poll() is None:
+    while not any(checkpoints.glob("*.npz")) and time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    assert checkpoint.exists(), "the window finished or failed before it could be killed"
+    assert any(checkpoints.glob("*.npz")), "the window finished or failed before it was killed"
     assert not (workdir / target).exists()
 
     assert run_snakemake(workdir, long_window_study(), "--unlock").returncode == 0
@@ -124,7 +127,20 @@ def test_killed_window_resumes_from_its_checkpoint_and_gives_the_same_result(tmp
     log = (workdir / "logs/umbrella_window/double_well_bond/003.log").read_text()
     assert "resuming windows from their checkpoints" in log
     assert (workdir / target).read_bytes() == (reference / target).read_bytes()
-    assert not checkpoint.exists()
+
+    # a window asked for more steps continues from its last state: a third of the
+    # steps, then all of them, gives the uninterrupted longer run byte for byte
+    extended = tmp_path / "extended"
+    shorter = long_window_study()
+    shorter["umbrella"]["steps"] = 20_000
+    assert run_snakemake(extended, shorter, target).returncode == 0
+    first = pd.read_csv(extended / target)
+    longer = run_snakemake(extended, long_window_study(), target)
+    assert longer.returncode == 0, longer.stderr[-3000:]
+    log = (extended / "logs/umbrella_window/double_well_bond/003.log").read_text()
+    assert "resuming windows from their checkpoints at step 20000" in log
+    assert (extended / target).read_bytes() == (reference / target).read_bytes()
+    pd.testing.assert_frame_equal(pd.read_csv(extended / target).iloc[: len(first)], first)
 
 
 def test_batched_window_jobs_reproduce_one_window_jobs(finished_runs, tmp_path):
@@ -141,3 +157,35 @@ def test_batched_window_jobs_reproduce_one_window_jobs(finished_runs, tmp_path):
         batched = pd.read_csv(tmp_path / name)
         single = pd.read_csv(finished_runs[0] / name)
         np.testing.assert_allclose(batched["cv"], single["cv"], rtol=0, atol=1e-8)
+
+
+def test_an_inserted_window_is_the_only_one_that_runs(tmp_path):
+    """Windows are known by their centre and spring constant, not their place in the
+    list: inserting one leaves every other window's seed, checkpoint and series."""
+    config = double_well_study(potential="oracle")
+    config["umbrella"].update(
+        centers=[2.4, 2.6, 2.8, 3.0], steps=2000, equilibration_steps=100, windows_per_job=2
+    )
+    config["free_energy"]["bins"] = {"start": 2.4, "stop": 3.0, "num": 12}
+    config["rates"] = {"reactant": [2.4, 2.6], "product": [2.8, 3.0]}
+    config.pop("reference", None)
+    umbrella = tmp_path / "results/double_well_bond/umbrella"
+    targets = [f"results/double_well_bond/umbrella/window_{k:03d}.csv" for k in range(4)]
+    assert run_snakemake(tmp_path, config, *targets).returncode == 0
+    before = {
+        c: (umbrella / f"window_{k:03d}.csv").read_bytes()
+        for k, c in enumerate([2.4, 2.6, 2.8, 3.0])
+    }
+
+    config["umbrella"]["centers"] = [2.4, 2.6, 2.7, 2.8, 3.0]
+    targets = [f"results/double_well_bond/umbrella/window_{k:03d}.csv" for k in range(5)]
+    result = run_snakemake(tmp_path, config, *targets)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for k, center in enumerate([2.4, 2.6, 2.7, 2.8, 3.0]):
+        if center in before:
+            assert (umbrella / f"window_{k:03d}.csv").read_bytes() == before[center], center
+    logs = tmp_path / "logs/umbrella_window/double_well_bond"
+    assert "window at 2.8: complete in its checkpoint" in (logs / "group_001.log").read_text()
+    assert "window at 3: complete in its checkpoint" in (logs / "group_002.log").read_text()
+    assert "group_000" not in result.stdout + result.stderr  # 2.4 and 2.6: nothing changed
+    assert len(pd.read_csv(umbrella / "window_002.csv")) == 2000 // 2

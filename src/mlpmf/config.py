@@ -7,6 +7,7 @@ before any job runs.
 """
 
 import dataclasses
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -57,6 +58,14 @@ def bin_edges(config: Mapping) -> np.ndarray:
 def child_seed(seed: int, *keys: int) -> int:
     """An independent seed for one task (e.g. one window) derived from the study seed."""
     return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0])
+
+
+def window_seed(seed: int, center: float, spring_constant: float) -> int:
+    """The seed of the umbrella window at ``center``: tied to the window's centre and
+    spring constant, not to its place in the list, so inserting a window leaves the
+    others' seeds (and trajectories) as they were."""
+    key = f"{float(center) + 0.0:.9g}/{float(spring_constant):.9g}"  # no -0 vs 0
+    return child_seed(seed, 1, zlib.crc32(key.encode()))
 
 
 def read_structure(path: str | Path, key: str = "system.structure") -> Atoms:

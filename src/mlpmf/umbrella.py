@@ -91,8 +91,10 @@ class WindowCheckpoint:
     """Restart file of one umbrella window: positions, velocities, RNG state, series.
 
     A checkpoint is used only when its ``fingerprint`` (a digest of everything the
-    window depends on) matches, so a changed setting or model never resumes stale state.
-    Continuing from it reproduces the uninterrupted run bit for bit.
+    window depends on except the number of production steps) matches, so a changed
+    setting or model never resumes stale state. Continuing from it reproduces the
+    uninterrupted run bit for bit; the last one, kept after the run, lets a longer run
+    extend the window instead of starting again.
     """
 
     def __init__(self, path: str | Path, fingerprint: str, every_steps: int):
@@ -148,9 +150,13 @@ def run_umbrella_windows(
     ``max_force_disagreement_ev_a`` (largest per-atom committee disagreement of the
     frame, when the force field reports one; NaN otherwise) and ``observable_<name>`` for
     every unbiased observable. With ``checkpoints`` (one per window) the state is saved
-    periodically, and resumed when every window has a matching saved state at the same
-    step. ``exchange_every`` > 0 turns on replica exchange between neighbouring windows
-    (:class:`ReplicaExchange`), also during equilibration. With ``members`` > 0 (a
+    periodically and at the end, and a window with a matching saved state continues from
+    it: after a kill, or to extend a finished window when ``steps`` grew (only the extra
+    steps are run; the result equals the longer run's bit for bit). A window saved at or
+    beyond the last step is not run: its series is the saved one, cut to ``steps``.
+    Windows at different saved steps are integrated as separate batches.
+    ``exchange_every`` > 0 turns on replica exchange between neighbouring windows
+    (:class:`ReplicaExchange`) of one batch, also during equilibration. With ``members`` > 0 (a
     committee whose results carry ``member_energies``) every recorded frame also gets
     each member's energy minus the committee mean, ``member_energy_NN_ev``: what
     reweighting to each member's potential needs (:mod:`mlpmf.reweighting`).
@@ -160,73 +166,89 @@ def run_umbrella_windows(
     names += [f"observable_{name}" for name in observables]
     names += [member_energy_column(m) for m in range(members)]
     series = [{name: [] for name in names} for _ in replicas]
-    saved = [c.load() for c in checkpoints] if checkpoints else [None]
-    resume = all(s is not None for s in saved) and len({int(s["step"]) for s in saved}) == 1
-    first_step = 1
-    for k, (atoms, bias, rng) in enumerate(zip(replicas, biases, rngs, strict=True)):
-        if not resume:
+    total = equilibration_steps + steps
+    saved = [c.load() for c in checkpoints] if checkpoints else [None] * len(replicas)
+    groups: dict[int, list[int]] = {}  # windows to integrate, by the step they are at
+    for k, (atoms, bias, rng, state) in enumerate(zip(replicas, biases, rngs, saved, strict=True)):
+        if state is None:
             atoms.positions = move_to_value(
                 bias.cv, atoms.positions, bias.center, numbers=atoms.numbers,
                 movable=~fixed_atom_mask(atoms),
             )  # fmt: skip
+            groups.setdefault(0, []).append(k)
             continue
-        state = saved[k]
+        at_step = int(state["step"])
+        series[k] = {name: list(state[f"series_{name}"]) for name in names}
+        if at_step >= total:  # a longer run's first `steps` steps are this run
+            keep = np.asarray(series[k]["time_fs"]) <= steps * settings.timestep_fs + 1e-9
+            series[k] = {name: list(np.asarray(v)[keep]) for name, v in series[k].items()}
+            log.info("window at %g: complete in its checkpoint (step %d)", bias.center, at_step)
+            continue
         atoms.positions = state["positions"]
         atoms.set_velocities(state["velocities"])
         rng.bit_generator.state = json.loads(str(state["rng_state"]))
-        series[k] = {name: list(state[f"series_{name}"]) for name in names}
-        first_step = int(state["step"]) + 1
-    if resume:
-        log.info("resuming windows from their checkpoints at step %d", first_step - 1)
-    exchange = None
-    if exchange_every > 0 and len(replicas) > 1:
-        exchange = ReplicaExchange(biases, rngs, settings.temperature_k, exchange_every)
+        groups.setdefault(at_step, []).append(k)
 
     def recorded(step: int) -> bool:
         production_step = step - equilibration_steps
         return production_step > 0 and production_step % record_every == 0
 
-    def record(step: int, k: int, atoms: Atoms, results: Mapping) -> None:
-        if not recorded(step):
-            return
-        production_step = step - equilibration_steps
-        cv = biases[k].cv
-        per_atom = results.get("force_disagreement")
-        row = series[k]
-        row["time_fs"].append(production_step * settings.timestep_fs)
-        row["cv"].append(cv.value(atoms.positions))
-        row["max_force_disagreement_ev_a"].append(
-            np.nan if per_atom is None else float(np.max(per_atom))
+    for at_step, group in sorted(groups.items()):
+        if at_step:
+            log.info(
+                "resuming windows from their checkpoints at step %d (windows at %s), to step %d",
+                at_step, ", ".join(f"{biases[k].center:g}" for k in group), total,
+            )  # fmt: skip
+        exchange = None
+        if exchange_every > 0 and len(group) > 1:
+            exchange = ReplicaExchange(
+                [biases[k] for k in group], [rngs[k] for k in group],
+                settings.temperature_k, exchange_every,
+            )  # fmt: skip
+
+        def record(step: int, local: int, atoms: Atoms, results: Mapping, group=group) -> None:
+            if not recorded(step):
+                return
+            k = group[local]
+            cv = biases[k].cv
+            per_atom = results.get("force_disagreement")
+            row = series[k]
+            row["time_fs"].append((step - equilibration_steps) * settings.timestep_fs)
+            row["cv"].append(cv.value(atoms.positions))
+            row["max_force_disagreement_ev_a"].append(
+                np.nan if per_atom is None else float(np.max(per_atom))
+            )
+            for name, observable in observables.items():
+                row[f"observable_{name}"].append(observable.value(atoms.positions))
+            if members:
+                energies = np.asarray(results["member_energies"], dtype=float)
+                for m, offset in enumerate(energies - energies.mean()):
+                    row[member_energy_column(m)].append(float(offset))
+
+        def save(step: int, group=group) -> None:
+            for k in group:
+                checkpoints[k].save(step, replicas[k], rngs[k], series[k])
+
+        integrate(
+            [replicas[k] for k in group],
+            settings,
+            total,
+            [rngs[k] for k in group],
+            [biases[k] for k in group],
+            force_field,
+            record,
+            progress_label,
+            first_step=at_step + 1,
+            checkpoint=save if checkpoints else None,
+            checkpoint_every=checkpoints[0].every_steps if checkpoints else 0,
+            disagreement_at=recorded,
+            exchange=exchange,
         )
-        for name, observable in observables.items():
-            row[f"observable_{name}"].append(observable.value(atoms.positions))
-        if members:
-            energies = np.asarray(results["member_energies"], dtype=float)
-            for m, offset in enumerate(energies - energies.mean()):
-                row[member_energy_column(m)].append(float(offset))
-
-    def save(step: int) -> None:
-        for checkpoint, atoms, rng, row in zip(checkpoints, replicas, rngs, series, strict=True):
-            checkpoint.save(step, atoms, rng, row)
-
-    integrate(
-        replicas,
-        settings,
-        equilibration_steps + steps,
-        rngs,
-        biases,
-        force_field,
-        record,
-        progress_label,
-        first_step=first_step,
-        checkpoint=save if checkpoints else None,
-        checkpoint_every=checkpoints[0].every_steps if checkpoints else 0,
-        disagreement_at=recorded,
-        exchange=exchange,
-    )
-    if exchange is not None:
-        for low, high, fraction in exchange.acceptance():
-            log.info("exchange %g <-> %g: %.0f%% accepted", low, high, 100 * fraction)
+        if checkpoints and total % checkpoints[0].every_steps:
+            save(total)  # the final state, from which a longer run continues
+        if exchange is not None:
+            for low, high, fraction in exchange.acceptance():
+                log.info("exchange %g <-> %g: %.0f%% accepted", low, high, 100 * fraction)
     return [{name: np.array(v, dtype=float) for name, v in row.items()} for row in series]
 
 

@@ -10,6 +10,7 @@ from mlpmf.config import (
     bin_edges,
     check_study,
     child_seed,
+    window_seed,
     window_centers,
     window_spring_constants,
 )
@@ -37,8 +38,8 @@ def stage_seeds():
         "train_gaussian_process": child_seed(config["seed"], 5),
         "active_learning": child_seed(config["seed"], 6),
     }
-    for window in WINDOWS:
-        seeds[f"umbrella_window_{window}"] = child_seed(config["seed"], 1, int(window))
+    for window, center, kappa in zip(WINDOWS, CENTERS, SPRING_CONSTANTS, strict=True):
+        seeds[f"umbrella_window_{window}"] = window_seed(config["seed"], center, kappa)
     return seeds
 
 

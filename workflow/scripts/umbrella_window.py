@@ -3,8 +3,9 @@
 A job runs one window, or several integrated together as one batched system (one
 committee forward pass for all of them per step), with the same per-window results;
 with ``umbrella.exchange_every`` the windows of a job exchange configurations (REUS).
-Every window checkpoints every CHECKPOINT_EVERY_STEPS steps beside its output; a job
-that was killed resumes from there when run again and gives the same result.
+Every window checkpoints every CHECKPOINT_EVERY_STEPS steps, and at its end, in
+``umbrella/checkpoints/``: a job that was killed resumes from there when run again and
+gives the same result, and a window asked for more steps continues from its last state.
 """
 
 import hashlib
@@ -70,13 +71,22 @@ else:
     force_field = own_calculators
     members = 0
 
-shared = {k: v for k, v in params.items() if k != "windows"}
+# A checkpoint belongs to a window's physics, not to its place in the list or its length:
+# more steps extend it, another device continues it, an inserted window leaves the
+# others' checkpoints valid (with
+# exchange, a window's trajectory depends on its batch partners, so they count too).
+shared = {k: v for k, v in params.items() if k not in ("windows", "device")}
+shared["umbrella"] = {k: v for k, v in umbrella.items() if k != "steps"}
+identities = [{k: v for k, v in w.items() if k != "window"} for w in windows]
+partners = identities if umbrella["exchange_every"] else []
 inputs = hashlib.sha256(b"".join(Path(path).read_bytes() for path in snakemake.input))
 checkpoints = []
-for window, output in zip(windows, snakemake.output, strict=True):
-    digest = hashlib.sha256(json.dumps([shared, window], sort_keys=True, default=str).encode())
+for identity, output in zip(identities, snakemake.output, strict=True):
+    text = json.dumps([shared, identity, partners], sort_keys=True, default=str)
+    digest = hashlib.sha256(text.encode())
     digest.update(inputs.digest())
-    path = Path(output).parent / "checkpoints" / f"{Path(output).stem}.npz"
+    name = f"window_at_{identity['center']:g}_{digest.hexdigest()[:16]}.npz"
+    path = Path(output).parent / "checkpoints" / name
     checkpoints.append(WindowCheckpoint(path, digest.hexdigest(), CHECKPOINT_EVERY_STEPS))
 
 try:
@@ -112,5 +122,3 @@ for window, series, output in zip(windows, all_series, snakemake.output, strict=
         offsets.std(),
     )
     write_table(pd.DataFrame(series), output)
-for checkpoint in checkpoints:
-    checkpoint.remove()
