@@ -151,7 +151,7 @@ def test_batched_window_jobs_reproduce_one_window_jobs(finished_runs, tmp_path):
     config["umbrella"]["windows_per_job"] = 3
     result = run_snakemake(tmp_path, config)
     assert result.returncode == 0, result.stderr[-4000:]
-    assert "umbrella_window_group_001" in result.stdout + result.stderr
+    assert "batch=001" in result.stdout + result.stderr  # one rule, a job per batch
     for k in range(6):
         name = f"results/double_well_bond/umbrella/window_{k:03d}.csv"
         batched = pd.read_csv(tmp_path / name)
@@ -185,7 +185,7 @@ def test_an_inserted_window_is_the_only_one_that_runs(tmp_path):
         if center in before:
             assert (umbrella / f"window_{k:03d}.csv").read_bytes() == before[center], center
     logs = tmp_path / "logs/umbrella_window/double_well_bond"
-    assert "window at 2.8: complete in its checkpoint" in (logs / "group_001.log").read_text()
-    assert "window at 3: complete in its checkpoint" in (logs / "group_002.log").read_text()
-    assert "group_000" not in result.stdout + result.stderr  # 2.4 and 2.6: nothing changed
+    assert "window at 2.8: complete in its checkpoint" in (logs / "001.log").read_text()
+    assert "window at 3: complete in its checkpoint" in (logs / "002.log").read_text()
+    assert "batch=000" not in result.stdout + result.stderr  # 2.4, 2.6: unchanged
     assert len(pd.read_csv(umbrella / "window_002.csv")) == 2000 // 2

@@ -178,7 +178,7 @@ def test_any_ase_calculator_drives_an_oracle_study_with_replica_exchange(tmp_pat
     result = run_snakemake(tmp_path, config)
     assert result.returncode == 0, result.stderr[-4000:]
     results = tmp_path / "results" / "double_well_bond"
-    log = (tmp_path / "logs/umbrella_window/double_well_bond/group_000.log").read_text()
+    log = (tmp_path / "logs/umbrella_window/double_well_bond/000.log").read_text()
     assert "exchange 3.4 <-> 3.6:" in log  # the windows of the job did exchange
     table = pd.read_csv(results / "free_energy/pmf_mbar.csv")
     calculator = LennardJones(**lj)

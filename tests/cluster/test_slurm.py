@@ -57,23 +57,43 @@ def job_fields(job_id: str) -> str:
     ).stdout
 
 
-def test_every_window_is_its_own_slurm_job_and_the_pmf_matches_a_local_run(slurm_cluster, tmp_path):
+def batched_committee_study():
+    """A committee refined by active learning, its six windows in three batches."""
+    config = small_study()
+    config["potential"] = "committee"
+    config["dataset"] = {"md_steps": 400, "scan_points": 6, "scan_steps_per_point": 60}
+    config["committee"] = {"members": 2, "hidden_layers": [16], "epochs": 80}
+    config["descriptor"] = {"num_angular_sections": 0}
+    config["active_learning"] = {
+        "max_iterations": 1, "steps_per_iteration": 200, "frames_per_iteration": 4,
+        "retrain_epochs": 10,
+    }  # fmt: skip
+    config["umbrella"].update(centers={"start": 2.6, "stop": 3.8, "num": 6}, windows_per_job=2)
+    config["accept_untrusted"] = True  # a toy committee: this tests the cluster path
+    return config
+
+
+def test_batched_windows_and_active_learning_get_gpus_and_match_a_local_run(
+    slurm_cluster, tmp_path
+):
     on_cluster = tmp_path / "cluster"
-    result = run_snakemake(on_cluster, small_study(), *SLURM_ARGUMENTS, timeout=900)
+    config = batched_committee_study()
+    result = run_snakemake(on_cluster, config, *SLURM_ARGUMENTS, timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
-    logs = sorted((on_cluster / ".snakemake/slurm_logs/rule_umbrella_window").glob("*/*.log"))
-    windows = {log.parent.name for log in logs}
-    assert windows == {f"{k:03d}" for k in range(4)}
-    job_ids = {log.stem for log in logs}
-    assert len(job_ids) == 4
-    for job_id in job_ids:
-        fields = job_fields(job_id)
+    slurm_logs = on_cluster / ".snakemake/slurm_logs"
+    batches = sorted((slurm_logs / "rule_umbrella_window").glob("*/*.log"))
+    assert {log.parent.name for log in batches} == {"000", "001", "002"}  # one rule, 3 jobs
+    gpu_jobs = [*batches, *(slurm_logs / "rule_active_learning").glob("*.log")]
+    gpu_jobs += list((slurm_logs / "rule_train_committee").glob("*.log"))
+    assert len(gpu_jobs) == 5
+    for log in gpu_jobs:
+        fields = job_fields(log.stem)
         assert "JobState=COMPLETED" in fields
-        assert re.search(r"TresPerJob=gres:gpu:1", fields), fields
+        assert re.search(r"TresPerJob=gres:gpu:1", fields), (log, fields)
 
     local = tmp_path / "local"
-    assert run_snakemake(local, small_study()).returncode == 0
+    assert run_snakemake(local, config).returncode == 0
     name = "results/double_well_bond/free_energy/pmf_mbar.csv"
     assert (on_cluster / name).read_bytes() == (local / name).read_bytes()
 

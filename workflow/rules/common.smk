@@ -48,6 +48,7 @@ SEEDS = stage_seeds()
 
 wildcard_constraints:
     window=r"\d{3}",
+    batch=r"\d{3}",
 
 
 def uses_model():
@@ -143,15 +144,28 @@ def window_spec(window):
     }
 
 
-def window_specs(wildcards):
-    """The window named by the wildcard, as a one-window group."""
-    return [window_spec(wildcards.window)]
-
-
-def window_groups():
+def window_batches():
     """Windows batched into one job each, ``umbrella.windows_per_job`` at a time."""
     size = config["umbrella"]["windows_per_job"]
     return [WINDOWS[k : k + size] for k in range(0, len(WINDOWS), size)]
+
+
+BATCHES = [f"{k:03d}" for k in range(len(window_batches()))]
+
+
+def batch_of(window):
+    """The batch (job) that runs ``window``."""
+    return f"{int(window) // config['umbrella']['windows_per_job']:03d}"
+
+
+def batch_specs(wildcards):
+    """The windows of the batch named by the wildcard."""
+    return [window_spec(window) for window in window_batches()[int(wildcards.batch)]]
+
+
+def batch_path(batch):
+    """The time series of every window of one batch, in one table (column ``window``)."""
+    return f"{RESULTS}/umbrella/batch_{batch}.csv"
 
 
 def window_path(window):

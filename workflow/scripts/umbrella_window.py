@@ -1,8 +1,10 @@
 """Run umbrella windows: Langevin MD with a harmonic bias on the CV.
 
-A job runs one window, or several integrated together as one batched system (one
-committee forward pass for all of them per step), with the same per-window results;
-with ``umbrella.exchange_every`` the windows of a job exchange configurations (REUS).
+A job (one batch, ``umbrella.windows_per_job`` windows) runs one window, or several
+integrated together as one batched system (one committee forward pass for all of them
+per step), with the same per-window results; with ``umbrella.exchange_every`` the
+windows of a job exchange configurations (REUS). It writes one table for the batch
+(column ``window``); rule window_series gives each window its own file.
 Every window checkpoints every CHECKPOINT_EVERY_STEPS steps, and at its end, in
 ``umbrella/checkpoints/``: a job that was killed resumes from there when run again and
 gives the same result, and a window asked for more steps continues from its last state.
@@ -81,12 +83,12 @@ identities = [{k: v for k, v in w.items() if k != "window"} for w in windows]
 partners = identities if umbrella["exchange_every"] else []
 inputs = hashlib.sha256(b"".join(Path(path).read_bytes() for path in snakemake.input))
 checkpoints = []
-for identity, output in zip(identities, snakemake.output, strict=True):
+for identity in identities:
     text = json.dumps([shared, identity, partners], sort_keys=True, default=str)
     digest = hashlib.sha256(text.encode())
     digest.update(inputs.digest())
     name = f"window_at_{identity['center']:g}_{digest.hexdigest()[:16]}.npz"
-    path = Path(output).parent / "checkpoints" / name
+    path = Path(snakemake.output[0]).parent / "checkpoints" / name
     checkpoints.append(WindowCheckpoint(path, digest.hexdigest(), CHECKPOINT_EVERY_STEPS))
 
 try:
@@ -112,7 +114,8 @@ except SimulationError as error:
     logging.error(message)
     print(message, file=sys.__stderr__)
     sys.exit(1)
-for window, series, output in zip(windows, all_series, snakemake.output, strict=True):
+tables = []
+for window, series in zip(windows, all_series, strict=True):
     # about the centre: a periodic CV's naive mean near +-period/2 would be meaningless
     offsets = periodic_difference(series["cv"], window["center"], cv.period)
     logging.info(
@@ -121,4 +124,5 @@ for window, series, output in zip(windows, all_series, snakemake.output, strict=
         window["center"] + offsets.mean(),
         offsets.std(),
     )
-    write_table(pd.DataFrame(series), output)
+    tables.append(pd.DataFrame({"window": int(window["window"]), **series}))
+write_table(pd.concat(tables, ignore_index=True), snakemake.output[0])
