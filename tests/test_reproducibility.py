@@ -80,6 +80,32 @@ def test_changing_one_spring_constant_reruns_that_window_and_the_analysis_only(f
         assert rule not in jobs, rule
 
 
+def test_a_setting_reruns_only_the_steps_that_read_it(finished_runs):
+    """Each rule's params carry only the settings its script reads."""
+    heavy = ("sample_reference", "train_committee")
+    config = tiny_committee_study()
+    config["umbrella"]["steps"] = 3000
+    jobs = planned_jobs(finished_runs[0], config)
+    assert jobs["umbrella_window"] == 6 and "estimate_pmf" in jobs
+    assert not any(rule in jobs for rule in heavy), jobs
+
+    config = tiny_committee_study()
+    config["free_energy"]["overlap_threshold"] = 0.05
+    jobs = planned_jobs(finished_runs[0], config)
+    assert "diagnostics" in jobs
+    assert not any(r in jobs for r in (*heavy, "umbrella_window", "estimate_pmf")), jobs
+
+    config = tiny_committee_study()
+    config["free_energy"]["bins"]["num"] = 20
+    jobs = planned_jobs(finished_runs[0], config)
+    assert "estimate_pmf" in jobs
+    assert not any(rule in jobs for rule in (*heavy, "umbrella_window")), jobs
+
+    config = tiny_committee_study()
+    config["device"] = "cpu"  # was auto
+    assert planned_jobs(finished_runs[0], config) == {}
+
+
 def test_changing_the_oracle_reruns_everything(finished_runs):
     config = tiny_committee_study()
     config["oracle"]["barrier_ev"] = 0.16

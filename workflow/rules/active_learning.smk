@@ -35,7 +35,6 @@ rule active_learning:
         data_temperature_k=data_temperature_k(),
         descriptor=config["descriptor"],
         committee=config["committee"],
-        device=config["device"],
         seed=SEEDS["active_learning"],
     script:
         "../scripts/active_learning.py"

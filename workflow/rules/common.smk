@@ -116,6 +116,12 @@ def training_frames_path():
     return f"{RESULTS}/dataset/train.extxyz"
 
 
+def settings_of(section, *keys):
+    """The named settings of one config section: a rule's params carry only what its
+    script reads, so changing another setting does not rerun it."""
+    return {key: config[section][key] for key in keys}
+
+
 def window_inputs(wildcards):
     """Inputs of one window job: the structure and, when an MLIP drives MD, the MLIP
     and its training frames (each window starts from the one nearest its centre)."""

@@ -26,7 +26,13 @@ rule estimate_pmf:
         temperature_k=config["temperature_k"],
         bin_edges=bin_edges(config).tolist(),
         period=cv_period(),
-        free_energy=config["free_energy"],
+        free_energy=settings_of(
+            "free_energy",
+            "decorrelate",
+            "detect_equilibration",
+            "bootstrap_samples",
+            "uncertainty",
+        ),
         seed=SEEDS["estimate_pmf"],
     script:
         "../scripts/estimate_pmf.py"
@@ -58,7 +64,9 @@ rule diagnostics:
         temperature_k=config["temperature_k"],
         bin_edges=bin_edges(config).tolist(),
         period=cv_period(),
-        free_energy=config["free_energy"],
+        free_energy=settings_of(
+            "free_energy", "decorrelate", "detect_equilibration", "overlap_threshold"
+        ),
     script:
         "../scripts/diagnostics.py"
 
@@ -129,7 +137,9 @@ rule reweight_observable:
         bin_edges=bin_edges(config).tolist(),
         period=cv_period(),
         observable=observable_settings,
-        free_energy=config["free_energy"],
+        free_energy=settings_of(
+            "free_energy", "decorrelate", "detect_equilibration", "bootstrap_samples"
+        ),
         seed=SEEDS["reweight_observable"],
     script:
         "../scripts/reweight_observable.py"

@@ -11,7 +11,7 @@ rule provenance:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        config=STUDY_CONFIG,
+        config={k: v for k, v in STUDY_CONFIG.items() if k != "device"},  # results' inputs
         seeds=SEEDS,
         workflow_directory=workflow.basedir,
     script:

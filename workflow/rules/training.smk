@@ -20,7 +20,6 @@ rule train_committee:
         trust=trust_settings(),
         temperature_k=config["temperature_k"],
         data_temperature_k=data_temperature_k(),
-        device=config["device"],
         seed=SEEDS["train_committee"],
     script:
         "../scripts/train_committee.py"
@@ -45,7 +44,6 @@ rule train_gaussian_process:
     params:
         descriptor=config["descriptor"],
         gaussian_process=config["gaussian_process"],
-        device=config["device"],
         seed=SEEDS["train_gaussian_process"],
     script:
         "../scripts/train_gaussian_process.py"

@@ -32,7 +32,6 @@ rule umbrella_window:
         system=config["system"],
         potential=config["potential"],
         external_potential=config["external_potential"],
-        device=config["device"],
         oracle=config["oracle"],
         collective_variable=config["collective_variable"],
         observables=config["observables"],

@@ -58,7 +58,7 @@ result = run_active_learning(
     params.descriptor,
     CommitteeSettings.from_config(params.committee),
     params.seed,
-    params.device,
+    snakemake.config["device"],  # not a param: a device change reruns nothing
     checkpoint=checkpoint,
     force_scale_ev_a=thermal_force_scale(train, md.temperature_k, params.data_temperature_k),
     exchange_every=params.exchange_every,

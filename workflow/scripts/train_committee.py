@@ -37,7 +37,7 @@ checkpoint = TrainingCheckpoint(
 params = snakemake.params
 settings = CommitteeSettings.from_config(params.committee)
 model, learning_curves = train_committee(
-    train, params.descriptor, settings, params.seed, params.device, checkpoint
+    train, params.descriptor, settings, params.seed, snakemake.config["device"], checkpoint
 )
 metrics = evaluate_model(model, test)
 metrics.update(learning_curves)

@@ -61,7 +61,8 @@ elif params.potential != "oracle":
     from mlpmf.calculator import BatchedCommittee
     from mlpmf.models import load_model, resolve_device
 
-    model = load_model(snakemake.input.model).to(resolve_device(params.device))
+    device = resolve_device(snakemake.config["device"])  # not a param: reruns nothing
+    model = load_model(snakemake.input.model).to(device)
     force_field = BatchedCommittee(model, getattr(torch, umbrella["precision"]))
     members = model.num_members
     logging.info("%s runs on %s", model.kind, model.device)
@@ -74,10 +75,9 @@ else:
     members = 0
 
 # A checkpoint belongs to a window's physics, not to its place in the list or its length:
-# more steps extend it, another device continues it, an inserted window leaves the
-# others' checkpoints valid (with
+# more steps extend it, an inserted window leaves the others' checkpoints valid (with
 # exchange, a window's trajectory depends on its batch partners, so they count too).
-shared = {k: v for k, v in params.items() if k not in ("windows", "device")}
+shared = {k: v for k, v in params.items() if k != "windows"}
 shared["umbrella"] = {k: v for k, v in umbrella.items() if k != "steps"}
 identities = [{k: v for k, v in w.items() if k != "window"} for w in windows]
 partners = identities if umbrella["exchange_every"] else []
