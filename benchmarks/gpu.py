@@ -53,7 +53,7 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def double_well_pmfs(devices: list[str], steps: int) -> list[str]:
+def double_well_pmfs(devices: list[str], steps: int, epochs: int) -> list[str]:
     """Check 1: windows of one trained committee on each device, same seeds."""
     oracle = DoubleWellBond(barrier_ev=0.15, r_mid=3.2, half_width=0.45)
     structure = read(REPO / "resources/double_well_bond/dimer.xyz")
@@ -61,7 +61,9 @@ def double_well_pmfs(devices: list[str], steps: int) -> list[str]:
     settings = DatasetSettings(md_steps=400, scan_points=6, scan_steps_per_point=60)
     data = sample_reference(structure, oracle, cv, np.linspace(2.6, 3.8, 6), settings,
                             np.random.default_rng(1), TEMPERATURE_K)  # fmt: skip
-    committee_settings = CommitteeSettings(members=2, hidden_layers=(16,), epochs=80)
+    committee_settings = CommitteeSettings(
+        members=2, hidden_layers=(16,), epochs=epochs, batch_size=16
+    )
     model, _ = train_committee(data.frames, {"num_angular_sections": 0}, committee_settings, 2)
     centers = np.linspace(2.6, 3.8, 9)
     kappa = 800.0
@@ -162,12 +164,12 @@ def md_rates(devices: list[str], replicas: list[int], steps: int) -> list[str]:
     ]
 
 
-def training_times(devices: list[str], epochs: int) -> list[str]:
+def training_times(devices: list[str], epochs: int, count: int) -> list[str]:
     """Check 3: seconds per training epoch on EMT-labelled alanine frames."""
     structure = alanine_dipeptide()
     rng = np.random.default_rng(3)
     frames = []
-    for _ in range(200):
+    for _ in range(count):
         atoms = structure.copy()
         atoms.positions += rng.normal(scale=0.05, size=atoms.positions.shape)
         atoms.calc = EMT()
@@ -187,7 +189,7 @@ def training_times(devices: list[str], epochs: int) -> list[str]:
     return [
         "## 3. Training",
         "",
-        f"{COMMITTEE}; 200 alanine frames (EMT labels), {epochs} epochs, batch 4.",
+        f"{COMMITTEE}; {count} alanine frames (EMT labels), {epochs} epochs, batch 4.",
         "",
         "| device | s per epoch | final validation loss |",
         "|---|---|---|",
@@ -202,6 +204,8 @@ def main() -> None:
     parser.add_argument("--window-steps", type=int, default=6000)
     parser.add_argument("--md-steps", type=int, default=40)
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--dimer-epochs", type=int, default=80)
     parser.add_argument("--replicas", default="1,8,32,128")
     arguments = parser.parse_args()
     cuda = torch.cuda.is_available()
@@ -217,9 +221,9 @@ def main() -> None:
     ]
     replicas = [int(n) for n in arguments.replicas.split(",")]
     for part in (
-        lambda: double_well_pmfs(devices, arguments.window_steps),
+        lambda: double_well_pmfs(devices, arguments.window_steps, arguments.dimer_epochs),
         lambda: md_rates(devices, replicas, arguments.md_steps),
-        lambda: training_times(devices, arguments.epochs),
+        lambda: training_times(devices, arguments.epochs, arguments.frames),
     ):
         lines += part()
         print("\n".join(lines), flush=True)
