@@ -150,6 +150,8 @@ def schema_defaults(section: str) -> dict:
         ("mlpmf.sampling", "DatasetSettings", "dataset"),
         ("mlpmf.active_learning", "ActiveLearningSettings", "active_learning"),
         ("mlpmf.evaluation", "TrustSettings", "active_learning"),
+        ("mlpmf.config", "WindowSettings", "umbrella"),
+        ("mlpmf.config", "FreeEnergySettings", "free_energy"),
     ],
 )
 def test_settings_dataclasses_and_the_schema_share_their_defaults(module, name, section):

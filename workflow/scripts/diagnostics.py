@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mlpmf import diagnostics, estimators, timeseries
+from mlpmf.config import FreeEnergySettings
 from mlpmf.io import read_json, write_json
 from mlpmf.plotting import plot_diagnostics
 from mlpmf.readers import read_window_series
@@ -17,13 +18,13 @@ from mlpmf.trust import describe
 
 HALF_SPLIT_Z_LIMIT = 3.5  # beyond this the halves differ by more than noise
 params = snakemake.params
-settings = params.free_energy
+settings = FreeEnergySettings.from_config(params.free_energy)
 windows = pd.read_csv(snakemake.input.windows)
 centers = windows["center"].to_numpy()
 kappas = windows["spring_constant"].to_numpy()
 raw = read_window_series(snakemake.input.trajectories)
 kept = timeseries.kept_indices(
-    raw, settings["decorrelate"], settings["detect_equilibration"], centers, params.period
+    raw, settings.decorrelate, settings.detect_equilibration, centers, params.period
 )
 samples = [s[k] for s, k in zip(raw, kept, strict=True)]
 edges = np.asarray(params.bin_edges)
@@ -38,9 +39,9 @@ first, second, drift_kt, drift_z = diagnostics.convergence_check(
 ordered = np.sort(centers)
 warnings = [
     f"windows at {ordered[k]:g} and {ordered[k + 1]:g}"
-    f" overlap only {value:.3f} (threshold {settings['overlap_threshold']})"
+    f" overlap only {value:.3f} (threshold {settings.overlap_threshold})"
     for k, value in enumerate(overlaps)
-    if value < settings["overlap_threshold"]
+    if value < settings.overlap_threshold
 ]
 disagreement = read_window_series(snakemake.input.trajectories, "max_force_disagreement_ev_a")
 largest_disagreement = [float(np.max(d)) if np.isfinite(d).any() else None for d in disagreement]
@@ -72,7 +73,7 @@ halves = {"first half": first.to_frame(), "second half": second.to_frame()}
 figure = plot_diagnostics(
     ordered,
     overlaps,
-    settings["overlap_threshold"],
+    settings.overlap_threshold,
     halves,
     centers,
     disagreement,

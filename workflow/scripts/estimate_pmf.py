@@ -10,18 +10,19 @@ import numpy as np
 import pandas as pd
 
 from mlpmf import estimators, reweighting, timeseries
+from mlpmf.config import FreeEnergySettings
 from mlpmf.io import atomic_path, read_json, write_table
 from mlpmf.readers import read_window_series
 from mlpmf.trust import WindowTrust, untrusted_bins
 
 params = snakemake.params
-settings = params.free_energy
+settings = FreeEnergySettings.from_config(params.free_energy)
 windows = pd.read_csv(snakemake.input.windows)
 series = read_window_series(snakemake.input.trajectories)
 kept = timeseries.kept_indices(
     series,
-    settings["decorrelate"],
-    settings["detect_equilibration"],
+    settings.decorrelate,
+    settings.detect_equilibration,
     windows["center"].to_numpy(),
     params.period,
 )
@@ -34,11 +35,11 @@ arguments = dict(
     temperature=params.temperature_k,
     bin_edges=np.asarray(params.bin_edges),
     period=params.period,
-    bootstrap_samples=settings["bootstrap_samples"],
+    bootstrap_samples=settings.bootstrap_samples,
     seed=params.seed,
 )
 if snakemake.wildcards.estimator == "mbar":
-    pmf = estimators.mbar(**arguments, uncertainty=settings["uncertainty"])
+    pmf = estimators.mbar(**arguments, uncertainty=settings.uncertainty)
 else:
     pmf = estimators.wham(**arguments)
 table = pmf.to_frame()

@@ -10,20 +10,21 @@ import numpy as np
 import pandas as pd
 
 from mlpmf import reweighting, timeseries
+from mlpmf.config import FreeEnergySettings
 from mlpmf.io import write_table
 from mlpmf.plotting import plot_pmf2d
 from mlpmf.readers import read_window_series
 
 params = snakemake.params
-settings = params.free_energy
+settings = FreeEnergySettings.from_config(params.free_energy)
 name = snakemake.wildcards.observable
 windows = pd.read_csv(snakemake.input.windows)
 cv = read_window_series(snakemake.input.trajectories)
 observable = read_window_series(snakemake.input.trajectories, f"observable_{name}")
 kept = timeseries.kept_indices(
     cv,
-    settings["decorrelate"],
-    settings["detect_equilibration"],
+    settings.decorrelate,
+    settings.detect_equilibration,
     windows["center"].to_numpy(),
     params.period,
 )
@@ -37,7 +38,7 @@ arguments = dict(
     spring_constants=windows["spring_constant"].to_numpy(),
     temperature=params.temperature_k,
     period=params.period,
-    bootstrap_samples=settings["bootstrap_samples"],
+    bootstrap_samples=settings.bootstrap_samples,
     seed=params.seed,
 )
 one_d = reweighting.reweight(cv, observable, bin_edges=[observable_edges], **arguments)

@@ -25,7 +25,7 @@ import torch
 from ase.io import read
 
 from mlpmf.colvars import make_colvar, nearest_positions, periodic_difference
-from mlpmf.config import load_system
+from mlpmf.config import WindowSettings, load_system
 from mlpmf.dynamics import LangevinSettings, SimulationError, UmbrellaBias, own_calculators
 from mlpmf.io import write_table
 from mlpmf.trust import window_failure_message
@@ -36,7 +36,7 @@ CHECKPOINT_EVERY_STEPS = 1000
 torch.set_num_threads(snakemake.threads)
 params = snakemake.params
 windows = params.windows
-umbrella = params.umbrella
+umbrella = WindowSettings.from_config(params.umbrella)
 replicas = [load_system(params.system) for _ in windows]
 cv = make_colvar(params.collective_variable)
 if "frames" in snakemake.input.keys():  # start from equilibrated training frames
@@ -63,7 +63,7 @@ elif params.potential != "oracle":
 
     device = resolve_device(snakemake.config["device"])  # not a param: reruns nothing
     model = load_model(snakemake.input.model).to(device)
-    force_field = BatchedCommittee(model, getattr(torch, umbrella["precision"]))
+    force_field = BatchedCommittee(model, getattr(torch, umbrella.precision))
     members = model.num_members
     logging.info("%s runs on %s", model.kind, model.device)
 else:
@@ -78,9 +78,9 @@ else:
 # more steps extend it, an inserted window leaves the others' checkpoints valid (with
 # exchange, a window's trajectory depends on its batch partners, so they count too).
 shared = {k: v for k, v in params.items() if k != "windows"}
-shared["umbrella"] = {k: v for k, v in umbrella.items() if k != "steps"}
+shared["umbrella"] = {k: v for k, v in params.umbrella.items() if k != "steps"}
 identities = [{k: v for k, v in w.items() if k != "window"} for w in windows]
-partners = identities if umbrella["exchange_every"] else []
+partners = identities if umbrella.exchange_every else []
 inputs = hashlib.sha256(b"".join(Path(path).read_bytes() for path in snakemake.input))
 checkpoints = []
 for identity in identities:
@@ -95,18 +95,16 @@ try:
     all_series = run_umbrella_windows(
         replicas,
         [UmbrellaBias(cv, w["center"], w["spring_constant_kj_mol"]) for w in windows],
-        LangevinSettings(
-            params.temperature_k, umbrella["timestep_fs"], umbrella["friction_per_fs"]
-        ),
-        umbrella["steps"],
-        umbrella["equilibration_steps"],
-        umbrella["record_every"],
+        LangevinSettings(params.temperature_k, umbrella.timestep_fs, umbrella.friction_per_fs),
+        umbrella.steps,
+        umbrella.equilibration_steps,
+        umbrella.record_every,
         [np.random.default_rng(w["seed"]) for w in windows],
         force_field,
         observables={name: make_colvar(spec) for name, spec in params.observables.items()},
         checkpoints=checkpoints,
         progress_label="windows " + ", ".join(w["window"] for w in windows),
-        exchange_every=umbrella["exchange_every"],
+        exchange_every=umbrella.exchange_every,
         members=members if members > 1 else 0,
     )
 except SimulationError as error:
