@@ -183,7 +183,7 @@ def test_a_round_is_quiet_with_rare_candidates_in_every_replica_and_none_above_u
     replica that keeps meeting candidates is not hidden by quiet ones."""
     from types import SimpleNamespace
 
-    from mlpmf.active_learning import ExplorationRound, is_quiet
+    from mlpmf.exploration import ExplorationRound, is_quiet
 
     checks = [{"replica": k % 4, "step": k} for k in range(400)]  # 100 checks each
 

@@ -1,6 +1,7 @@
 """Active learning: committee MD that asks the oracle where the committee disagrees.
 
-One iteration is explore -> select -> label -> retrain:
+One iteration is explore -> select -> label -> retrain (exploration, the quiet-round
+test and the selection live in :mod:`mlpmf.exploration`):
 
 1. **Explore**: replicas restrained along the CV (the umbrella windows, so the whole CV
    range is visited) run Langevin MD on the committee's mean force, all in one batched
@@ -40,237 +41,35 @@ members is half the pairwise difference).
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
-from tqdm import tqdm
 
-from mlpmf.calculator import BatchedCommittee
 from mlpmf.colvars import move_to_value, nearest_positions
-from mlpmf.config import settings_values
 from mlpmf.dynamics import (
     LangevinSettings,
-    SimulationError,
     UmbrellaBias,
     fixed_atom_mask,
-    integrate,
 )
-from mlpmf.evaluation import TrustLevels, TrustSettings, calibrated_trust
+from mlpmf.evaluation import TrustLevels, calibrated_trust
+from mlpmf.exploration import (
+    ActiveLearningSettings,
+    Candidate,
+    Replica,
+    explore,
+    is_quiet,
+    select,
+)
 from mlpmf.io import atomic_path
 from mlpmf.models import Committee
 from mlpmf.oracles import RobustOracle
 from mlpmf.training import CommitteeSettings, train_committee
-from mlpmf.umbrella import ReplicaExchange
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ActiveLearningSettings:
-    """The config's ``active_learning`` section (temperature in K)."""
-
-    max_iterations: int = 0
-    frames_per_iteration: int = 12
-    steps_per_iteration: int = 2000
-    confirm_steps: int = 0  # a quiet round ends the loop only after this many quiet steps
-    converged_fraction: float = 0.01  # of checked frames above the trigger, in a quiet round
-    check_every: int = 20
-    temperature_k: float | None = None  # None: the study's
-    retrain_epochs: int = 60
-    trust: TrustSettings = TrustSettings()
-
-    @classmethod
-    def from_config(cls, section: Mapping) -> "ActiveLearningSettings":
-        values = settings_values(cls, section, exclude=frozenset({"trust"}))
-        return cls(**values, trust=TrustSettings.from_config(section))
-
-
-@dataclass
-class Replica:
-    """One exploring replica: its bias, random stream and last trusted state."""
-
-    index: int
-    atoms: Atoms
-    bias: UmbrellaBias
-    rng: np.random.Generator
-    trusted_positions: np.ndarray
-    trusted_velocities: np.ndarray
-    paused: bool = False
-    offered: bool = False  # its current frame already went to the oracle
-
-    def go_back(self) -> None:
-        """Return to the last trusted frame."""
-        self.atoms.positions = self.trusted_positions.copy()
-        self.atoms.set_velocities(self.trusted_velocities.copy())
-
-    def trust_here(self) -> None:
-        self.trusted_positions = self.atoms.positions.copy()
-        self.trusted_velocities = self.atoms.get_velocities().copy()
-
-
-@dataclass
-class Candidate:
-    """A frame where the committee disagreed, waiting for the oracle."""
-
-    replica: int
-    step: int
-    cv: float
-    disagreement_ev_a: float
-    dpgen_deviation_ev_a: float
-    atoms: Atoms
-
-    @classmethod
-    def at(cls, replica: Replica, step: int, report: Mapping) -> "Candidate":
-        """The replica's current frame, with the committee's disagreement there."""
-        return cls(
-            replica.index,
-            step,
-            replica.bias.cv.value(replica.atoms.positions),
-            float(np.max(report["force_disagreement"])),
-            float(np.max(report["force_deviation"])),
-            replica.atoms.copy(),
-        )
-
-
-@dataclass
-class ExplorationRound:
-    """What one exploration round saw."""
-
-    md_steps: int = 0
-    candidates: list[Candidate] = field(default_factory=list)
-    untrusted: int = 0  # frames above the upper level (or blown apart), sent back
-    trace: list[dict] = field(default_factory=list)  # every check of every replica
-
-
-def explore(
-    committee: Committee,
-    replicas: Sequence[Replica],
-    md: LangevinSettings,
-    settings: ActiveLearningSettings,
-    trust: TrustLevels,
-    iteration: int,
-    first_step: int,
-    steps: int | None = None,
-    exchange_every: int = 0,
-) -> ExplorationRound:
-    """Run the unpaused replicas for ``steps`` (default ``steps_per_iteration``) steps
-    (module docstring); with ``exchange_every``, running replicas exchange
-    configurations with their running neighbours in centre every that many steps."""
-    evaluate = BatchedCommittee(committee)
-    result = ExplorationRound()
-    for replica in replicas:
-        replica.paused = False
-    # where each replica stands now (its constructed start, or a frame just labelled)
-    # is a sound geometry: if the committee disagrees there, label it whatever the size
-    active = []
-    reports = evaluate([r.atoms for r in replicas], with_disagreement=True)
-    for replica, report in zip(replicas, reports, strict=True):
-        if float(np.max(report["force_disagreement"])) > trust.lower_ev_a and not replica.offered:
-            replica.paused = True
-            result.candidates.append(Candidate.at(replica, first_step, report))
-        else:
-            replica.offered = False  # it moves on
-            active.append(replica)
-    chunks = range(0, steps or settings.steps_per_iteration, settings.check_every)
-    progress = tqdm(chunks, desc=f"exploring (iteration {iteration})", mininterval=10)
-    for chunk_start in progress:
-        if not active:
-            break
-        progress.set_postfix(running=len(active), candidates=len(result.candidates), refresh=False)
-        result.md_steps += settings.check_every * len(active)
-        exchange = None
-        if exchange_every > 0 and len(active) > 1:
-            swaps = ReplicaExchange(
-                [r.bias for r in active], [r.rng for r in active], md.temperature_k, exchange_every
-            )
-
-            def exchange(step, *state, offset=first_step + chunk_start, swaps=swaps):
-                return swaps(offset + step, *state)
-
-        try:
-            integrate(
-                [r.atoms for r in active],
-                md,
-                settings.check_every,
-                [r.rng for r in active],
-                [r.bias for r in active],
-                evaluate,
-                disagreement_at=lambda _step: False,
-                exchange=exchange,
-            )
-        except SimulationError as error:
-            # the committee blew a replica apart between checks: every replica of the
-            # chunk goes back to its last trusted frame and tries again
-            log.info("exploration chunk discarded: %s", error)
-            result.untrusted += 1
-            for replica in active:
-                replica.go_back()
-            continue
-        step = first_step + chunk_start + settings.check_every
-        reports = evaluate([r.atoms for r in active], with_disagreement=True)
-        still_active = []
-        for replica, report in zip(active, reports, strict=True):
-            candidate = Candidate.at(replica, step, report)
-            result.trace.append(
-                {
-                    "iteration": iteration,
-                    "replica": replica.index,
-                    "step": step,
-                    "cv": candidate.cv,
-                    "disagreement_ev_a": candidate.disagreement_ev_a,
-                    "dpgen_deviation_ev_a": candidate.dpgen_deviation_ev_a,
-                }
-            )
-            if candidate.disagreement_ev_a > trust.upper_ev_a:
-                result.untrusted += 1
-                replica.go_back()
-                still_active.append(replica)
-            elif candidate.disagreement_ev_a > trust.lower_ev_a:
-                replica.paused = True
-                result.candidates.append(candidate)
-            else:
-                replica.trust_here()
-                still_active.append(replica)
-        active = still_active
-    return result
-
-
-def is_quiet(round_: ExplorationRound, settings: ActiveLearningSettings) -> bool:
-    """No frame above the upper level, and in every replica few enough checks above the
-    trigger (module docstring). Per replica, as windows are judged (:mod:`mlpmf.trust`):
-    counted over all replicas, a few replicas that keep meeting candidates (and so keep
-    pausing, with few checks of their own) would drown in the quiet ones."""
-    if round_.untrusted:
-        return False
-    checks = np.bincount([t["replica"] for t in round_.trace], minlength=1)
-    found = np.bincount([c.replica for c in round_.candidates], minlength=1)
-    size = max(len(checks), len(found))
-    checks, found = np.pad(checks, (0, size - len(checks))), np.pad(found, (0, size - len(found)))
-    # out of the checks a replica makes over the whole (extended) round: a candidate early
-    # on is not yet a verdict; one that pauses a replica costs it at most one sub-round
-    planned = max(settings.confirm_steps, settings.steps_per_iteration) // settings.check_every
-    return bool(np.all(found <= settings.converged_fraction * np.maximum(checks, planned)))
-
-
-def select(candidates: Sequence[Candidate], count: int) -> list[Candidate]:
-    """The ``count`` most uncertain candidates, at most one per replica while replicas
-    remain, so that the labels spread over the CV range."""
-    ranked = sorted(candidates, key=lambda c: -c.disagreement_ev_a)
-    chosen, seen = [], set()
-    for candidate in ranked:
-        if candidate.replica not in seen and len(chosen) < count:
-            chosen.append(candidate)
-            seen.add(candidate.replica)
-    for candidate in ranked:
-        if len(chosen) >= count:
-            break
-        if candidate not in chosen:
-            chosen.append(candidate)
-    return chosen
 
 
 def label(candidates: Sequence[Candidate], oracle: RobustOracle, iteration: int):
