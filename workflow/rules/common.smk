@@ -156,9 +156,6 @@ def window_batches():
     return [WINDOWS[k : k + size] for k in range(0, len(WINDOWS), size)]
 
 
-BATCHES = [f"{k:03d}" for k in range(len(window_batches()))]
-
-
 def batch_of(window):
     """The batch (job) that runs ``window``."""
     return f"{int(window) // config['umbrella']['windows_per_job']:03d}"
