@@ -95,8 +95,13 @@ def double_well_pmfs(devices: list[str], steps: int, epochs: int) -> list[str]:
     variance = a.uncertainty[same] ** 2 + b.uncertainty[same] ** 2
     chi2 = float(np.mean(diff**2 / np.maximum(variance, 1e-12)))
     r = a.cv[same]
-    x_mid = (r - 3.2) / 0.45  # the oracle's double well, plus the r^2 Jacobian
-    exact = ev_to_kj_mol(0.15 * (x_mid**2 - 1) ** 2) - 2 * kt_kj_mol(TEMPERATURE_K) * np.log(r)
+    dimer = structure.copy()
+    dimer.calc = oracle
+    potential = []
+    for distance in r:  # the oracle's own double well, plus the r^2 Jacobian
+        dimer.positions = [[0.0, 0.0, 0.0], [distance, 0.0, 0.0]]
+        potential.append(dimer.get_potential_energy())
+    exact = ev_to_kj_mol(np.array(potential)) - 2 * kt_kj_mol(TEMPERATURE_K) * np.log(r)
     rows = []
     for device, pmf in zip(devices, (a, b), strict=True):
         off = pmf.free_energy[same] - exact
