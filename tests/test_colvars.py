@@ -48,6 +48,29 @@ def test_gradient_matches_finite_differences(cv):
     np.testing.assert_allclose(cv.gradient(POSITIONS), numeric_gradient(cv, POSITIONS), atol=1e-8)
 
 
+ALL_KINDS = [
+    Distance((0, 3)),
+    Position((2,), "y"),
+    Angle((4, 2, 3)),
+    Dihedral((4, 3, 1, 0)),
+    SignedVolume((2, 4, 0, 1)),
+]
+
+
+@pytest.mark.parametrize("cv", ALL_KINDS, ids=repr)
+def test_a_batch_of_structures_gives_each_the_bits_it_gets_alone(cv):
+    """Replicas are biased in one vectorised pass: each must see exactly the value and
+    gradient it would alone, or a window would follow another trajectory in a batch."""
+    stack = np.random.default_rng(5).normal(scale=2.0, size=(2, 7, 5, 3))
+    values, gradients = cv.values(stack), cv.gradients(stack)
+    assert values.shape == (2, 7) and gradients.shape == stack.shape
+    for index in np.ndindex(2, 7):
+        assert values[index] == cv.value(stack[index])
+        assert np.array_equal(gradients[index], cv.gradient(stack[index]))
+    one = cv.value(POSITIONS)
+    assert isinstance(one, float) and cv.gradient(POSITIONS).shape == POSITIONS.shape
+
+
 @pytest.mark.parametrize(
     ("cv", "target"),
     [

@@ -17,8 +17,54 @@ ATOM_COUNTS = {"distance": 2, "position": 1, "angle": 3, "dihedral": 4, "signed_
 AXES = {"x": 0, "y": 1, "z": 2}
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross products along the last axis: ``np.cross`` without its axis bookkeeping,
+    which costs more than the arithmetic for one 3-vector."""
+    return np.stack(
+        (
+            a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+            a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+            a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0],
+        ),
+        axis=-1,
+    )
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dot products along the last axis (3-vectors), element by element: the same bits
+    for a vector whatever the batch around it."""
+    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
+
+
+def _norm(a: np.ndarray) -> np.ndarray:
+    return np.sqrt(_dot(a, a))
+
+
+class CollectiveVariable:
+    """What every CV gives: ``values`` and ``gradients`` of positions with any leading
+    batch axes, (..., N, 3) -> (...) and (..., N, 3), so that the replicas of a batch
+    are biased in one pass; ``value`` and ``gradient`` for one structure."""
+
+    atoms: tuple[int, ...]
+    period: float | None
+    unit: str
+
+    def values(self, positions: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def gradients(self, positions: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def value(self, positions: np.ndarray) -> float:
+        return float(self.values(np.asarray(positions, dtype=float)))
+
+    def gradient(self, positions: np.ndarray) -> np.ndarray:
+        """d xi / d positions, shape (N, 3), in CV unit per Å."""
+        return self.gradients(np.asarray(positions, dtype=float))
+
+
 @dataclass(frozen=True)
-class Distance:
+class Distance(CollectiveVariable):
     """Distance between two atoms (Å), without periodic images.
 
     MD here keeps positions unwrapped, so the plain difference is continuous.
@@ -28,23 +74,23 @@ class Distance:
     period: float | None = None
     unit: str = "Å"
 
-    def value(self, positions: np.ndarray) -> float:
+    def values(self, positions: np.ndarray) -> np.ndarray:
         i, j = self.atoms
-        return float(np.linalg.norm(positions[j] - positions[i]))
+        return _norm(positions[..., j, :] - positions[..., i, :])
 
-    def gradient(self, positions: np.ndarray) -> np.ndarray:
-        """d r / d positions, shape (N, 3): the unit vector on atom j, its negative on i."""
+    def gradients(self, positions: np.ndarray) -> np.ndarray:
+        """The unit vector along the bond on atom j, its negative on i."""
         i, j = self.atoms
-        bond = positions[j] - positions[i]
-        unit_vector = bond / np.linalg.norm(bond)
+        bond = positions[..., j, :] - positions[..., i, :]
+        unit_vector = bond / _norm(bond)[..., None]
         gradient = np.zeros_like(positions)
-        gradient[j] = unit_vector
-        gradient[i] -= unit_vector
+        gradient[..., j, :] = unit_vector
+        gradient[..., i, :] -= unit_vector
         return gradient
 
 
 @dataclass(frozen=True)
-class Position:
+class Position(CollectiveVariable):
     """One atom's Cartesian coordinate along ``axis`` (Å)."""
 
     atoms: tuple[int]
@@ -52,46 +98,51 @@ class Position:
     period: float | None = None
     unit: str = "Å"
 
-    def value(self, positions: np.ndarray) -> float:
-        return float(positions[self.atoms[0], AXES[self.axis]])
+    def values(self, positions: np.ndarray) -> np.ndarray:
+        return positions[..., self.atoms[0], AXES[self.axis]].copy()
 
-    def gradient(self, positions: np.ndarray) -> np.ndarray:
+    def gradients(self, positions: np.ndarray) -> np.ndarray:
         gradient = np.zeros_like(positions)
-        gradient[self.atoms[0], AXES[self.axis]] = 1.0
+        gradient[..., self.atoms[0], AXES[self.axis]] = 1.0
         return gradient
 
 
 @dataclass(frozen=True)
-class Angle:
+class Angle(CollectiveVariable):
     """Angle i-j-k at atom j, degrees in [0, 180]."""
 
     atoms: tuple[int, int, int]
     period: float | None = None
     unit: str = "deg"
 
-    def value(self, positions: np.ndarray) -> float:
+    def _arms(self, positions):
         i, j, k = self.atoms
-        a, b = positions[i] - positions[j], positions[k] - positions[j]
-        cosine = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
-        return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
+        return positions[..., i, :] - positions[..., j, :], positions[..., k, :] - positions[
+            ..., j, :
+        ]
 
-    def gradient(self, positions: np.ndarray) -> np.ndarray:
-        """d theta / d x: each outer atom moves perpendicular to its bond, in the plane."""
+    def values(self, positions: np.ndarray) -> np.ndarray:
+        a, b = self._arms(positions)
+        cosine = _dot(a, b) / (_norm(a) * _norm(b))
+        return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+
+    def gradients(self, positions: np.ndarray) -> np.ndarray:
+        """Each outer atom moves perpendicular to its bond, in the plane."""
         i, j, k = self.atoms
-        a, b = positions[i] - positions[j], positions[k] - positions[j]
-        la, lb = np.linalg.norm(a), np.linalg.norm(b)
+        a, b = self._arms(positions)
+        la, lb = _norm(a)[..., None], _norm(b)[..., None]
         ua, ub = a / la, b / lb
-        cosine = np.clip(np.dot(ua, ub), -1.0, 1.0)
-        sine = max(np.sqrt(1.0 - cosine**2), 1e-12)
+        cosine = np.clip(_dot(ua, ub), -1.0, 1.0)[..., None]
+        sine = np.maximum(np.sqrt(1.0 - cosine**2), 1e-12)
         gradient = np.zeros_like(positions)
-        gradient[i] = -(ub - cosine * ua) / (la * sine)
-        gradient[k] = -(ua - cosine * ub) / (lb * sine)
-        gradient[j] = -gradient[i] - gradient[k]
+        gradient[..., i, :] = -(ub - cosine * ua) / (la * sine)
+        gradient[..., k, :] = -(ua - cosine * ub) / (lb * sine)
+        gradient[..., j, :] = -gradient[..., i, :] - gradient[..., k, :]
         return np.degrees(gradient)
 
 
 @dataclass(frozen=True)
-class Dihedral:
+class Dihedral(CollectiveVariable):
     """Torsion i-j-k-l about the j-k bond, degrees in [-180, 180), period 360 (IUPAC
     sign: positive when, looking along j->k, the far bond is turned clockwise)."""
 
@@ -100,36 +151,36 @@ class Dihedral:
     unit: str = "deg"
 
     def _bonds(self, positions):
-        first, second, third, fourth = (positions[a] for a in self.atoms)
+        first, second, third, fourth = (positions[..., a, :] for a in self.atoms)
         return second - first, third - second, fourth - third
 
-    def value(self, positions: np.ndarray) -> float:
+    def values(self, positions: np.ndarray) -> np.ndarray:
         b1, b2, b3 = self._bonds(positions)
-        n1, n2 = np.cross(b1, b2), np.cross(b2, b3)
-        x = np.dot(n1, n2)
-        y = np.dot(np.cross(n1, n2), b2) / np.linalg.norm(b2)
-        angle = float(np.degrees(np.arctan2(y, x)))
-        return angle - 360.0 if angle >= 180.0 else angle
+        n1, n2 = _cross(b1, b2), _cross(b2, b3)
+        x = _dot(n1, n2)
+        y = _dot(_cross(n1, n2), b2) / _norm(b2)
+        angle = np.degrees(np.arctan2(y, x))
+        return np.where(angle >= 180.0, angle - 360.0, angle)
 
-    def gradient(self, positions: np.ndarray) -> np.ndarray:
+    def gradients(self, positions: np.ndarray) -> np.ndarray:
         """The Blondel-Karplus gradient, singular only for collinear bonds."""
         b1, b2, b3 = self._bonds(positions)
-        a, b = np.cross(b1, b2), np.cross(b2, b3)  # normals of the two planes
-        length = np.linalg.norm(b2)
-        a2, b2_ = np.dot(a, a), np.dot(b, b)
-        fg, hg = np.dot(b1, b2), np.dot(b3, b2)
+        a, b = _cross(b1, b2), _cross(b2, b3)  # normals of the two planes
+        length = _norm(b2)[..., None]
+        a2, b2_ = _dot(a, a)[..., None], _dot(b, b)[..., None]
+        fg, hg = _dot(b1, b2)[..., None], _dot(b3, b2)[..., None]
         gi = -length * a / a2
         gl = length * b / b2_
         gj = length * a / a2 + fg / (a2 * length) * a + hg / (b2_ * length) * b
         gk = -length * b / b2_ - fg / (a2 * length) * a - hg / (b2_ * length) * b
         gradient = np.zeros_like(positions)
         for atom, g in zip(self.atoms, (gi, gj, gk, gl), strict=True):
-            gradient[atom] += g
+            gradient[..., atom, :] += g
         return np.degrees(gradient)
 
 
 @dataclass(frozen=True)
-class SignedVolume:
+class SignedVolume(CollectiveVariable):
     """Scalar triple product (r_a - r_c) . ((r_b - r_c) x (r_d - r_c)), Å³, of three bond
     vectors from the centre c = atoms[0]: it changes sign on inversion of the centre
     (ammonia's umbrella flip) or on racemisation, and is zero in the planar state."""
@@ -140,24 +191,23 @@ class SignedVolume:
 
     def _bonds(self, positions):
         c, a, b, d = self.atoms
-        return positions[a] - positions[c], positions[b] - positions[c], positions[d] - positions[c]
+        centre = positions[..., c, :]
+        return (positions[..., a, :] - centre, positions[..., b, :] - centre,
+                positions[..., d, :] - centre)  # fmt: skip
 
-    def value(self, positions: np.ndarray) -> float:
+    def values(self, positions: np.ndarray) -> np.ndarray:
         u, v, w = self._bonds(positions)
-        return float(np.dot(u, np.cross(v, w)))
+        return _dot(u, _cross(v, w))
 
-    def gradient(self, positions: np.ndarray) -> np.ndarray:
+    def gradients(self, positions: np.ndarray) -> np.ndarray:
         u, v, w = self._bonds(positions)
         c, a, b, d = self.atoms
         gradient = np.zeros_like(positions)
-        gradient[a] = np.cross(v, w)
-        gradient[b] = np.cross(w, u)
-        gradient[d] = np.cross(u, v)
-        gradient[c] = -(gradient[a] + gradient[b] + gradient[d])
+        gradient[..., a, :] = _cross(v, w)
+        gradient[..., b, :] = _cross(w, u)
+        gradient[..., d, :] = _cross(u, v)
+        gradient[..., c, :] = -(gradient[..., a, :] + gradient[..., b, :] + gradient[..., d, :])
         return gradient
-
-
-CollectiveVariable = Distance | Position | Angle | Dihedral | SignedVolume
 
 
 def make_colvar(settings: Mapping) -> CollectiveVariable:

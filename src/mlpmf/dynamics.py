@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 Exchange = Callable[[int, list, list, list], Sequence[int]]
-"""(step, positions, velocities, results) -> replicas whose state was swapped."""
+"""(step, positions, momenta, results) -> replicas whose state was swapped."""
 
 
 class SimulationError(RuntimeError):
@@ -70,6 +70,28 @@ class UmbrellaBias:
         deviation = self.deviation(positions)
         forces = -kappa_ev * deviation * self.cv.gradient(positions)
         return 0.5 * kappa_ev * deviation**2, forces
+
+
+def bias_forces(
+    biases: Sequence[UmbrellaBias | None], positions: Sequence[np.ndarray]
+) -> list[np.ndarray | None]:
+    """Bias forces (eV/Å) of every replica (None where it has no bias), the replicas
+    that share a CV in one vectorised pass: per replica, the same numbers as
+    ``UmbrellaBias.energy_and_forces`` gives it alone."""
+    forces: list[np.ndarray | None] = [None] * len(biases)
+    groups: dict[tuple, list[int]] = {}
+    for k, bias in enumerate(biases):
+        if bias is not None:
+            groups.setdefault((bias.cv, positions[k].shape), []).append(k)
+    for (cv, _), members in groups.items():
+        stack = np.stack([positions[k] for k in members])
+        centers = np.array([biases[k].center for k in members])
+        kappa_ev = kj_mol_to_ev(np.array([biases[k].spring_constant_kj_mol for k in members]))
+        deviation = periodic_difference(cv.values(stack), centers, cv.period)
+        forces_of_group = -(kappa_ev * deviation)[:, None, None] * cv.gradients(stack)
+        for k, f in zip(members, forces_of_group, strict=True):
+            forces[k] = f
+    return forces
 
 
 @dataclass(frozen=True)
@@ -134,27 +156,30 @@ def integrate(
     replicas together (one batched forward pass for a committee), so a replica follows
     the same trajectory whether it runs alone or in a batch. ``observe(step, k, atoms,
     results)`` is called for every replica after every step; ``checkpoint(step)`` after
-    every ``checkpoint_every``-th, with the velocities stored in the replicas' Atoms.
-    Velocities already in an Atoms are continued, else drawn from Maxwell-Boltzmann.
+    every ``checkpoint_every``-th, with the momenta stored in the replicas' Atoms.
+    Momenta already in an Atoms are continued, else drawn from Maxwell-Boltzmann. The
+    integrator's own variables are positions and momenta, the two an Atoms stores
+    exactly (velocities it keeps as momenta, and p / m * m is not always p), so a run
+    continued from its stored state follows the uninterrupted one bit for bit.
     Atoms under ``FixAtoms`` do not move. Raises :class:`SimulationError` as soon as
     forces or positions stop being finite. ``disagreement_at(step)`` says at which steps
     the force field must report its disagreement (default: every step); elsewhere a
     committee computes only its mean force, a quarter of the work for four members.
-    ``exchange(step, positions, velocities, results)``, after ``observe``, may swap
+    ``exchange(step, positions, momenta, results)``, after ``observe``, may swap
     replicas' states in place (replica exchange) and returns the replicas it changed.
     """
     dt = fs_to_ase_time(settings.timestep_fs)
     damping = np.exp(-settings.friction_per_fs * settings.timestep_fs)
     masses = [a.get_masses()[:, None] for a in replicas]
     mobile = [~fixed_atom_mask(a)[:, None] for a in replicas]
-    noise = [np.sqrt((1.0 - damping**2) * kt_ev(settings.temperature_k) / m) for m in masses]
+    noise = [np.sqrt((1.0 - damping**2) * kt_ev(settings.temperature_k) * m) for m in masses]
     positions = [a.get_positions() for a in replicas]
-    velocities = []
+    momenta = []
     for atoms, rng, m, free in zip(replicas, rngs, masses, mobile, strict=True):
-        v = atoms.get_velocities()
-        if not np.any(v):
-            v = maxwell_boltzmann_velocities(m[:, 0], settings.temperature_k, rng)
-        velocities.append(v * free)
+        p = atoms.get_momenta()
+        if not np.any(p):
+            p = m * maxwell_boltzmann_velocities(m[:, 0], settings.temperature_k, rng)
+        momenta.append(p * free)
 
     def evaluate(step: int) -> tuple[list[np.ndarray], list[Mapping]]:
         for atoms, x in zip(replicas, positions, strict=True):
@@ -169,8 +194,9 @@ def integrate(
                 getattr(error, "atoms", None),
             ) from error
         forces = []
+        biased = bias_forces(biases, positions)
         for k, (x, result) in enumerate(zip(positions, results, strict=True)):
-            f = total_force(k, result)
+            f = total_force(k, result, biased[k])
             if not (np.all(np.isfinite(f)) and np.all(np.isfinite(x))):
                 bad = np.flatnonzero(~np.all(np.isfinite(f) & np.isfinite(x), axis=1))
                 raise SimulationError(
@@ -183,16 +209,15 @@ def integrate(
             forces.append(f)
         return forces, results
 
-    def total_force(k: int, result: Mapping) -> np.ndarray:
-        bias = biases[k]
+    def total_force(k: int, result: Mapping, bias: np.ndarray | None) -> np.ndarray:
         if bias is None:
             return result["forces"] * mobile[k]
-        return (result["forces"] + bias.energy_and_forces(positions[k])[1]) * mobile[k]
+        return (result["forces"] + bias) * mobile[k]
 
     def store_state() -> None:
-        for atoms, x, v in zip(replicas, positions, velocities, strict=True):
+        for atoms, x, p in zip(replicas, positions, momenta, strict=True):
             atoms.positions = x
-            atoms.set_velocities(v)
+            atoms.set_momenta(p, apply_constraint=False)
 
     forces, _ = evaluate(first_step - 1)
     for step in tqdm(
@@ -204,19 +229,21 @@ def integrate(
         total=steps,
     ):
         for k, rng in enumerate(rngs):
-            velocities[k] += 0.5 * dt * forces[k] / masses[k]
-            positions[k] = positions[k] + 0.5 * dt * velocities[k]
+            momenta[k] += 0.5 * dt * forces[k]
+            positions[k] = positions[k] + 0.5 * dt * momenta[k] / masses[k]
             kick = noise[k] * rng.standard_normal(positions[k].shape) * mobile[k]
-            velocities[k] = damping * velocities[k] + kick
-            positions[k] = positions[k] + 0.5 * dt * velocities[k]
+            momenta[k] = damping * momenta[k] + kick
+            positions[k] = positions[k] + 0.5 * dt * momenta[k] / masses[k]
         forces, results = evaluate(step)
         for k in range(len(replicas)):
-            velocities[k] += 0.5 * dt * forces[k] / masses[k]
+            momenta[k] += 0.5 * dt * forces[k]
             if observe is not None:
                 observe(step, k, replicas[k], results[k])
         if exchange is not None:
-            for k in exchange(step, positions, velocities, results):
-                forces[k] = total_force(k, results[k])
+            swapped = list(exchange(step, positions, momenta, results))
+            biased = bias_forces([biases[k] for k in swapped], [positions[k] for k in swapped])
+            for k, bias in zip(swapped, biased, strict=True):
+                forces[k] = total_force(k, results[k], bias)
         if checkpoint is not None and checkpoint_every and step % checkpoint_every == 0:
             store_state()
             checkpoint(step)

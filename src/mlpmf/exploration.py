@@ -54,18 +54,18 @@ class Replica:
     bias: UmbrellaBias
     rng: np.random.Generator
     trusted_positions: np.ndarray
-    trusted_velocities: np.ndarray
+    trusted_momenta: np.ndarray
     paused: bool = False
     offered: bool = False  # its current frame already went to the oracle
 
     def go_back(self) -> None:
         """Return to the last trusted frame."""
         self.atoms.positions = self.trusted_positions.copy()
-        self.atoms.set_velocities(self.trusted_velocities.copy())
+        self.atoms.set_momenta(self.trusted_momenta.copy(), apply_constraint=False)
 
     def trust_here(self) -> None:
         self.trusted_positions = self.atoms.positions.copy()
-        self.trusted_velocities = self.atoms.get_velocities().copy()
+        self.trusted_momenta = self.atoms.get_momenta().copy()
 
 
 @dataclass

@@ -3,7 +3,7 @@ exchanging configurations with their neighbours.
 
 **Replica exchange** (Hamiltonian replica exchange umbrella sampling, REUS; Sugita,
 Kitao & Okamoto, J. Chem. Phys. 113, 6042 (2000)): every ``exchange_every`` steps,
-windows adjacent in centre try to swap configurations (positions and velocities; same
+windows adjacent in centre try to swap configurations (positions and momenta; same
 temperature, so no rescaling), alternately the even and the odd pairs, accepted with
 probability :math:`\\min(1, e^{-\\Delta})`,
 :math:`\\Delta = \beta[U_i(x_j) + U_j(x_i) - U_i(x_i) - U_j(x_j)]`. Only the biases
@@ -59,7 +59,7 @@ class ReplicaExchange:
         self.attempted = np.zeros(max(len(biases) - 1, 0), dtype=int)
         self.accepted = np.zeros_like(self.attempted)
 
-    def __call__(self, step: int, positions: list, velocities: list, results: list) -> list[int]:
+    def __call__(self, step: int, positions: list, momenta: list, results: list) -> list[int]:
         if step % self.every:
             return []
         swapped = []
@@ -72,7 +72,7 @@ class ReplicaExchange:
             ) / self.kt  # fmt: skip
             self.attempted[a] += 1
             if self.rngs[i].random() < np.exp(min(0.0, -delta)):
-                for state in (positions, velocities, results):
+                for state in (positions, momenta, results):
                     state[i], state[j] = state[j], state[i]
                 self.accepted[a] += 1
                 swapped += [i, j]
@@ -88,7 +88,7 @@ class ReplicaExchange:
 
 
 class WindowCheckpoint:
-    """Restart file of one umbrella window: positions, velocities, RNG state, series.
+    """Restart file of one umbrella window: positions, momenta, RNG state, series.
 
     A checkpoint is used only when its ``fingerprint`` (a digest of everything the
     window depends on except the number of production steps) matches, so a changed
@@ -110,7 +110,7 @@ class WindowCheckpoint:
                 fingerprint=self.fingerprint,
                 step=step,
                 positions=atoms.positions,
-                velocities=atoms.get_velocities(),
+                momenta=atoms.get_momenta(),
                 rng_state=json.dumps(rng.bit_generator.state),
                 **arrays,
             )
@@ -120,8 +120,8 @@ class WindowCheckpoint:
         if not self.path.exists():
             return None
         with np.load(self.path) as saved:
-            if str(saved["fingerprint"]) != self.fingerprint:
-                return None
+            if str(saved["fingerprint"]) != self.fingerprint or "momenta" not in saved.files:
+                return None  # other settings, or an older integrator's (velocity) state
             return {name: saved[name] for name in saved.files}
 
     def remove(self) -> None:
@@ -185,7 +185,7 @@ def run_umbrella_windows(
             log.info("window at %g: complete in its checkpoint (step %d)", bias.center, at_step)
             continue
         atoms.positions = state["positions"]
-        atoms.set_velocities(state["velocities"])
+        atoms.set_momenta(state["momenta"], apply_constraint=False)
         rng.bit_generator.state = json.loads(str(state["rng_state"]))
         groups.setdefault(at_step, []).append(k)
 
