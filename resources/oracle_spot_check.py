@@ -68,7 +68,7 @@ def spot_check(config, model_path, frames_per_window, seed) -> dict:
     rng = np.random.default_rng(seed)
     oracle = make_robust_oracle(config["oracle"]).as_calculator()
     structure = load_system(config["system"])
-    cv = make_colvar(config["collective_variable"])
+    cv = make_colvar(config["collective_variable"], structure)
     rows, errors, references = [], [], []
     centers, kappas = window_centers(config), window_spring_constants(config)
     for index, (center, kappa) in enumerate(zip(centers, kappas, strict=True)):

@@ -10,9 +10,10 @@ from mlpmf.colvars import (
     SignedVolume,
     effective_mass_amu,
     make_colvar,
-    move_to_value,
     periodic_difference,
+    rational_switch,
 )
+from mlpmf.placement import move_to_value
 
 POSITIONS = np.random.default_rng(3).normal(scale=2.0, size=(5, 3))
 
@@ -41,6 +42,30 @@ def numeric_gradient(cv, positions, step=1e-6):
         Dihedral((4, 3, 1, 0)),
         SignedVolume((0, 1, 2, 3)),
         SignedVolume((2, 4, 0, 1)),
+        make_colvar({"kind": "difference_of_distances", "atoms": [0, 1, 1, 2]}),
+        make_colvar(
+            {
+                "kind": "linear_combination",
+                "atoms": [0, 1, 2, 3, 4, 0],
+                "coefficients": [0.5, -2.0, 1.5],
+            }
+        ),  # fmt: skip
+        make_colvar(
+            {
+                "kind": "coordination_number",
+                "atoms": [0],
+                "other_atoms": [1, 2, 3, 4],
+                "switching": {"r0_a": 2.5},
+            }
+        ),  # fmt: skip
+        make_colvar(
+            {
+                "kind": "coordination_number",
+                "atoms": [0, 1, 2, 3, 4],
+                "switching": {"r0_a": 2.0, "d0_a": 0.5, "n": 8, "m": 14},
+            }
+        ),  # fmt: skip
+        Distance((0, 3), cell=((3.0, 0, 0), (0.4, 3.5, 0), (0, 0, 40.0)), pbc=(True, True, False)),
     ],
     ids=repr,
 )
@@ -50,6 +75,9 @@ def test_gradient_matches_finite_differences(cv):
 
 ALL_KINDS = [
     Distance((0, 3)),
+    Distance((1, 4), cell=((3.0, 0, 0), (0, 3.0, 0), (0, 0, 3.0)), pbc=(True, True, True)),
+    make_colvar({"kind": "linear_combination", "atoms": [0, 1, 1, 2], "coefficients": [1, -1]}),
+    make_colvar({"kind": "coordination_number", "atoms": [0, 1, 2, 3, 4]}),
     Position((2,), "y"),
     Angle((4, 2, 3)),
     Dihedral((4, 3, 1, 0)),
@@ -171,3 +199,97 @@ def test_a_torsion_is_set_by_turning_its_fragment_rigidly(target):
     pinned = move_to_value(phi, atoms.positions, target, numbers=atoms.numbers, movable=~fixed)
     np.testing.assert_array_equal(pinned[15], atoms.positions[15])
     assert phi.value(pinned) == pytest.approx(target, abs=1e-8)
+
+
+@pytest.mark.parametrize("n, m", [(6, 12), (6, 10), (8, 14), (4, 6)])
+def test_the_switching_function_is_plumeds_rational_one(n, m):
+    """s(r) = (1 - x^n) / (1 - x^m), x = (r - d0) / r0, 1 below d0, n/m at x = 1 (the
+    0/0 point, approached smoothly), and the slope equals the difference quotient."""
+    r0, d0 = 1.2, 0.3
+    r = np.array([0.1, 0.3, 0.9, 1.5 - 1e-9, 1.5, 1.5 + 1e-9, 2.1, 6.0])
+    x = (r - d0) / r0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        plain = (1 - x**n) / (1 - x**m)
+    expected = np.where(r <= d0, 1.0, np.where(np.abs(x - 1) < 1e-6, n / m, plain))
+    value, slope = rational_switch(r, r0, d0, n, m)
+    np.testing.assert_allclose(value, expected, rtol=1e-7, atol=1e-12)
+    step = 1e-6
+    for point in (0.9, 1.5, 1.5 + 3e-7, 2.1, 6.0):
+        up, down = rational_switch(np.array([point + step, point - step]), r0, d0, n, m)[0]
+        assert slope[0] == 0.0
+        np.testing.assert_allclose(
+            rational_switch(np.array([point]), r0, d0, n, m)[1][0], (up - down) / (2 * step),
+            rtol=1e-5, atol=1e-9,
+        )  # fmt: skip
+    # PLUMED's default m = 0 means 2n, where s = 1 / (1 + x^n) exactly
+    default = make_colvar({"kind": "coordination_number", "atoms": [0, 1]})
+    assert (default.n, default.m, default.r0_a) == (6, 12, 1.5)
+
+
+def test_coordination_counts_neighbours_on_known_geometries():
+    """An octahedron of six atoms round a centre at r0 gives 6 x 1/2; at 2 r0 each
+    contributes 1 / (1 + 2^6); pairs within one group are counted once."""
+    r0 = 2.0
+    octahedron = np.vstack([[0.0, 0.0, 0.0], r0 * np.vstack([np.eye(3), -np.eye(3)])])
+    centre = make_colvar({"kind": "coordination_number", "atoms": [0],
+                          "other_atoms": list(range(1, 7)), "switching": {"r0_a": r0}})  # fmt: skip
+    assert centre.value(octahedron) == pytest.approx(3.0, abs=1e-12)
+    assert centre.value(2 * octahedron) == pytest.approx(6 / 65, rel=1e-12)
+    within = make_colvar({"kind": "coordination_number", "atoms": list(range(7)),
+                          "switching": {"r0_a": r0}})  # fmt: skip
+    distances = np.linalg.norm(octahedron[:, None] - octahedron[None], axis=-1)
+    pairs = distances[np.triu_indices(7, 1)] / r0
+    assert within.value(octahedron) == pytest.approx(np.sum(1 / (1 + pairs**6)), rel=1e-12)
+    overlapping = make_colvar({"kind": "coordination_number", "atoms": [0, 1],
+                               "other_atoms": [0, 1, 2], "switching": {"r0_a": r0}})  # fmt: skip
+    expected = sum(
+        1 / (1 + (distances[i, j] / r0) ** 6) for i in (0, 1) for j in (0, 1, 2) if i != j
+    )
+    assert overlapping.value(octahedron) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_difference_of_distances_follows_a_proton_across():
+    """D-H...A on a line: d(D,H) - d(H,A) is -1 Å with H near D, 0 midway, +1 near A."""
+    cv = make_colvar({"kind": "difference_of_distances", "atoms": [0, 1, 1, 2]})
+    for h, expected in ((1.0, -1.0), (1.5, 0.0), (2.0, 1.0)):
+        line = np.array([[0.0, 0, 0], [h, 0, 0], [3.0, 0, 0]])
+        assert cv.value(line) == pytest.approx(expected, abs=1e-12)
+    assert cv.unit == "Å" and cv.period is None
+
+
+def test_minimum_image_distance_crosses_the_cell_boundary():
+    from ase import Atoms
+
+    box = Atoms("Ar2", positions=[[0.2, 5.0, 5.0], [9.7, 5.0, 5.0]], cell=[10, 10, 10], pbc=True)
+    near = make_colvar({"kind": "distance", "atoms": [0, 1], "minimum_image": True}, box)
+    assert near.value(box.positions) == pytest.approx(0.5, abs=1e-12)
+    assert near.value(box.positions) == pytest.approx(box.get_distance(0, 1, mic=True))
+    np.testing.assert_allclose(
+        near.gradient(box.positions)[1], [-1.0, 0, 0], atol=1e-12
+    )  # image at -0.3
+    assert make_colvar({"kind": "distance", "atoms": [0, 1]}).value(box.positions) == 9.5
+    slab = box.copy()
+    slab.pbc = (True, True, False)
+    slab.positions[1] = [0.3, 5.0, 9.9]
+    across = make_colvar({"kind": "distance", "atoms": [0, 1], "minimum_image": True}, slab)
+    assert across.value(slab.positions) == pytest.approx(np.hypot(0.1, 4.9))  # z not wrapped
+    with pytest.raises(ValueError, match="minimum_image: needs a structure with a periodic"):
+        make_colvar({"kind": "distance", "atoms": [0, 1], "minimum_image": True}, Atoms("Ar2"))
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"kind": "difference_of_distances", "atoms": [0, 1, 2]}, "needs 4 atoms"),
+        ({"kind": "linear_combination", "atoms": [0, 1, 2], "coefficients": [1]}, "in pairs"),
+        ({"kind": "linear_combination", "atoms": [0, 1], "coefficients": [1, 2]}, "one coeff"),
+        ({"kind": "linear_combination", "atoms": [0, 0], "coefficients": [1]}, "with itself"),
+        ({"kind": "coordination_number", "atoms": [0]}, "second group"),
+        ({"kind": "coordination_number", "atoms": [0], "other_atoms": [0]}, "no pair"),
+        ({"kind": "coordination_number", "atoms": [0, 1], "switching": {"r0_a": 0}}, "r0_a > 0"),
+        ({"kind": "coordination_number", "atoms": [0, 0, 1]}, "repeated atoms"),
+    ],
+)
+def test_combined_and_coordination_cvs_reject_bad_settings(settings, message):
+    with pytest.raises(ValueError, match=message):
+        make_colvar(settings)

@@ -56,6 +56,28 @@ CASES = {
         lambda: double_well_study(oracle={"kind": "dft"}),
         "dft",
     ),
+    "minimum image without a cell": (
+        lambda: double_well_study(
+            collective_variable={"kind": "distance", "atoms": [0, 1], "minimum_image": True}
+        ),
+        "collective_variable.minimum_image: needs a structure with a periodic cell",
+    ),
+    "second group out of range": (
+        lambda: double_well_study(
+            collective_variable={
+                "kind": "coordination_number",
+                "atoms": [0],
+                "other_atoms": [1, 7],
+            }  # fmt: skip
+        ),
+        r"collective_variable.other_atoms: atom indices \[7\] out of range",
+    ),
+    "coefficients missing": (
+        lambda: double_well_study(
+            collective_variable={"kind": "linear_combination", "atoms": [0, 1]}
+        ),
+        "collective_variable.coefficients: linear_combination needs atoms in pairs",
+    ),
 }
 
 

@@ -256,3 +256,24 @@ def test_md_continued_from_the_state_left_in_atoms_equals_one_run():
         runs.append((atoms.positions.copy(), atoms.get_momenta()))
     assert np.array_equal(runs[0][0], runs[1][0])
     assert np.array_equal(runs[0][1], runs[1][1])
+
+
+def test_a_cv_that_equals_another_drives_the_same_windows():
+    """A linear combination of one distance with coefficient 1, and a minimum-image
+    distance in a cell far larger than the molecule, are the distance itself: the
+    windows they drive follow the distance's trajectories, bit for bit for the first
+    (x + 1 * d is d), to rounding for the second (through fractional coordinates)."""
+    from mlpmf.colvars import LinearCombination
+
+    big = ((50.0, 0.0, 0.0), (0.0, 50.0, 0.0), (0.0, 0.0, 50.0))
+    settings = LangevinSettings(300.0, 2.0, 0.02)
+    runs = []
+    for cv in (Distance((0, 1)), LinearCombination(((0, 1),), (1.0,)),
+               Distance((0, 1), cell=big, pbc=(True, True, True))):  # fmt: skip
+        runs.append(run_umbrella_windows(
+            double_well_dimers(3), [UmbrellaBias(cv, c, 400.0) for c in (3.0, 3.2, 3.4)],
+            settings, 400, 50, 5, [np.random.default_rng(k) for k in range(3)],
+        ))  # fmt: skip
+    for a, b, c in zip(*runs, strict=True):
+        np.testing.assert_array_equal(a["cv"], b["cv"])
+        np.testing.assert_allclose(a["cv"], c["cv"], rtol=1e-9)

@@ -49,7 +49,6 @@ import torch
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from mlpmf.colvars import move_to_value, nearest_positions
 from mlpmf.dynamics import (
     LangevinSettings,
     UmbrellaBias,
@@ -67,6 +66,7 @@ from mlpmf.exploration import (
 from mlpmf.io import atomic_path
 from mlpmf.models import Committee
 from mlpmf.oracles import RobustOracle
+from mlpmf.placement import move_to_value, nearest_positions
 from mlpmf.training import CommitteeSettings, train_committee
 
 log = logging.getLogger(__name__)

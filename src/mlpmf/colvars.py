@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CV_KINDS = ("distance", "position", "angle", "dihedral", "signed_volume")
+CV_KINDS = (
+    "distance", "position", "angle", "dihedral", "signed_volume",
+    "difference_of_distances", "linear_combination", "coordination_number",
+)  # fmt: skip
 ATOM_COUNTS = {"distance": 2, "position": 1, "angle": 3, "dihedral": 4, "signed_volume": 4}
 AXES = {"x": 0, "y": 1, "z": 2}
 
@@ -40,6 +43,12 @@ def _norm(a: np.ndarray) -> np.ndarray:
     return np.sqrt(_dot(a, a))
 
 
+def _times(v: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``v @ matrix`` for 3-vectors along the last axis, element by element (a BLAS
+    product may round a batch differently from one vector)."""
+    return v[..., 0, None] * matrix[0] + v[..., 1, None] * matrix[1] + v[..., 2, None] * matrix[2]
+
+
 class CollectiveVariable:
     """What every CV gives: ``values`` and ``gradients`` of positions with any leading
     batch axes, (..., N, 3) -> (...) and (..., N, 3), so that the replicas of a batch
@@ -65,23 +74,37 @@ class CollectiveVariable:
 
 @dataclass(frozen=True)
 class Distance(CollectiveVariable):
-    """Distance between two atoms (Å), without periodic images.
-
-    MD here keeps positions unwrapped, so the plain difference is continuous.
+    """Distance between two atoms (Å). Without ``cell`` the plain difference (MD here
+    keeps positions unwrapped, so it is continuous); with ``cell`` (rows a, b, c in Å)
+    and ``pbc``, the minimum-image distance: the bond vector's fractional coordinates
+    along periodic directions are wrapped into [-1/2, 1/2) (exact for cells whose
+    angles are not far from 90 degrees, as for the minimum-image convention anywhere).
     """
 
     atoms: tuple[int, int]
     period: float | None = None
     unit: str = "Å"
+    cell: tuple[tuple[float, ...], ...] | None = None
+    pbc: tuple[bool, bool, bool] = (False, False, False)
+
+    def bond(self, positions: np.ndarray) -> np.ndarray:
+        """The vector from atom i to atom j (its minimum image with a cell)."""
+        i, j = self.atoms
+        bond = positions[..., j, :] - positions[..., i, :]
+        if self.cell is None or not any(self.pbc):
+            return bond
+        cell = np.array(self.cell, dtype=float)
+        fractional = _times(bond, np.linalg.inv(cell))
+        fractional = fractional - np.where(self.pbc, np.floor(fractional + 0.5), 0.0)
+        return _times(fractional, cell)
 
     def values(self, positions: np.ndarray) -> np.ndarray:
-        i, j = self.atoms
-        return _norm(positions[..., j, :] - positions[..., i, :])
+        return _norm(self.bond(positions))
 
     def gradients(self, positions: np.ndarray) -> np.ndarray:
         """The unit vector along the bond on atom j, its negative on i."""
         i, j = self.atoms
-        bond = positions[..., j, :] - positions[..., i, :]
+        bond = self.bond(positions)
         unit_vector = bond / _norm(bond)[..., None]
         gradient = np.zeros_like(positions)
         gradient[..., j, :] = unit_vector
@@ -210,14 +233,124 @@ class SignedVolume(CollectiveVariable):
         return gradient
 
 
-def make_colvar(settings: Mapping) -> CollectiveVariable:
-    """Build the CV described by the config's ``collective_variable`` section."""
+@dataclass(frozen=True)
+class LinearCombination(CollectiveVariable):
+    """sum_k c_k |r_(b_k) - r_(a_k)| over atom pairs (a_k, b_k), Å: PLUMED's ``COMBINE``
+    of ``DISTANCE``s. With pairs (D, H), (H, A) and coefficients (1, -1) it is the
+    difference of distances of a proton (or group) transfer or an SN2 substitution."""
+
+    pairs: tuple[tuple[int, int], ...]
+    coefficients: tuple[float, ...]
+    period: float | None = None
+    unit: str = "Å"
+
+    @property
+    def atoms(self) -> tuple[int, ...]:
+        return tuple(a for pair in self.pairs for a in pair)
+
+    def _bonds(self, positions):
+        first = np.array([i for i, _ in self.pairs])
+        second = np.array([j for _, j in self.pairs])
+        return positions[..., second, :] - positions[..., first, :]  # (..., pairs, 3)
+
+    def values(self, positions: np.ndarray) -> np.ndarray:
+        lengths = _norm(self._bonds(positions))
+        total = np.zeros(lengths.shape[:-1])
+        for k, c in enumerate(self.coefficients):  # in order: the same bits in any batch
+            total = total + c * lengths[..., k]
+        return total
+
+    def gradients(self, positions: np.ndarray) -> np.ndarray:
+        bonds = self._bonds(positions)
+        units = bonds / _norm(bonds)[..., None]
+        gradient = np.zeros_like(positions)
+        for k, ((i, j), c) in enumerate(zip(self.pairs, self.coefficients, strict=True)):
+            gradient[..., j, :] += c * units[..., k, :]
+            gradient[..., i, :] -= c * units[..., k, :]
+        return gradient
+
+
+def rational_switch(r: np.ndarray, r0: float, d0: float, n: int, m: int):
+    """PLUMED's rational switching function and its derivative in r:
+    s = (1 - x^n) / (1 - x^m), x = (r - d0) / r0; s = 1 for r <= d0. At x = 1, where
+    both vanish, the limit n / m with slope n (n - m) / (2 m r0)."""
+    x = (np.asarray(r, dtype=float) - d0) / r0
+    near = np.abs(x - 1.0) < 1e-6
+    safe = np.where(near, 0.5, np.maximum(x, 0.0))
+    xn, xm = safe**n, safe**m
+    value = (1.0 - xn) / (1.0 - xm)
+    slope = (-n * safe ** (n - 1) * (1.0 - xm) + m * safe ** (m - 1) * (1.0 - xn)) / (1.0 - xm) ** 2
+    limit_slope = n * (n - m) / (2.0 * m)
+    value = np.where(near, n / m + limit_slope * (x - 1.0), value)
+    slope = np.where(near, limit_slope, slope)
+    inside = x <= 0.0
+    return np.where(inside, 1.0, value), np.where(inside, 0.0, slope / r0)
+
+
+@dataclass(frozen=True)
+class CoordinationNumber(CollectiveVariable):
+    """sum over pairs of s(|r_j - r_i|), PLUMED's ``COORDINATION`` with its rational
+    switching function (:func:`rational_switch`): pairs i in ``atoms``, j in
+    ``other_atoms`` (i != j), or, without ``other_atoms``, every pair within ``atoms``
+    once. Dimensionless: how many bonds formed, how many waters round an ion."""
+
+    group: tuple[int, ...]
+    other_atoms: tuple[int, ...] = ()
+    r0_a: float = 1.5
+    d0_a: float = 0.0
+    n: int = 6
+    m: int = 12
+    period: float | None = None
+    unit: str = ""
+
+    @property
+    def atoms(self) -> tuple[int, ...]:
+        return self.group + tuple(a for a in self.other_atoms if a not in self.group)
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.other_atoms:
+            pairs = [(i, j) for i in self.group for j in self.other_atoms if i != j]
+        else:
+            pairs = [(a, b) for k, a in enumerate(self.group) for b in self.group[k + 1 :]]
+        return np.array([i for i, _ in pairs]), np.array([j for _, j in pairs])
+
+    def _switched(self, positions):
+        first, second = self.pairs()
+        bonds = positions[..., second, :] - positions[..., first, :]
+        lengths = _norm(bonds)
+        return bonds, lengths, rational_switch(lengths, self.r0_a, self.d0_a, self.n, self.m)
+
+    def values(self, positions: np.ndarray) -> np.ndarray:
+        switched = self._switched(positions)[2][0]
+        total = np.zeros(switched.shape[:-1])
+        for k in range(switched.shape[-1]):  # in order: the same bits in any batch
+            total = total + switched[..., k]
+        return total
+
+    def gradients(self, positions: np.ndarray) -> np.ndarray:
+        first, second = self.pairs()
+        bonds, lengths, (_, slope) = self._switched(positions)
+        along = (slope / lengths)[..., None] * bonds  # ds/dr_j for each pair
+        gradient = np.zeros_like(positions)
+        for k, (i, j) in enumerate(zip(first, second, strict=True)):
+            gradient[..., j, :] += along[..., k, :]
+            gradient[..., i, :] -= along[..., k, :]
+        return gradient
+
+
+def make_colvar(settings: Mapping, structure=None) -> CollectiveVariable:
+    """Build the CV described by the config's ``collective_variable`` section; a
+    minimum-image distance takes its cell from ``structure`` (an ASE Atoms)."""
     kind = settings["kind"]
     atoms = tuple(int(a) for a in settings["atoms"])
     if kind not in CV_KINDS:
         raise ValueError(
             f"collective_variable.kind: unknown CV {kind!r}; expected one of {CV_KINDS}"
         )
+    if kind in ("difference_of_distances", "linear_combination"):
+        return _linear_combination(kind, atoms, settings)
+    if kind == "coordination_number":
+        return _coordination_number(atoms, settings)
     if len(atoms) != ATOM_COUNTS[kind] or len(set(atoms)) != len(atoms):
         raise ValueError(
             f"collective_variable.atoms: {kind} needs {ATOM_COUNTS[kind]} distinct atoms, "
@@ -228,8 +361,68 @@ def make_colvar(settings: Mapping) -> CollectiveVariable:
         if axis not in AXES:
             raise ValueError(f"collective_variable.axis: expected one of x, y, z, got {axis!r}")
         return Position(atoms, axis)
+    if kind == "distance" and settings.get("minimum_image", False):
+        if structure is None or not any(structure.pbc):
+            raise ValueError(
+                "collective_variable.minimum_image: needs a structure with a periodic cell "
+                "(pbc and cell in the structure file)"
+            )
+        cell = tuple(tuple(float(v) for v in row) for row in structure.cell.array)
+        return Distance(atoms, cell=cell, pbc=tuple(bool(p) for p in structure.pbc))
     classes = {"distance": Distance, "angle": Angle, "dihedral": Dihedral}
     return classes.get(kind, SignedVolume)(atoms)
+
+
+def period_and_unit(settings: Mapping) -> tuple[float | None, str]:
+    """Period (None when not periodic) and unit of the CV ``settings`` describe, without
+    the structure that a minimum-image distance needs to be evaluated."""
+    cv = make_colvar({**settings, "minimum_image": False})
+    return cv.period, cv.unit
+
+
+def _linear_combination(kind: str, atoms: tuple[int, ...], settings: Mapping):
+    if kind == "difference_of_distances":
+        if len(atoms) != 4:
+            raise ValueError(
+                "collective_variable.atoms: difference_of_distances needs 4 atoms, a b c d "
+                f"for |r_b - r_a| - |r_d - r_c|, got {list(atoms)}"
+            )
+        coefficients = (1.0, -1.0)
+    else:
+        coefficients = tuple(float(c) for c in settings.get("coefficients", ()))
+        if len(atoms) < 2 or len(atoms) % 2 or len(coefficients) != len(atoms) // 2:
+            raise ValueError(
+                "collective_variable.coefficients: linear_combination needs atoms in pairs "
+                f"and one coefficient per pair; got {len(atoms)} atoms and "
+                f"{len(coefficients)} coefficients"
+            )
+    pairs = tuple((atoms[k], atoms[k + 1]) for k in range(0, len(atoms), 2))
+    if any(i == j for i, j in pairs):
+        raise ValueError(f"collective_variable.atoms: a pair of one atom with itself in {pairs}")
+    return LinearCombination(pairs, coefficients)
+
+
+def _coordination_number(atoms: tuple[int, ...], settings: Mapping) -> CoordinationNumber:
+    other = tuple(int(a) for a in settings.get("other_atoms", ()))
+    switching = {"r0_a": 1.5, "d0_a": 0.0, "n": 6, "m": 0, **settings.get("switching", {})}
+    n, m = int(switching["n"]), int(switching["m"]) or 2 * int(switching["n"])
+    if len(set(atoms)) != len(atoms) or len(set(other)) != len(other):
+        raise ValueError("collective_variable.atoms: repeated atoms in a coordination group")
+    if not other and len(atoms) < 2:
+        raise ValueError(
+            "collective_variable.other_atoms: a coordination number needs a second group, "
+            "or at least two atoms to pair within atoms"
+        )
+    if other and not any(i != j for i in atoms for j in other):
+        raise ValueError("collective_variable.other_atoms: no pair of distinct atoms")
+    if switching["r0_a"] <= 0 or n < 1 or m == n:
+        raise ValueError(
+            "collective_variable.switching: expected r0_a > 0, n >= 1 and m != n (m = 0 "
+            f"means 2n), got {switching}"
+        )
+    return CoordinationNumber(
+        atoms, other, float(switching["r0_a"]), float(switching["d0_a"]), n, m
+    )
 
 
 def periodic_difference(values, reference, period: float | None):
@@ -249,128 +442,3 @@ def effective_mass_amu(cv: CollectiveVariable, positions: np.ndarray, masses: Se
     gradient = cv.gradient(np.asarray(positions, dtype=float))
     inverse_mass = np.sum(np.sum(gradient**2, axis=1) / np.asarray(masses, dtype=float))
     return float(1.0 / inverse_mass)
-
-
-def move_to_value(
-    cv: CollectiveVariable,
-    positions: np.ndarray,
-    target: float,
-    iterations: int = 1000,
-    max_step_a: float = 0.05,
-    numbers: np.ndarray | None = None,
-    movable: np.ndarray | None = None,
-) -> np.ndarray:
-    """Displace ``positions`` until the CV equals ``target``.
-
-    With ``numbers`` (atomic numbers), a torsion or an angle is first set by turning
-    the whole bonded fragment on one side of its central bond rigidly (as a chemist
-    would, and as ASE's ``set_dihedral`` with a mask does), so no bond is strained;
-    ``movable`` (bool per atom) excludes fragments holding fixed atoms. Then (or
-    without ``numbers``, or where the bond is in a ring) Newton steps
-    ``x += d(target, xi) * grad(xi) / |grad(xi)|^2`` move the atoms the least distance
-    that changes the CV by the needed amount. Each step moves no atom more than
-    ``max_step_a``, so that a curved path (a torsion turning a hydrogen round its bond)
-    is followed without stretching bonds; for a linear CV the result is the same.
-    """
-    x = np.array(positions, dtype=float)
-    if numbers is not None:
-        x = _turn_fragment(cv, x, target, np.asarray(numbers), movable)
-    for _ in range(iterations):
-        deviation = float(periodic_difference(target, cv.value(x), cv.period))
-        if abs(deviation) < 1e-10:
-            break
-        gradient = cv.gradient(x)
-        step = deviation * gradient / np.sum(gradient**2)
-        largest = np.sqrt(np.max(np.sum(step**2, axis=1)))
-        x += step * min(1.0, max_step_a / largest)
-    return x
-
-
-BOND_TOLERANCE = 1.25  # bonded: closer than this times the sum of covalent radii
-
-
-def bonded_fragment(
-    numbers: np.ndarray, positions: np.ndarray, fixed: int, moving: int
-) -> np.ndarray | None:
-    """Indices of the atoms on ``moving``'s side of the ``fixed``-``moving`` bond in the
-    covalent bond graph, or None when the two are not bonded or the bond is in a ring
-    (no side can turn alone)."""
-    from ase.data import covalent_radii
-
-    radii = covalent_radii[numbers]
-    distances = np.linalg.norm(positions[:, None] - positions[None], axis=-1)
-    bonded = distances < BOND_TOLERANCE * (radii[:, None] + radii[None])
-    np.fill_diagonal(bonded, False)
-    if not bonded[fixed, moving]:
-        return None
-    bonded[fixed, moving] = bonded[moving, fixed] = False
-    seen, frontier = {moving}, [moving]
-    while frontier:
-        atom = frontier.pop()
-        for other in np.flatnonzero(bonded[atom]):
-            if other == fixed:
-                return None
-            if other not in seen:
-                seen.add(int(other))
-                frontier.append(int(other))
-    return np.array(sorted(seen))
-
-
-def _rotated(points: np.ndarray, centre: np.ndarray, axis: np.ndarray, degrees: float):
-    """``points`` turned by ``degrees`` about ``axis`` through ``centre`` (Rodrigues)."""
-    k = axis / np.linalg.norm(axis)
-    v = points - centre
-    angle = np.radians(degrees)
-    turned = v * np.cos(angle) + np.cross(k, v) * np.sin(angle)
-    return centre + turned + np.outer(v @ k, k) * (1.0 - np.cos(angle))
-
-
-def _turn_fragment(cv, x, target, numbers, movable) -> np.ndarray:
-    """Set a dihedral or angle by turning the fragment beyond its third (second) atom
-    rigidly; ``x`` unchanged when that is not possible."""
-    if isinstance(cv, Dihedral):
-        pivot, moving = cv.atoms[1], cv.atoms[2]
-        axis, centre = x[moving] - x[pivot], x[moving]
-    elif isinstance(cv, Angle):
-        pivot, moving = cv.atoms[1], cv.atoms[2]
-        axis = np.cross(x[cv.atoms[0]] - x[pivot], x[moving] - x[pivot])
-        centre = x[pivot]
-    else:
-        return x
-    if np.linalg.norm(axis) < 1e-6 or len(numbers) != len(x):
-        return x
-    fragment = bonded_fragment(numbers, x, pivot, moving)
-    if fragment is None or cv.atoms[0] in fragment:
-        return x
-    if movable is not None and not np.all(np.asarray(movable)[fragment]):
-        return x
-    change = float(periodic_difference(target, cv.value(x), cv.period))
-    for sign in (1.0, -1.0):
-        trial = x.copy()
-        trial[fragment] = _rotated(x[fragment], centre, axis, sign * change)
-        if abs(periodic_difference(target, cv.value(trial), cv.period)) < 0.5 * abs(change):
-            return trial
-    return x
-
-
-def nearest_positions(
-    cv: CollectiveVariable,
-    reference: np.ndarray,
-    numbers: np.ndarray,
-    frames: Sequence,
-    centers: Sequence[float],
-) -> list[np.ndarray]:
-    """For every centre, the positions of the frame (ASE Atoms with the same atoms as
-    ``numbers``) whose CV lies closest to it, or ``reference`` when no frame fits: a
-    starting point that is already equilibrated near the centre, so that moving the CV
-    onto it (:func:`move_to_value`) strains nothing. Frames of other systems are
-    skipped."""
-    usable = [f for f in frames if len(f) == len(numbers) and np.array_equal(f.numbers, numbers)]
-    if not usable:
-        return [np.array(reference, dtype=float) for _ in centers]
-    values = np.array([cv.value(f.positions) for f in usable])
-    starts = []
-    for center in centers:
-        distance = np.abs(periodic_difference(values, center, cv.period))
-        starts.append(np.array(usable[int(np.argmin(distance))].positions, dtype=float))
-    return starts

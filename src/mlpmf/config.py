@@ -15,7 +15,7 @@ import numpy as np
 from ase import Atoms
 from ase.io import read
 
-from mlpmf.colvars import make_colvar
+from mlpmf.colvars import make_colvar, period_and_unit
 from mlpmf.oracles import check_ase_settings
 
 
@@ -86,11 +86,13 @@ def check_study(config: Mapping) -> None:
     """Checks beyond the schema; raises ConfigError on the first problem found."""
     atoms = read_structure(config["system"]["structure"])
     num_atoms = len(atoms)
-    atom_lists = [
-        ("collective_variable.atoms", config["collective_variable"]["atoms"]),
-        ("system.fixed_atoms", config["system"]["fixed_atoms"]),
-    ] + [
-        (f"observables.{name}.atoms", spec["atoms"]) for name, spec in config["observables"].items()
+    cvs = [("collective_variable", config["collective_variable"])] + [
+        (f"observables.{name}", spec) for name, spec in config["observables"].items()
+    ]
+    atom_lists = [("system.fixed_atoms", config["system"]["fixed_atoms"])] + [
+        (f"{key}.{field}", spec.get(field, []))
+        for key, spec in cvs
+        for field in ("atoms", "other_atoms")
     ]
     for key, indices in atom_lists:
         bad = [i for i in indices if not 0 <= i < num_atoms]
@@ -122,11 +124,9 @@ def check_study(config: Mapping) -> None:
             f"oracle.method: {method!r} is not a method of the {kind} oracle; expected one "
             f"of {list(methods.get(kind, ()))} or null"
         )
-    for key, settings in [("collective_variable", config["collective_variable"])] + [
-        (f"observables.{name}", spec) for name, spec in config["observables"].items()
-    ]:
+    for key, settings in cvs:
         try:
-            make_colvar(settings)
+            make_colvar(settings, atoms)
         except ValueError as error:
             raise ConfigError(str(error).replace("collective_variable", key, 1)) from None
     for name, spec in config["observables"].items():
@@ -138,7 +138,7 @@ def check_study(config: Mapping) -> None:
         raise ConfigError("umbrella.centers: at least two windows are needed")
     window_spring_constants(config)
     edges = bin_edges(config)
-    periodic = make_colvar(config["collective_variable"]).period is not None
+    periodic = period_and_unit(config["collective_variable"])[0] is not None
     if not periodic and (edges[0] < centers.min() - 1e-9 or edges[-1] > centers.max() + 1e-9):
         raise ConfigError(
             f"free_energy.bins: [{edges[0]:g}, {edges[-1]:g}] reaches outside the window "

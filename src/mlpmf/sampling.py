@@ -28,7 +28,7 @@ from ase.calculators.calculator import CalculationFailed, Calculator, all_change
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.optimize import FIRE
 
-from mlpmf.colvars import CollectiveVariable, move_to_value, periodic_difference
+from mlpmf.colvars import CollectiveVariable, periodic_difference
 from mlpmf.config import settings_values
 from mlpmf.dynamics import (
     LangevinSettings,
@@ -37,6 +37,7 @@ from mlpmf.dynamics import (
     fixed_atom_mask,
     run_langevin,
 )
+from mlpmf.placement import move_to_value
 from mlpmf.units import kt_ev
 
 log = logging.getLogger(__name__)

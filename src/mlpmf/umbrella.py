@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from mlpmf.colvars import CollectiveVariable, move_to_value
+from mlpmf.colvars import CollectiveVariable
 from mlpmf.dynamics import (
     ForceField,
     LangevinSettings,
@@ -33,6 +33,7 @@ from mlpmf.dynamics import (
     own_calculators,
 )
 from mlpmf.io import atomic_path
+from mlpmf.placement import move_to_value
 from mlpmf.units import kt_ev
 
 log = logging.getLogger(__name__)

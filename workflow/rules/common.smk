@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 from snakemake.exceptions import WorkflowError
 
-from mlpmf.colvars import make_colvar
+from mlpmf.colvars import period_and_unit
 from mlpmf.config import (
     ConfigError,
     bin_edges,
@@ -96,7 +96,7 @@ def scan_centers():
 
 def cv_period():
     """Period of the study's CV (CV unit), or None when it is not periodic."""
-    return make_colvar(config["collective_variable"]).period
+    return period_and_unit(config["collective_variable"])[0]
 
 
 def observable_settings(wildcards):
@@ -205,7 +205,7 @@ def trust_metrics_input(wildcards):
 
 def cv_unit():
     """Unit of the study's CV."""
-    return make_colvar(config["collective_variable"]).unit
+    return period_and_unit(config["collective_variable"])[1]
 
 
 def final_targets():

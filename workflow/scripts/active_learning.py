@@ -32,7 +32,8 @@ settings = ActiveLearningSettings.from_config(
 )
 train = read_labelled_frames(snakemake.input.train)
 test = read_labelled_frames(snakemake.input.test)
-cv = make_colvar(params.collective_variable)
+system = load_system(params.system)
+cv = make_colvar(params.collective_variable, system)
 biases = [
     UmbrellaBias(cv, center, kappa)
     for center, kappa in zip(params.centers, params.spring_constants_kj_mol, strict=True)
@@ -50,7 +51,7 @@ result = run_active_learning(
     load_model(snakemake.input.model),
     train,
     test,
-    load_system(params.system),
+    system,
     biases,
     oracle,
     md,

@@ -12,8 +12,8 @@ from ase.io import read
 from mlpmf.colvars import make_colvar
 from mlpmf.plotting import plot_active_learning
 
-cv = make_colvar(snakemake.params.collective_variable)
 initial = read(snakemake.input.initial, index=":")
+cv = make_colvar(snakemake.params.collective_variable, initial[0] if initial else None)
 figure = plot_active_learning(
     pd.read_csv(snakemake.input.disagreement),
     pd.read_csv(snakemake.input.iterations),

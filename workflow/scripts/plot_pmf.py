@@ -6,16 +6,15 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import pandas as pd
 
-from mlpmf.colvars import make_colvar
+from mlpmf.colvars import period_and_unit
 from mlpmf.io import read_json, read_reference_pmf
 from mlpmf.oracles import double_well_exact_pmf
 from mlpmf.plotting import plot_pmfs, plot_window_histograms
 
 params = snakemake.params
 cv_settings = params.collective_variable
-cv_label = (
-    f"{cv_settings['kind']} of atoms {cv_settings['atoms']} ({make_colvar(cv_settings).unit})"
-)
+unit = period_and_unit(cv_settings)[1]
+cv_label = f"{cv_settings['kind']} of atoms {cv_settings['atoms']}" + (f" ({unit})" if unit else "")
 pmfs = {name: pd.read_csv(snakemake.input[name]) for name in ("wham", "mbar")}
 if "reference_pmf" in snakemake.input.keys():
     mirrored = params.reference["pmf_mirrored"]

@@ -14,7 +14,7 @@ from mlpmf.rates import barrier_and_rate, periodic_path_barriers
 
 params = snakemake.params
 structure = read(snakemake.input.structure)
-cv = make_colvar(params.collective_variable)
+cv = make_colvar(params.collective_variable, structure)
 mass = effective_mass_amu(cv, structure.positions, structure.get_masses())
 
 

@@ -20,10 +20,11 @@ params = snakemake.params
 rng = np.random.default_rng(params.seed)
 oracle = make_robust_oracle(params.oracle)
 settings = DatasetSettings.from_config(params.dataset)
+system = load_system(params.system)
 data = sample_reference(
-    load_system(params.system),
+    system,
     oracle.as_calculator(),
-    make_colvar(params.collective_variable),
+    make_colvar(params.collective_variable, system),
     params.scan_centers,
     settings,
     rng,

@@ -24,10 +24,11 @@ import pandas as pd
 import torch
 from ase.io import read
 
-from mlpmf.colvars import make_colvar, nearest_positions, periodic_difference
+from mlpmf.colvars import make_colvar, periodic_difference
 from mlpmf.config import WindowSettings, load_system
 from mlpmf.dynamics import LangevinSettings, SimulationError, UmbrellaBias, own_calculators
 from mlpmf.io import write_table
+from mlpmf.placement import nearest_positions
 from mlpmf.trust import window_failure_message
 from mlpmf.umbrella import WindowCheckpoint, run_umbrella_windows
 
@@ -38,7 +39,7 @@ params = snakemake.params
 windows = params.windows
 umbrella = WindowSettings.from_config(params.umbrella)
 replicas = [load_system(params.system) for _ in windows]
-cv = make_colvar(params.collective_variable)
+cv = make_colvar(params.collective_variable, replicas[0])
 if "frames" in snakemake.input.keys():  # start from equilibrated training frames
     starts = nearest_positions(
         cv,
@@ -101,7 +102,9 @@ try:
         umbrella.record_every,
         [np.random.default_rng(w["seed"]) for w in windows],
         force_field,
-        observables={name: make_colvar(spec) for name, spec in params.observables.items()},
+        observables={
+            name: make_colvar(spec, replicas[0]) for name, spec in params.observables.items()
+        },
         checkpoints=checkpoints,
         progress_label="windows " + ", ".join(w["window"] for w in windows),
         exchange_every=umbrella.exchange_every,

@@ -1,0 +1,134 @@
+"""Placing a structure on a collective variable: moving a CV to a target value without
+straining bonds (turning a bonded fragment rigidly, then least-distance Newton steps),
+and choosing, for every window centre, the frame that already lies closest to it."""
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mlpmf.colvars import Angle, CollectiveVariable, Dihedral, periodic_difference
+
+
+def move_to_value(
+    cv: CollectiveVariable,
+    positions: np.ndarray,
+    target: float,
+    iterations: int = 1000,
+    max_step_a: float = 0.05,
+    numbers: np.ndarray | None = None,
+    movable: np.ndarray | None = None,
+) -> np.ndarray:
+    """Displace ``positions`` until the CV equals ``target``.
+
+    With ``numbers`` (atomic numbers), a torsion or an angle is first set by turning
+    the whole bonded fragment on one side of its central bond rigidly (as a chemist
+    would, and as ASE's ``set_dihedral`` with a mask does), so no bond is strained;
+    ``movable`` (bool per atom) excludes fragments holding fixed atoms. Then (or
+    without ``numbers``, or where the bond is in a ring) Newton steps
+    ``x += d(target, xi) * grad(xi) / |grad(xi)|^2`` move the atoms the least distance
+    that changes the CV by the needed amount. Each step moves no atom more than
+    ``max_step_a``, so that a curved path (a torsion turning a hydrogen round its bond)
+    is followed without stretching bonds; for a linear CV the result is the same.
+    """
+    x = np.array(positions, dtype=float)
+    if numbers is not None:
+        x = _turn_fragment(cv, x, target, np.asarray(numbers), movable)
+    for _ in range(iterations):
+        deviation = float(periodic_difference(target, cv.value(x), cv.period))
+        if abs(deviation) < 1e-10:
+            break
+        gradient = cv.gradient(x)
+        step = deviation * gradient / np.sum(gradient**2)
+        largest = np.sqrt(np.max(np.sum(step**2, axis=1)))
+        x += step * min(1.0, max_step_a / largest)
+    return x
+
+
+BOND_TOLERANCE = 1.25  # bonded: closer than this times the sum of covalent radii
+
+
+def bonded_fragment(
+    numbers: np.ndarray, positions: np.ndarray, fixed: int, moving: int
+) -> np.ndarray | None:
+    """Indices of the atoms on ``moving``'s side of the ``fixed``-``moving`` bond in the
+    covalent bond graph, or None when the two are not bonded or the bond is in a ring
+    (no side can turn alone)."""
+    from ase.data import covalent_radii
+
+    radii = covalent_radii[numbers]
+    distances = np.linalg.norm(positions[:, None] - positions[None], axis=-1)
+    bonded = distances < BOND_TOLERANCE * (radii[:, None] + radii[None])
+    np.fill_diagonal(bonded, False)
+    if not bonded[fixed, moving]:
+        return None
+    bonded[fixed, moving] = bonded[moving, fixed] = False
+    seen, frontier = {moving}, [moving]
+    while frontier:
+        atom = frontier.pop()
+        for other in np.flatnonzero(bonded[atom]):
+            if other == fixed:
+                return None
+            if other not in seen:
+                seen.add(int(other))
+                frontier.append(int(other))
+    return np.array(sorted(seen))
+
+
+def _rotated(points: np.ndarray, centre: np.ndarray, axis: np.ndarray, degrees: float):
+    """``points`` turned by ``degrees`` about ``axis`` through ``centre`` (Rodrigues)."""
+    k = axis / np.linalg.norm(axis)
+    v = points - centre
+    angle = np.radians(degrees)
+    turned = v * np.cos(angle) + np.cross(k, v) * np.sin(angle)
+    return centre + turned + np.outer(v @ k, k) * (1.0 - np.cos(angle))
+
+
+def _turn_fragment(cv, x, target, numbers, movable) -> np.ndarray:
+    """Set a dihedral or angle by turning the fragment beyond its third (second) atom
+    rigidly; ``x`` unchanged when that is not possible."""
+    if isinstance(cv, Dihedral):
+        pivot, moving = cv.atoms[1], cv.atoms[2]
+        axis, centre = x[moving] - x[pivot], x[moving]
+    elif isinstance(cv, Angle):
+        pivot, moving = cv.atoms[1], cv.atoms[2]
+        axis = np.cross(x[cv.atoms[0]] - x[pivot], x[moving] - x[pivot])
+        centre = x[pivot]
+    else:
+        return x
+    if np.linalg.norm(axis) < 1e-6 or len(numbers) != len(x):
+        return x
+    fragment = bonded_fragment(numbers, x, pivot, moving)
+    if fragment is None or cv.atoms[0] in fragment:
+        return x
+    if movable is not None and not np.all(np.asarray(movable)[fragment]):
+        return x
+    change = float(periodic_difference(target, cv.value(x), cv.period))
+    for sign in (1.0, -1.0):
+        trial = x.copy()
+        trial[fragment] = _rotated(x[fragment], centre, axis, sign * change)
+        if abs(periodic_difference(target, cv.value(trial), cv.period)) < 0.5 * abs(change):
+            return trial
+    return x
+
+
+def nearest_positions(
+    cv: CollectiveVariable,
+    reference: np.ndarray,
+    numbers: np.ndarray,
+    frames: Sequence,
+    centers: Sequence[float],
+) -> list[np.ndarray]:
+    """For every centre, the positions of the frame (ASE Atoms with the same atoms as
+    ``numbers``) whose CV lies closest to it, or ``reference`` when no frame fits: a
+    starting point that is already equilibrated near the centre, so that moving the CV
+    onto it (:func:`move_to_value`) strains nothing. Frames of other systems are
+    skipped."""
+    usable = [f for f in frames if len(f) == len(numbers) and np.array_equal(f.numbers, numbers)]
+    if not usable:
+        return [np.array(reference, dtype=float) for _ in centers]
+    values = np.array([cv.value(f.positions) for f in usable])
+    starts = []
+    for center in centers:
+        distance = np.abs(periodic_difference(values, center, cv.period))
+        starts.append(np.array(usable[int(np.argmin(distance))].positions, dtype=float))
+    return starts
