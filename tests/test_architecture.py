@@ -10,8 +10,8 @@ LIBRARY = Path(__file__).resolve().parents[1] / "src" / "mlpmf"
 FLOORS = {
     1: {"descriptors", "neighbours", "timeseries", "readers", "io", "checkpoint", "units",
         "provenance"},
-    2: {"models", "oracles", "estimators", "diagnostics", "reweighting", "colvars", "placement",
-        "config", "dataset", "trust"},
+    2: {"models", "oracles", "estimators", "estimators2d", "diagnostics", "reweighting",
+        "colvars", "placement", "config", "dataset", "trust"},
     3: {"training", "gaussian_process", "evaluation", "calculator", "dynamics", "umbrella",
         "rates", "plotting"},
     4: {"sampling", "exploration", "active_learning"},
