@@ -9,6 +9,7 @@ are then taken on the circle.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -93,10 +94,16 @@ class Distance(CollectiveVariable):
         bond = positions[..., j, :] - positions[..., i, :]
         if self.cell is None or not any(self.pbc):
             return bond
-        cell = np.array(self.cell, dtype=float)
-        fractional = _times(bond, np.linalg.inv(cell))
+        cell, inverse = self._cell_and_inverse
+        fractional = _times(bond, inverse)
         fractional = fractional - np.where(self.pbc, np.floor(fractional + 0.5), 0.0)
         return _times(fractional, cell)
+
+    @cached_property
+    def _cell_and_inverse(self) -> tuple[np.ndarray, np.ndarray]:
+        """Built once, not at every MD step."""
+        cell = np.array(self.cell, dtype=float)
+        return cell, np.linalg.inv(cell)
 
     def values(self, positions: np.ndarray) -> np.ndarray:
         return _norm(self.bond(positions))
@@ -249,9 +256,14 @@ class LinearCombination(CollectiveVariable):
         return tuple(a for pair in self.pairs for a in pair)
 
     def _bonds(self, positions):
-        first = np.array([i for i, _ in self.pairs])
-        second = np.array([j for _, j in self.pairs])
-        return positions[..., second, :] - positions[..., first, :]  # (..., pairs, 3)
+        first, second = self._ends
+        return positions[..., second, :] - positions[..., first, :]
+
+    @cached_property
+    def _ends(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.array([i for i, _ in self.pairs]), np.array(
+            [j for _, j in self.pairs]
+        )  # (..., pairs, 3)
 
     def values(self, positions: np.ndarray) -> np.ndarray:
         lengths = _norm(self._bonds(positions))
@@ -307,7 +319,9 @@ class CoordinationNumber(CollectiveVariable):
     def atoms(self) -> tuple[int, ...]:
         return self.group + tuple(a for a in self.other_atoms if a not in self.group)
 
-    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+    @cached_property
+    def _pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Both ends of every counted pair, built once (a group of n atoms has n^2 / 2)."""
         if self.other_atoms:
             pairs = [(i, j) for i in self.group for j in self.other_atoms if i != j]
         else:
@@ -315,7 +329,7 @@ class CoordinationNumber(CollectiveVariable):
         return np.array([i for i, _ in pairs]), np.array([j for _, j in pairs])
 
     def _switched(self, positions):
-        first, second = self.pairs()
+        first, second = self._pairs
         bonds = positions[..., second, :] - positions[..., first, :]
         lengths = _norm(bonds)
         return bonds, lengths, rational_switch(lengths, self.r0_a, self.d0_a, self.n, self.m)
@@ -328,7 +342,7 @@ class CoordinationNumber(CollectiveVariable):
         return total
 
     def gradients(self, positions: np.ndarray) -> np.ndarray:
-        first, second = self.pairs()
+        first, second = self._pairs
         bonds, lengths, (_, slope) = self._switched(positions)
         along = (slope / lengths)[..., None] * bonds  # ds/dr_j for each pair
         gradient = np.zeros_like(positions)

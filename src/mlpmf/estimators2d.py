@@ -204,6 +204,15 @@ def collapse_samples_2d(samples, centers, spring_constants, temperature_k, bin_e
     return CollapsedSamples(points, counts, u_kx, sample_points)
 
 
+def _bin_index(points, bin_edges, periods):
+    """Flat 2D bin of every point (row-major over the bins) and whether it is inside."""
+    shape = (len(bin_edges[0]) - 1, len(bin_edges[1]) - 1)
+    idx = [np.digitize(_wrap(points[:, d], periods[d], bin_edges[d][0]), bin_edges[d]) - 1
+           for d in range(2)]  # fmt: skip
+    inside = (idx[0] >= 0) & (idx[0] < shape[0]) & (idx[1] >= 0) & (idx[1] < shape[1])
+    return idx[0] * shape[1] + idx[1], inside
+
+
 def bin_samples_2d(samples, centers, spring_constants, temperature_k, bin_edges,
                    periods: Periods) -> CollapsedSamples:  # fmt: skip
     """WHAM's points in 2D: the bin centres, with each window's 2D histogram; samples
@@ -211,11 +220,8 @@ def bin_samples_2d(samples, centers, spring_constants, temperature_k, bin_edges,
     shape = (len(bin_edges[0]) - 1, len(bin_edges[1]) - 1)
     sample_points = []
     for s in samples:
-        s = np.asarray(s, float)
-        idx = [np.digitize(_wrap(s[:, d], periods[d], bin_edges[d][0]), bin_edges[d]) - 1
-               for d in range(2)]  # fmt: skip
-        inside = (idx[0] >= 0) & (idx[0] < shape[0]) & (idx[1] >= 0) & (idx[1] < shape[1])
-        sample_points.append(idx[0][inside] * shape[1] + idx[1][inside])
+        flat, inside = _bin_index(np.asarray(s, float), bin_edges, periods)
+        sample_points.append(flat[inside])
     size = shape[0] * shape[1]
     counts = np.array([np.bincount(p, minlength=size) for p in sample_points], float)
     if np.any(counts.sum(1) == 0):
@@ -233,13 +239,12 @@ def _binned(f, data: CollapsedSamples, weights, bin_edges, periods, temperature_
     log_d = logsumexp(np.log(data.n_k)[:, None] + f[:, None] - data.u_kx, axis=0)
     with np.errstate(divide="ignore"):
         log_p = np.log(weights) - log_d
-    idx = [np.digitize(_wrap(data.points[:, d], periods[d], bin_edges[d][0]), bin_edges[d]) - 1
-           for d in range(2)]  # fmt: skip
-    inside = (idx[0] >= 0) & (idx[0] < shape[0]) & (idx[1] >= 0) & (idx[1] < shape[1])
+    flat, inside = _bin_index(data.points, bin_edges, periods)
     inside &= np.isfinite(log_p)
     shift = log_p[inside].max()
-    flat = idx[0][inside] * shape[1] + idx[1][inside]
-    totals = np.bincount(flat, weights=np.exp(log_p[inside] - shift), minlength=shape[0] * shape[1])
+    totals = np.bincount(
+        flat[inside], weights=np.exp(log_p[inside] - shift), minlength=shape[0] * shape[1]
+    )
     areas = np.outer(np.diff(bin_edges[0]), np.diff(bin_edges[1]))
     with np.errstate(divide="ignore"):
         free = -(np.log(totals.reshape(shape)) + shift - np.log(areas)) * kt_kj_mol(temperature_k)
@@ -267,11 +272,8 @@ def _estimate(data, bin_edges, periods, temperature_k, bootstrap_samples, seed) 
             normalised = [_normalise(r, areas, temperature_k) for r in replicas]
             error = np.nanstd(normalised, axis=0, ddof=1)
         error[np.isnan(free)] = np.nan
-    counts = np.zeros(free.size)
-    idx = [np.digitize(_wrap(data.points[:, d], periods[d], bin_edges[d][0]), bin_edges[d]) - 1
-           for d in range(2)]  # fmt: skip
-    inside = (idx[0] >= 0) & (idx[0] < free.shape[0]) & (idx[1] >= 0) & (idx[1] < free.shape[1])
-    np.add.at(counts, idx[0][inside] * free.shape[1] + idx[1][inside], data.point_weights[inside])
+    flat, inside = _bin_index(data.points, bin_edges, periods)
+    counts = np.bincount(flat[inside], weights=data.point_weights[inside], minlength=free.size)
     centres = [0.5 * (e[1:] + e[:-1]) for e in bin_edges]
     return PMF2D(centres[0], centres[1], free, error, counts.reshape(free.shape).astype(int), f,
                  bin_edges, temperature_k, replicas)  # fmt: skip
