@@ -14,7 +14,7 @@ FLOORS = {
         "colvars", "placement", "config", "dataset", "trust"},
     3: {"training", "gaussian_process", "evaluation", "calculator", "dynamics", "umbrella",
         "rates", "plotting"},
-    4: {"sampling", "exploration", "active_learning"},
+    4: {"sampling", "exploration", "active_learning", "transmission"},
     5: {"cli"},
 }  # fmt: skip
 FLOOR = {module: floor for floor, modules in FLOORS.items() for module in modules}

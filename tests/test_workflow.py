@@ -39,10 +39,12 @@ def rms_error_kt(table):
 
 
 def oracle_study_config():
-    """The double-well study, recording its own CV as an unbiased observable too."""
+    """The double-well study, recording its own CV as an unbiased observable too, with
+    the reactive-flux transmission coefficient."""
     config = double_well_study()
     bins = config["free_energy"]["bins"]
     config["observables"] = {"bond": {"kind": "distance", "atoms": [0, 1], "bins": bins}}
+    config["transmission"] = {"enabled": True, "shots": 48, "shot_length_fs": 400.0}
     return config
 
 
@@ -118,9 +120,29 @@ def test_oracle_rate_matches_exact_transition_state_theory(oracle_study):
         r, exact_pmf(r), np.zeros_like(r), 300.0, [2.5, 3.0], [3.4, 3.9], reduced_mass
     )
     assert rates["effective_mass_amu"] == pytest.approx(reduced_mass, rel=1e-3)
-    deviation = abs(rates["rate_constant_per_s"] - exact["rate_constant_per_s"])
-    assert deviation < 2 * rates["rate_constant_uncertainty_per_s"]
+    deviation = abs(rates["tst_rate_constant_per_s"] - exact["rate_constant_per_s"])
+    assert deviation < 2 * rates["tst_rate_constant_uncertainty_per_s"]
     assert 0 < rates["kramers_transmission"] < 1
+
+
+def test_reactive_flux_transmission_multiplies_the_tst_rate(oracle_study):
+    """kappa from shots off the barrier top: below 1 (the dimer recrosses), and at this
+    low friction (0.01/fs, near the energy-diffusion turnover) no higher than Kramers'
+    spatial-diffusion value, which neglects the slow energy exchange that makes
+    trajectories come back."""
+    results, _ = oracle_study
+    rates = json.loads((results / "free_energy/rates.json").read_text())
+    flux = json.loads((results / "free_energy/transmission.json").read_text())
+    kappa, error = rates["kappa"], rates["kappa_uncertainty"]
+    assert (kappa, error) == (flux["kappa"], flux["kappa_uncertainty"])
+    assert flux["dividing_surface_cv"] == rates["transition_state_cv"]
+    assert flux["kappa_t"][0] == 1.0 and 0.0 < error < 0.1
+    assert 0.3 < kappa < 1.0 - 2 * error
+    assert kappa < rates["kramers_transmission"] + 3 * error
+    assert rates["rate_constant_per_s"] == pytest.approx(kappa * rates["tst_rate_constant_per_s"])
+    low, high = rates["rate_constant_interval_per_s"]
+    assert low < rates["rate_constant_per_s"] < high
+    assert (results / "plots/transmission.png").stat().st_size > 10_000
 
 
 def test_report_is_built(oracle_study, tmp_path):

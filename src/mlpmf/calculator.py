@@ -1,6 +1,9 @@
-"""The committee as an ASE calculator."""
+"""The committee as an ASE calculator and as a batched force field, and the force field
+that drives a study's MD."""
 
 import copy
+import logging
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -11,9 +14,13 @@ from mlpmf.models import (
     Committee,
     GaussianProcess,
     dpgen_force_deviation,
+    load_model,
     max_pairwise_force_difference,
+    resolve_device,
 )
 from mlpmf.neighbours import PairTopology
+
+log = logging.getLogger(__name__)
 
 COMMITTEE_PROPERTIES = [
     "energy",
@@ -216,3 +223,35 @@ class ExternalCommittee(Calculator):
                 energy_spread=float(energies.std()),
                 member_energies=energies,
             )
+
+
+def study_force_field(
+    potential: str,
+    replicas: list,
+    model_path: str | None = None,
+    oracle: dict | None = None,
+    external_potential: list | None = None,
+    precision: str = "float64",
+    device: str = "cpu",
+) -> tuple[Callable, int]:
+    """The force field that drives a study's MD (windows, reactive-flux shots): the
+    trained MLIP (``potential`` committee or gaussian_process) batched over the
+    replicas, the user's ASE calculators (``ase``; several act as a committee) or the
+    oracle, where every replica gets its own calculator. Returns the force field for
+    :func:`mlpmf.dynamics.integrate` and the number of committee members (0 for one)."""
+    from mlpmf.dynamics import own_calculators
+    from mlpmf.oracles import external_calculators, make_robust_oracle
+
+    if potential == "ase":
+        for atoms in replicas:
+            atoms.calc = ExternalCommittee(external_calculators(external_potential))
+        members = len(external_potential)
+        return own_calculators, members if members > 1 else 0
+    if potential == "oracle":
+        for atoms in replicas:  # an SCF that fails even on its retry stops the MD
+            atoms.calc = make_robust_oracle(oracle).as_calculator()
+        return own_calculators, 0
+    model = load_model(model_path).to(resolve_device(device))
+    log.info("%s runs on %s", model.kind, model.device)
+    members = model.num_members
+    return BatchedCommittee(model, getattr(torch, precision)), members if members > 1 else 0

@@ -56,18 +56,42 @@ class DoubleWellBond(Calculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        positions = self.atoms.positions
-        bond = positions[1] - positions[0]
-        r = float(np.linalg.norm(bond))
-        barrier = self.parameters.barrier_ev
-        width = self.parameters.half_width
-        s = (r - self.parameters.r_mid) / width
-        energy = barrier * (s * s - 1.0) ** 2
-        dv_dr = 4.0 * barrier * s * (s * s - 1.0) / width
-        forces = np.zeros_like(positions)
-        forces[1] = -dv_dr * bond / r
-        forces[0] = -forces[1]
+        p = self.parameters
+        energy, forces = double_well_energy_forces(
+            self.atoms.positions, p.barrier_ev, p.r_mid, p.half_width
+        )
         self.results = {"energy": energy, "free_energy": energy, "forces": forces}
+
+
+def double_well_energy_forces(
+    positions: np.ndarray, barrier_ev: float, r_mid: float, half_width: float
+) -> tuple[float, np.ndarray]:
+    """Energy (eV) and forces (eV/Å) of :class:`DoubleWellBond` at ``positions``."""
+    bond = positions[1] - positions[0]
+    r = float(np.linalg.norm(bond))
+    s = (r - r_mid) / half_width
+    energy = barrier_ev * (s * s - 1.0) ** 2
+    dv_dr = 4.0 * barrier_ev * s * (s * s - 1.0) / half_width
+    forces = np.zeros_like(positions)
+    forces[1] = -dv_dr * bond / r
+    forces[0] = -forces[1]
+    return energy, forces
+
+
+def double_well_force_field(barrier_ev: float = 0.15, r_mid: float = 3.2, half_width: float = 0.45):
+    """:class:`DoubleWellBond` as a force field for :func:`mlpmf.dynamics.integrate`:
+    many replicas without an ASE calculator each (long validation runs)."""
+
+    def evaluate(structures, _disagreement: bool = True) -> list[dict]:
+        results = []
+        for atoms in structures:
+            energy, forces = double_well_energy_forces(
+                atoms.positions, barrier_ev, r_mid, half_width
+            )
+            results.append({"energy": energy, "forces": forces})
+        return results
+
+    return evaluate
 
 
 def double_well_exact_pmf(

@@ -208,3 +208,28 @@ def plot_active_learning(
     ax.set_ylabel("training frames")
     ax.legend(fontsize="x-small")
     return figure
+
+
+def plot_transmission(result: Mapping):
+    """kappa(t) of a reactive-flux run with its one-standard-error band, the plateau's
+    range and value, and the rates it multiplies."""
+    time = np.asarray(result["time_fs"])
+    kappa = np.asarray(result["kappa_t"])
+    error = np.asarray(result["kappa_t_uncertainty"])
+    figure, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
+    line = ax.plot(time, kappa, label="kappa(t)")[0]
+    ax.fill_between(time, kappa - error, kappa + error, color=line.get_color(), alpha=0.3)
+    plateau = time >= result["plateau_from_fs"]
+    ax.plot(time[plateau], np.full(plateau.sum(), result["kappa"]), "k-", lw=2,
+            label=f"plateau {result['kappa']:.3f} ± {result['kappa_uncertainty']:.3f}")  # fmt: skip
+    ax.axhline(1.0, color="grey", ls=":", lw=1, label="TST (no recrossing)")
+    ax.set_xlabel("time after leaving the dividing surface (fs)")
+    ax.set_ylabel("transmission coefficient kappa(t)")
+    ax.set_ylim(0.0, 1.1)
+    ax.set_title(
+        f"{result['shots']} shots from {result['configurations']} configurations, "
+        f"friction {result['friction_per_fs']:g}/fs",
+        fontsize=10,
+    )
+    ax.legend(loc="upper right")
+    return figure

@@ -234,3 +234,29 @@ def periodic_path_barriers(
         for path, error in zip(paths, spread, strict=True):
             path["barrier_uncertainty_kj_mol"] = float(error)
     return paths
+
+
+def counted_rate(
+    series: Sequence[np.ndarray],
+    reactant: Sequence[float],
+    product: Sequence[float],
+    timestep_fs: float,
+) -> tuple[float, int]:
+    """The reactant -> product rate constant (1/s) counted from unbiased CV time series
+    (one per trajectory, one value per ``timestep_fs``): a trajectory belongs to the
+    basin whose interval (the core, [lo, hi]) it entered last; the rate is the number of
+    reactant -> product changes over the time spent belonging to the reactant. Returns
+    it and the number of transitions (its relative error is about 1/sqrt of it)."""
+    transitions, reactant_steps = 0, 0
+    for values in series:
+        values = np.asarray(values, dtype=float)
+        core = np.full(len(values), -1)
+        core[(values >= reactant[0]) & (values <= reactant[1])] = 0
+        core[(values >= product[0]) & (values <= product[1])] = 1
+        last_entry = np.maximum.accumulate(np.where(core >= 0, np.arange(len(values)), -1))
+        state = np.where(last_entry >= 0, core[np.maximum(last_entry, 0)], -1)
+        reactant_steps += int(np.sum(state == 0))
+        transitions += int(np.sum((state[1:] == 1) & (state[:-1] == 0)))
+    if reactant_steps == 0:
+        raise ValueError(f"no step in the reactant core {list(reactant)}")
+    return transitions / (reactant_steps * timestep_fs * 1e-15), transitions

@@ -37,6 +37,7 @@ def stage_seeds():
         "reweight_observable": child_seed(config["seed"], 4),
         "train_gaussian_process": child_seed(config["seed"], 5),
         "active_learning": child_seed(config["seed"], 6),
+        "transmission": child_seed(config["seed"], 7),
     }
     for window, center, kappa in zip(WINDOWS, CENTERS, SPRING_CONSTANTS, strict=True):
         seeds[f"umbrella_window_{window}"] = window_seed(config["seed"], center, kappa)
@@ -270,6 +271,13 @@ def trust_statement():
     )
 
 
+def transmission_inputs(wildcards):
+    """The reactive-flux transmission coefficient, when the study asks for it."""
+    if config["transmission"]["enabled"]:
+        return {"transmission": f"{RESULTS}/free_energy/transmission.json"}
+    return {}
+
+
 def report_headline():
     """What a user came for, for the report's front page: barrier and rate with their
     errors, the reference comparison and any diagnostics warning, once written. Read
@@ -285,7 +293,13 @@ def report_headline():
             f"Barrier {r['barrier_kj_mol']:.1f} ± {r['barrier_uncertainty_kj_mol']:.1f} "
             f"kJ/mol (MBAR, at {r['transition_state_cv']:g} {cv_unit()})"
         ]
-        if r.get("rate_constant_per_s") is not None:
+        if "kappa" in r:
+            parts.append(
+                f"rate constant {r['rate_constant_per_s']:.3g} 1/s (transmission "
+                f"coefficient {r['kappa']:.2f} ± {r['kappa_uncertainty']:.2f} by reactive "
+                f"flux, times TST's {r['tst_rate_constant_per_s']:.3g} 1/s)"
+            )
+        elif r.get("rate_constant_per_s") is not None:
             parts.append(f"TST rate constant {r['rate_constant_per_s']:.3g} 1/s")
         if "rate_constant_interval_per_s" in r:
             low, high = r["rate_constant_interval_per_s"]

@@ -71,9 +71,49 @@ rule diagnostics:
         "../scripts/diagnostics.py"
 
 
+rule transmission:
+    input:
+        unpack(window_inputs),
+        pmf=f"{RESULTS}/free_energy/pmf_mbar.csv",
+    output:
+        result=report(
+            f"{RESULTS}/free_energy/transmission.json",
+            caption="../report/transmission.rst",
+            category="Free energy",
+        ),
+        plot=report(
+            f"{RESULTS}/plots/transmission.png",
+            caption="../report/transmission.rst",
+            category="Free energy",
+        ),
+    log:
+        f"logs/transmission/{STUDY}.log",
+    conda:
+        "../../envs/mlpmf.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        system=config["system"],
+        potential=config["potential"],
+        external_potential=config["external_potential"],
+        oracle=config["oracle"],
+        collective_variable=config["collective_variable"],
+        temperature_k=config["temperature_k"],
+        umbrella=window_md_settings(),
+        spring_constants_kj_mol=SPRING_CONSTANTS.tolist(),
+        rates=config["rates"],
+        transmission=config["transmission"],
+        seed=SEEDS["transmission"],
+    script:
+        "../scripts/transmission.py"
+
+
 rule rates:
     input:
         unpack(reference_barrier_inputs),
+        unpack(transmission_inputs),
         mbar=f"{RESULTS}/free_energy/pmf_mbar.csv",
         mbar_bootstrap=f"{RESULTS}/free_energy/pmf_mbar_bootstrap.npy",
         wham=f"{RESULTS}/free_energy/pmf_wham.csv",

@@ -77,6 +77,28 @@ if len(members) > 1:  # the committee's members, each PMF reweighted to its pote
     result["rate_constant_model_range_per_s"] = [float(rates.min()), float(rates.max())]
     rows.append(("MBAR, committee members' spread", result["barrier_kj_mol"],
                  result["barrier_model_uncertainty_kj_mol"]))  # fmt: skip
+if "transmission" in snakemake.input.keys():  # kappa x k_TST: the rate of the dynamics
+    flux = read_json(snakemake.input.transmission)
+    kappa, kappa_error = flux["kappa"], flux["kappa_uncertainty"]
+    tst = result["rate_constant_per_s"]
+    relative = np.hypot(result["rate_constant_uncertainty_per_s"] / tst, kappa_error / kappa)
+    low, high = result.get("rate_constant_interval_per_s", [tst, tst])
+    if "rate_constant_interval_per_s" in result:
+        result["tst_rate_constant_interval_per_s"] = [low, high]
+    result.update(
+        kappa=kappa,
+        kappa_uncertainty=kappa_error,
+        tst_rate_constant_per_s=tst,
+        tst_rate_constant_uncertainty_per_s=result["rate_constant_uncertainty_per_s"],
+        rate_constant_per_s=kappa * tst,
+        rate_constant_uncertainty_per_s=kappa * tst * relative,
+        rate_constant_interval_per_s=[
+            low * max(kappa - kappa_error, 0.0),
+            high * (kappa + kappa_error),
+        ],
+    )
+    result["wham_rate_constant_per_s"] *= kappa
+    result["method"] += ", times the reactive-flux transmission coefficient kappa"
 trust = read_json(snakemake.input.trust)
 result["trusted"] = trust["trusted"]
 result["untrusted_windows"] = trust["untrusted_windows"]

@@ -24,9 +24,10 @@ import pandas as pd
 import torch
 from ase.io import read
 
+from mlpmf.calculator import study_force_field
 from mlpmf.colvars import make_colvar, periodic_difference
 from mlpmf.config import WindowSettings, load_system
-from mlpmf.dynamics import LangevinSettings, SimulationError, UmbrellaBias, own_calculators
+from mlpmf.dynamics import LangevinSettings, SimulationError, UmbrellaBias
 from mlpmf.io import write_table
 from mlpmf.placement import nearest_positions
 from mlpmf.trust import window_failure_message
@@ -50,30 +51,15 @@ if "frames" in snakemake.input.keys():  # start from equilibrated training frame
     )
     for atoms, start in zip(replicas, starts, strict=True):
         atoms.positions = start
-if params.potential == "ase":  # the user's calculators; several: their committee
-    from mlpmf.calculator import ExternalCommittee
-    from mlpmf.oracles import external_calculators
-
-    for atoms in replicas:
-        atoms.calc = ExternalCommittee(external_calculators(params.external_potential))
-    force_field = own_calculators
-    members = len(params.external_potential)
-elif params.potential != "oracle":
-    from mlpmf.calculator import BatchedCommittee
-    from mlpmf.models import load_model, resolve_device
-
-    device = resolve_device(snakemake.config["device"])  # not a param: reruns nothing
-    model = load_model(snakemake.input.model).to(device)
-    force_field = BatchedCommittee(model, getattr(torch, umbrella.precision))
-    members = model.num_members
-    logging.info("%s runs on %s", model.kind, model.device)
-else:
-    from mlpmf.oracles import make_robust_oracle
-
-    for atoms in replicas:  # an SCF that fails even on its retry stops the window
-        atoms.calc = make_robust_oracle(params.oracle).as_calculator()
-    force_field = own_calculators
-    members = 0
+force_field, members = study_force_field(
+    params.potential,
+    replicas,
+    snakemake.input.get("model"),
+    params.oracle,
+    params.external_potential,
+    umbrella.precision,
+    snakemake.config["device"],  # not a param: the device reruns nothing
+)
 
 # A checkpoint belongs to a window's physics, not to its place in the list or its length:
 # more steps extend it, an inserted window leaves the others' checkpoints valid (with
@@ -108,7 +94,7 @@ try:
         checkpoints=checkpoints,
         progress_label="windows " + ", ".join(w["window"] for w in windows),
         exchange_every=umbrella.exchange_every,
-        members=members if members > 1 else 0,
+        members=members,
     )
 except SimulationError as error:
     message = window_failure_message(error, windows, params.potential, cv.unit)

@@ -1,0 +1,87 @@
+"""Transmission coefficient by reactive flux at the barrier top of the MBAR PMF.
+
+The dividing surface is the PMF's highest point between the reactant and product
+minima (as in rates.json); the configurations start from the training frame nearest
+to it (or the structure) and are held there by a stiff restraint before the shots.
+"""
+
+import logging
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+
+import numpy as np
+import pandas as pd
+import torch
+from ase.io import read
+
+from mlpmf.calculator import study_force_field
+from mlpmf.colvars import make_colvar, periodic_difference
+from mlpmf.config import WindowSettings, load_system
+from mlpmf.dynamics import LangevinSettings
+from mlpmf.io import write_json
+from mlpmf.placement import move_to_value, nearest_positions
+from mlpmf.plotting import plot_transmission
+from mlpmf.rates import barrier_and_rate
+from mlpmf.transmission import TransmissionSettings, transmission_coefficient
+
+torch.set_num_threads(snakemake.threads)
+params = snakemake.params
+settings = TransmissionSettings.from_config(params.transmission)
+umbrella = WindowSettings.from_config(params.umbrella)
+pmf = pd.read_csv(snakemake.input.pmf)
+barrier = barrier_and_rate(
+    pmf["cv"].to_numpy(),
+    pmf["free_energy_kj_mol"].to_numpy(),
+    pmf["uncertainty_kj_mol"].to_numpy(),
+    params.temperature_k,
+    params.rates["reactant"],
+    params.rates["product"],
+    None,
+)
+surface = barrier["transition_state_cv"]
+replicas = [load_system(params.system) for _ in range(settings.shots)]
+cv = make_colvar(params.collective_variable, replicas[0])
+product_side = float(periodic_difference(barrier["product_minimum_cv"], surface, cv.period))
+start = replicas[0].positions
+if "frames" in snakemake.input.keys():
+    frames = read(snakemake.input.frames, index=":")
+    start = nearest_positions(cv, start, replicas[0].numbers, frames, [surface])[0]
+start = move_to_value(cv, start, surface, numbers=replicas[0].numbers)
+for atoms in replicas:
+    atoms.positions = start
+force_field, _ = study_force_field(
+    params.potential,
+    replicas,
+    snakemake.input.get("model"),
+    params.oracle,
+    params.external_potential,
+    umbrella.precision,
+    snakemake.config["device"],
+)
+friction = (
+    umbrella.friction_per_fs if settings.friction_per_fs is None else settings.friction_per_fs
+)
+restraint = settings.restraint_kj_mol or 10.0 * max(params.spring_constants_kj_mol)
+logging.info(
+    "dividing surface at %g %s (barrier %.2f kJ/mol); %d configurations, friction %g/fs, "
+    "restraint %g kJ/mol per %s^2",
+    surface, cv.unit, barrier["barrier_kj_mol"], settings.shots, friction, restraint, cv.unit,
+)  # fmt: skip
+result = transmission_coefficient(
+    replicas,
+    cv,
+    surface,
+    product_side,
+    LangevinSettings(params.temperature_k, umbrella.timestep_fs, umbrella.friction_per_fs),
+    LangevinSettings(params.temperature_k, umbrella.timestep_fs, friction),
+    restraint,
+    settings,
+    np.random.default_rng(params.seed),
+    force_field,
+)
+result["restraint_kj_mol"] = float(restraint)
+result["cv_unit"] = cv.unit
+write_json(result, snakemake.output.result)
+plot_transmission(result).savefig(snakemake.output.plot, dpi=150)
