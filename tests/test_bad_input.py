@@ -114,6 +114,22 @@ def test_inconsistent_settings_are_named(change, pattern):
         validated(config)
 
 
+def test_start_frames_missing_unreadable_or_of_another_system_are_named(tmp_path):
+    config = copy.deepcopy(VALID)
+    config["umbrella"]["start_frames"] = str(tmp_path / "none.extxyz")
+    with pytest.raises(ConfigError, match=r"umbrella.start_frames: no file .*none.extxyz"):
+        validated(config)
+    other = tmp_path / "other.extxyz"
+    Atoms("Ne2", positions=[[0, 0, 0], [3.0, 0, 0]]).write(other)
+    config["umbrella"]["start_frames"] = str(other)
+    with pytest.raises(ConfigError, match=r"umbrella.start_frames: no frame .*Ar2"):
+        validated(config)
+    good = tmp_path / "good.extxyz"
+    Atoms("Ar2", positions=[[0, 0, 0], [3.0, 0, 0]]).write(good)
+    config["umbrella"]["start_frames"] = str(good)
+    validated(config)
+
+
 @pytest.mark.parametrize("content", ["", "this is not a structure\n", "3\n\nAr 0 0\n"])
 def test_broken_or_empty_structure_files_are_named(tmp_path, content):
     path = tmp_path / "broken.xyz"

@@ -174,6 +174,7 @@ def schema_defaults(section: str) -> dict:
         ("mlpmf.evaluation", "TrustSettings", "active_learning"),
         ("mlpmf.config", "WindowSettings", "umbrella"),
         ("mlpmf.config", "FreeEnergySettings", "free_energy"),
+        ("mlpmf.transmission", "TransmissionSettings", "transmission"),
     ],
 )
 def test_settings_dataclasses_and_the_schema_share_their_defaults(module, name, section):

@@ -106,6 +106,21 @@ def test_a_setting_reruns_only_the_steps_that_read_it(finished_runs):
     assert planned_jobs(finished_runs[0], config) == {}
 
 
+def test_start_frames_feed_the_windows_and_nothing_upstream(finished_runs, tmp_path):
+    """Frames of your own (umbrella.start_frames) replace the training frames the windows
+    start from: the windows and what follows rerun, the training does not."""
+    from ase import Atoms
+    from ase.io import write
+
+    frames = tmp_path / "frames.extxyz"
+    write(frames, [Atoms("Ar2", positions=[[0, 0, 0], [r, 0, 0]]) for r in (2.6, 3.2, 3.8)])
+    config = tiny_committee_study()
+    config["umbrella"]["start_frames"] = str(frames)
+    jobs = planned_jobs(finished_runs[0], config)
+    assert jobs["umbrella_window"] == 6 and "estimate_pmf" in jobs
+    assert not any(rule in jobs for rule in ("sample_reference", "train_committee")), jobs
+
+
 def test_changing_the_oracle_reruns_everything(finished_runs):
     config = tiny_committee_study()
     config["oracle"]["barrier_ev"] = 0.16

@@ -112,6 +112,9 @@ def check_study(config: Mapping) -> None:
         path = config.get("reference", {}).get(key)
         if path and not Path(path).is_file():
             raise ConfigError(f"reference.{key}: no file {path!r}; {hint}")
+    start_frames = config["umbrella"].get("start_frames")
+    if start_frames:
+        _check_start_frames(start_frames, atoms)
     try:  # import external calculators and check their arguments now, not in a job
         check_ase_settings(config)
     except ValueError as error:
@@ -159,6 +162,21 @@ def check_study(config: Mapping) -> None:
             raise ConfigError(f"rates.{name}: {interval} lies outside free_energy.bins")
     if reactant[0] < product[1] and product[0] < reactant[1]:
         raise ConfigError(f"rates: reactant {reactant} and product {product} overlap")
+
+
+def _check_start_frames(path: str, atoms: Atoms) -> None:
+    key = "umbrella.start_frames"
+    if not Path(path).is_file():
+        raise ConfigError(f"{key}: no file {path!r}; expected extended-XYZ frames of the system")
+    try:
+        frames = read(path, index=":")
+    except Exception as error:  # ASE raises many types for unreadable files
+        raise ConfigError(f"{key}: ASE cannot read {path!r}: {error}") from error
+    if not any(len(f) == len(atoms) and np.array_equal(f.numbers, atoms.numbers) for f in frames):
+        raise ConfigError(
+            f"{key}: no frame in {path!r} has the atoms of system.structure "
+            f"({atoms.get_chemical_formula()} in the same order)"
+        )
 
 
 def load_system(system: Mapping) -> Atoms:

@@ -61,7 +61,7 @@ class TransmissionSettings:
 
     enabled: bool = False
     shots: int = 64  # dividing-surface configurations, each shot forward and backward
-    shot_length_fs: float = 200.0
+    shot_length_fs: float = 500.0
     friction_per_fs: float | None = None  # of the shots' Langevin dynamics; None: windows'
     restraint_kj_mol: float | None = None  # per CV unit^2; None: 10 x the windows'
     equilibration_steps: int = 1000  # restrained MD before a configuration is taken

@@ -125,11 +125,14 @@ def settings_of(section, *keys):
 
 def window_inputs(wildcards):
     """Inputs of one window job: the structure and, when an MLIP drives MD, the MLIP
-    and its training frames (each window starts from the one nearest its centre)."""
+    and its training frames, or the frames of ``umbrella.start_frames`` (each window
+    starts from the frame nearest its centre)."""
     inputs = {"structure": config["system"]["structure"]}
     if uses_model():
         inputs["model"] = model_path()
         inputs["frames"] = training_frames_path()
+    if config["umbrella"]["start_frames"]:
+        inputs["frames"] = config["umbrella"]["start_frames"]
     return inputs
 
 
@@ -138,6 +141,7 @@ def window_md_settings():
     that changing one window reruns only that window, nor the batching)."""
     shared = dict(config["umbrella"])
     del shared["centers"], shared["spring_constant_kj_mol"], shared["windows_per_job"]
+    del shared["start_frames"]  # an input file, not a setting
     return shared
 
 
