@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from ase.io import read
+from ase.io import iread, read
 
 from mlpmf.colvars import make_colvar, period_and_unit
 from mlpmf.oracles import check_ase_settings
@@ -168,11 +168,13 @@ def _check_start_frames(path: str, atoms: Atoms) -> None:
     key = "umbrella.start_frames"
     if not Path(path).is_file():
         raise ConfigError(f"{key}: no file {path!r}; expected extended-XYZ frames of the system")
-    try:
-        frames = read(path, index=":")
+    try:  # stop at the first frame of this system: the file may be long
+        found = any(
+            len(f) == len(atoms) and np.array_equal(f.numbers, atoms.numbers) for f in iread(path)
+        )
     except Exception as error:  # ASE raises many types for unreadable files
         raise ConfigError(f"{key}: ASE cannot read {path!r}: {error}") from error
-    if not any(len(f) == len(atoms) and np.array_equal(f.numbers, atoms.numbers) for f in frames):
+    if not found:
         raise ConfigError(
             f"{key}: no frame in {path!r} has the atoms of system.structure "
             f"({atoms.get_chemical_formula()} in the same order)"

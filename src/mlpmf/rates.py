@@ -80,11 +80,19 @@ def kramers_transmission(
     return float(np.sqrt(1.0 + ratio**2) - ratio)
 
 
-def _single(cv, free, temperature_k, reactant, product, effective_mass_amu, friction_per_fs):
-    start = _argmin_in(cv, free, reactant, "reactant")
-    end = _argmin_in(cv, free, product, "product")
+def reaction_path_indices(
+    cv: np.ndarray, free_energy: np.ndarray, reactant: Sequence[float], product: Sequence[float]
+) -> tuple[int, int, int]:
+    """Bins of the reactant minimum, the barrier top (the highest point between the two
+    minima) and the product minimum of a PMF."""
+    start = _argmin_in(cv, free_energy, reactant, "reactant")
+    end = _argmin_in(cv, free_energy, product, "product")
     path = np.arange(min(start, end), max(start, end) + 1)
-    top = int(path[np.nanargmax(free[path])])
+    return start, int(path[np.nanargmax(free_energy[path])]), end
+
+
+def _single(cv, free, temperature_k, reactant, product, effective_mass_amu, friction_per_fs):
+    start, top, end = reaction_path_indices(cv, free, reactant, product)
     kt = kt_kj_mol(temperature_k)
     barrier = free[top] - free[start]
     side = np.arange(0, top + 1) if start < top else np.arange(top, len(cv))

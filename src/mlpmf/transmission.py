@@ -55,6 +55,11 @@ from mlpmf.units import fs_to_ase_time
 log = logging.getLogger(__name__)
 
 
+def _streams(rng: np.random.Generator, count: int) -> list[np.random.Generator]:
+    """Independent random streams for ``count`` replicas, drawn from ``rng``."""
+    return [np.random.default_rng(seed) for seed in rng.integers(2**63, size=count)]
+
+
 @dataclasses.dataclass(frozen=True)
 class TransmissionSettings:
     """The config's ``transmission`` section."""
@@ -84,12 +89,11 @@ def dividing_surface_configurations(
 ) -> list[np.ndarray]:
     """Positions on the surface ``cv = surface``: each replica (already near it) runs
     ``steps`` of restrained Langevin MD, then is moved the least distance onto it."""
-    seeds = rng.integers(2**63, size=len(replicas))
     integrate(
         replicas,
         settings,
         steps,
-        [np.random.default_rng(s) for s in seeds],
+        _streams(rng, len(replicas)),
         [UmbrellaBias(cv, surface, restraint_kj_mol) for _ in replicas],
         force_field,
         progress_label="dividing surface",
@@ -133,12 +137,11 @@ def shoot(
     def observe(step: int, k: int, atoms: Atoms, _results) -> None:
         paths[k, step] = cv.value(atoms.positions)
 
-    seeds = rng.integers(2**63, size=len(runs))
     integrate(
         runs,
         settings,
         steps,
-        [np.random.default_rng(s) for s in seeds],
+        _streams(rng, len(runs)),
         [None] * len(runs),
         force_field,
         observe=observe,

@@ -23,7 +23,7 @@ from mlpmf.dynamics import LangevinSettings
 from mlpmf.io import write_json
 from mlpmf.placement import move_to_value, nearest_positions
 from mlpmf.plotting import plot_transmission
-from mlpmf.rates import barrier_and_rate
+from mlpmf.rates import reaction_path_indices
 from mlpmf.transmission import TransmissionSettings, transmission_coefficient
 
 torch.set_num_threads(snakemake.threads)
@@ -31,19 +31,17 @@ params = snakemake.params
 settings = TransmissionSettings.from_config(params.transmission)
 umbrella = WindowSettings.from_config(params.umbrella)
 pmf = pd.read_csv(snakemake.input.pmf)
-barrier = barrier_and_rate(
-    pmf["cv"].to_numpy(),
+cv_values = pmf["cv"].to_numpy()
+_, top, end = reaction_path_indices(
+    cv_values,
     pmf["free_energy_kj_mol"].to_numpy(),
-    pmf["uncertainty_kj_mol"].to_numpy(),
-    params.temperature_k,
     params.rates["reactant"],
     params.rates["product"],
-    None,
 )
-surface = barrier["transition_state_cv"]
+surface = float(cv_values[top])
 replicas = [load_system(params.system) for _ in range(settings.shots)]
 cv = make_colvar(params.collective_variable, replicas[0])
-product_side = float(periodic_difference(barrier["product_minimum_cv"], surface, cv.period))
+product_side = float(periodic_difference(cv_values[end], surface, cv.period))
 start = replicas[0].positions
 if "frames" in snakemake.input.keys():
     frames = read(snakemake.input.frames, index=":")
@@ -65,9 +63,9 @@ friction = (
 )
 restraint = settings.restraint_kj_mol or 10.0 * max(params.spring_constants_kj_mol)
 logging.info(
-    "dividing surface at %g %s (barrier %.2f kJ/mol); %d configurations, friction %g/fs, "
+    "dividing surface at %g %s (the PMF's barrier top); %d configurations, friction %g/fs, "
     "restraint %g kJ/mol per %s^2",
-    surface, cv.unit, barrier["barrier_kj_mol"], settings.shots, friction, restraint, cv.unit,
+    surface, cv.unit, settings.shots, friction, restraint, cv.unit,
 )  # fmt: skip
 result = transmission_coefficient(
     replicas,
