@@ -101,6 +101,12 @@ def test_an_unknown_key_anywhere_is_named(path, name):
         ({"free_energy": {"bins": {"start": 1.0, "stop": 3.9, "num": 10}}}, "free_energy.bins"),
         ({"temperature_k": 0.0}, "temperature_k"),
         ({"umbrella": {"spring_constant_kj_mol": [1.0, 2.0]}}, "spring_constant_kj_mol"),
+        ({"dataset": {"explorer": {"kind": "xtb", "method": "dft"}}}, "dataset.explorer.method"),
+        ({"dataset": {"explorer": {"method": "GFN2-xTB"}}}, "kind"),
+        (
+            {"dataset": {"explorer": {"kind": "ase", "calculator": "no_such_module:Calc"}}},
+            "dataset.explorer.calculator",
+        ),
     ],
 )
 def test_inconsistent_settings_are_named(change, pattern):

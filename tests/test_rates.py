@@ -111,6 +111,63 @@ def test_periodic_path_barriers_find_both_ways_round_the_circle():
     assert heights[False] == pytest.approx(free[np.abs(phi) > 175].max() - start)
 
 
+def test_periodic_paths_are_parallel_channels_with_their_own_tst_rates():
+    """Each way round the circle is a channel: its TST rate is the flux over its own top
+    divided by the reactant basin's weight, the basin being the arc between the two
+    tops (here it wraps round +-180 deg when the reactant sits at trans). Checked
+    against the integrals done by quadrature on the analytic profile."""
+    from scipy.integrate import quad
+
+    from mlpmf.rates import periodic_path_barriers
+    from mlpmf.units import ase_rate_to_per_s, kt_ev
+
+    temperature, mass = 300.0, 2.0e-3  # K; amu Å^2 per deg^2
+    kt = kt_kj_mol(temperature)
+
+    def profile(phi):  # skew minima at +-110, trans top 8, cis top 33 kJ/mol
+        radians = np.radians(phi)
+        return 12.5 * np.cos(radians) + 9.14 * np.cos(2 * radians)
+
+    width = 0.05
+    phi = np.arange(-180 + width / 2, 180, width)
+    free = profile(phi) - profile(phi).min()
+    shift = profile(phi).min()
+    paths = periodic_path_barriers(phi, free, [60, 175], [-175, -60], None, temperature, mass)
+    cis, trans = sorted(paths, key=lambda p: abs(p["transition_state_cv"]))
+    basin = quad(lambda x: np.exp(-(profile(x) - shift) / kt), 0.0, 180.0)[0]
+    velocity = np.sqrt(kt_ev(temperature) / (2 * np.pi * mass))
+    for path, top in ((cis, 0.0), (trans, 180.0)):
+        expected = ase_rate_to_per_s(velocity * np.exp(-(profile(top) - shift) / kt) / basin)
+        assert path["rate_constant_per_s"] == pytest.approx(expected, rel=2e-3)
+    assert trans["rate_constant_per_s"] / cis["rate_constant_per_s"] == pytest.approx(
+        np.exp((cis["barrier_kj_mol"] - trans["barrier_kj_mol"]) / kt), rel=1e-9
+    )
+    # a reactant at trans: its basin wraps round the period boundary
+    flipped = profile(phi + 180.0)
+    flipped = flipped - flipped.min()
+    around = periodic_path_barriers(phi, flipped, [-80, -20], [20, 80], None, temperature, mass)
+    wrapped = quad(lambda x: np.exp(-(profile(x + 180.0) - shift) / kt), -180.0, 0.0)[0]
+    top = max(around, key=lambda p: p["barrier_kj_mol"])  # over the cis top, now at 180
+    expected = ase_rate_to_per_s(velocity * np.exp(-(profile(0.0) - shift) / kt) / wrapped)
+    assert top["rate_constant_per_s"] == pytest.approx(expected, rel=2e-3)
+
+
+def test_periodic_path_rates_carry_bootstrap_errors():
+    from mlpmf.rates import periodic_path_barriers
+
+    rng = np.random.default_rng(1)
+    phi = np.arange(-177.5, 180.0, 5.0)
+    free = 12.5 * np.cos(np.radians(phi)) + 9.14 * np.cos(2 * np.radians(phi))
+    free -= free.min()
+    replicas = free * (1.0 + 0.03 * rng.normal(size=(300, 1)))  # 3% on every barrier
+    paths = periodic_path_barriers(phi, free, [60, 180], [-180, -60], replicas, 300.0, 1e-3)
+    for path in paths:
+        error = path["barrier_uncertainty_kj_mol"]
+        assert error == pytest.approx(0.03 * path["barrier_kj_mol"], rel=0.15)
+        low, high = path["rate_constant_interval_per_s"]
+        assert low < path["rate_constant_per_s"] < high
+
+
 def test_compare_profiles_ignores_a_constant_shift_and_counts_only_common_bins():
     from mlpmf.diagnostics import compare_profiles
 

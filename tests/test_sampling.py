@@ -76,3 +76,35 @@ def test_scan_points_start_relaxed_and_record_near_their_centre():
         assert offsets.min() < 5 * width
     energies = np.array([f.get_potential_energy() for f in data.frames])
     assert energies.max() - energies.min() < data.energy_threshold_ev
+
+
+def test_an_explorer_drives_and_the_oracle_labels_only_the_recorded_frames():
+    """Explore cheap, label expensive: EMT drives the MD and the scan of ethanol, GFN2-xTB
+    labels the recorded frames afterwards. The oracle is called once per recorded frame
+    (not per MD step), and every frame carries the oracle's own energy and forces."""
+    from mlpmf.oracles import make_robust_oracle
+
+    xtb = {"kind": "xtb", "method": "GFN2-xTB", "charge": 0, "multiplicity": 1,
+           "electronic_temperature_k": 300.0, "max_iterations": 250}  # fmt: skip
+    oracle, explorer = make_robust_oracle(xtb), make_robust_oracle({"kind": "emt"})
+    structure = molecule("CH3CH2OH")
+    settings = DatasetSettings(
+        md_steps=40, scan_points=2, scan_relax_steps=5, scan_equilibration_steps=10,
+        scan_steps_per_point=20, scan_temperature_k=300.0, scan_spring_constant_kj_mol=0.2,
+        timestep_fs=0.5, record_every=10, max_energy_above_minimum_kt=1e6,
+    )  # fmt: skip
+    data = sample_reference(
+        structure, oracle.as_calculator(), Dihedral((1, 0, 2, 8)), [-60.0, 60.0], settings,
+        np.random.default_rng(0), 300.0, explorer=explorer.as_calculator(),
+    )  # fmt: skip
+    recorded = 4 + 2 * 2
+    assert data.sampled == len(data.frames) == recorded and data.label_failures == 0
+    assert oracle.calls == recorded
+    assert explorer.calls > 40 + 2 * (10 + 20)  # every MD step, plus the relaxations
+    check = make_robust_oracle(xtb)
+    emt = EMT()
+    for frame in data.frames:
+        energy, forces = check.label(frame)
+        assert frame.get_potential_energy() == pytest.approx(energy, abs=1e-8)
+        np.testing.assert_allclose(frame.get_forces(), forces, atol=1e-8)
+        assert abs(emt.get_potential_energy(frame.copy()) - energy) > 1.0  # not EMT's

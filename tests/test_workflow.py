@@ -158,11 +158,22 @@ def test_report_is_built(oracle_study, tmp_path):
 
 
 def test_committee_study_pmf_matches_exact(tmp_path):
+    """The committee's PMF is the oracle's, although a softer double well (a third of
+    the barrier, 4 kT lower) explores for the reference data: the oracle labels the
+    explored frames, once each, and the ledger counts its calls."""
     config = double_well_study(potential="committee")
     config["umbrella"].update(steps=8000, windows_per_job=17)  # one batched job
+    config["dataset"] = {"explorer": {"kind": "double_well_bond", "barrier_ev": 0.05}}
     result = run_snakemake(tmp_path, config)
     assert result.returncode == 0, result.stderr[-4000:]
     results = tmp_path / "results" / "double_well_bond"
+    reference = json.loads((results / "dataset/oracle.json").read_text())
+    assert reference["explorer"] == "double_well_bond"
+    assert reference["oracle_calls"] == reference["frames_sampled"]  # one call per frame
+    assert reference["explorer_calls"] > 10 * reference["oracle_calls"]  # MD ran on it
+    ledger = json.loads((results / "oracle_ledger.json").read_text())
+    assert ledger["oracle_calls"] == reference["oracle_calls"]  # no active learning here
+    assert ledger["committee_md_steps"] == {"umbrella_windows": 17 * (8000 + 1000)}
     metrics = json.loads((results / "model/metrics.json").read_text())
     assert len(metrics["members"]) == 4
     assert metrics["force_rmse_over_reference_std"] < 0.1

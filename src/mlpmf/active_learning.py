@@ -87,6 +87,7 @@ def label(candidates: Sequence[Candidate], oracle: RobustOracle, iteration: int)
             "energy_ev": np.nan,
             "max_force_ev_a": np.nan,
             "status": "failed",
+            "seconds": oracle.last_seconds,
         }
         if labelled is not None:
             energy, forces = labelled

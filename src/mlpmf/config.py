@@ -16,7 +16,7 @@ from ase import Atoms
 from ase.io import iread, read
 
 from mlpmf.colvars import make_colvar, period_and_unit
-from mlpmf.oracles import check_ase_settings
+from mlpmf.oracles import check_ase_settings, explorer_settings
 
 
 class ConfigError(ValueError):
@@ -120,13 +120,15 @@ def check_study(config: Mapping) -> None:
     except ValueError as error:
         raise ConfigError(str(error)) from None
     methods = {"xtb": ("GFN2-xTB", "GFN1-xTB"), "pyscf": ("hf", "dft")}
-    method = config["oracle"].get("method")
-    kind = config["oracle"]["kind"]
-    if method is not None and method not in methods.get(kind, ()):
-        raise ConfigError(
-            f"oracle.method: {method!r} is not a method of the {kind} oracle; expected one "
-            f"of {list(methods.get(kind, ()))} or null"
-        )
+    explorer = explorer_settings(config["oracle"], config["dataset"].get("explorer"))
+    for key, settings in (("oracle", config["oracle"]), ("dataset.explorer", explorer)):
+        method = None if settings is None else settings.get("method")
+        kind = None if settings is None else settings["kind"]
+        if method is not None and method not in methods.get(kind, ()):
+            raise ConfigError(
+                f"{key}.method: {method!r} is not a method of the {kind} oracle; expected "
+                f"one of {list(methods.get(kind, ()))} or null"
+            )
     for key, settings in cvs:
         try:
             make_colvar(settings, atoms)

@@ -24,6 +24,7 @@ import importlib
 import importlib.util
 import inspect
 import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -216,9 +217,19 @@ class RobustOracle:
         self.retries = 0
         self.failures = 0
         self.failure_messages: list[str] = []
+        self.seconds = 0.0  # wall time spent in calls
+        self.last_seconds = 0.0  # of the latest call
 
     def label(self, atoms: Atoms) -> tuple[float, np.ndarray] | None:
         """Energy (eV) and forces (eV/Å) of ``atoms``, or None if every attempt failed."""
+        start = time.perf_counter()
+        try:
+            return self._label(atoms)
+        finally:
+            self.last_seconds = time.perf_counter() - start
+            self.seconds += self.last_seconds
+
+    def _label(self, atoms: Atoms) -> tuple[float, np.ndarray] | None:
         self.calls += 1
         reasons = []
         for attempt, calculator in enumerate(self.attempts):
@@ -249,6 +260,8 @@ class RobustOracle:
             "oracle_retries": self.retries,
             "oracle_failures": self.failures,
             "oracle_failure_messages": self.failure_messages,
+            "oracle_time_s": self.seconds,
+            "oracle_seconds_per_call": self.seconds / max(self.calls, 1),
         }
 
 
@@ -323,6 +336,9 @@ def check_ase_settings(config: Mapping) -> None:
     building one (a model file loaded at every workflow start would cost seconds)."""
     if config["oracle"]["kind"] == "ase":
         _ase_class_and_parameters(config["oracle"])
+    explorer = explorer_settings(config["oracle"], config["dataset"].get("explorer"))
+    if explorer is not None and explorer["kind"] == "ase":
+        _ase_class_and_parameters(explorer, "dataset.explorer")
     if config["potential"] == "ase":
         if not config["external_potential"]:
             raise ValueError("external_potential: potential ase needs at least one calculator")
@@ -341,6 +357,34 @@ def external_calculators(specs) -> list[Calculator]:
     if not specs:
         raise ValueError("external_potential: potential ase needs at least one calculator")
     return [_ase(spec, f"external_potential[{k}]") for k, spec in enumerate(specs)]
+
+
+def method_name(settings: Mapping) -> str:
+    """A short name of the method an oracle block describes, e.g. 'xtb GFN2-xTB' or
+    'pyscf dft pbe0/6-31g*'."""
+    kind = settings["kind"]
+    if kind == "xtb":
+        return f"xtb {settings.get('method') or 'GFN2-xTB'}"
+    if kind == "pyscf":
+        method = settings.get("method") or "hf"
+        level = settings["functional"] if method == "dft" else "hf"
+        return f"pyscf {method} {level}/{settings['basis']}"
+    if kind == "ase":
+        return f"ase {settings['calculator']}"
+    return kind
+
+
+EXPLORER_RESET = {"method": None, "calculator": None, "parameters": {}}
+
+
+def explorer_settings(oracle: Mapping, explorer: Mapping | None) -> dict | None:
+    """The settings of the cheap method that explores for the reference data
+    (``dataset.explorer``): the oracle's settings (the molecule's charge and
+    multiplicity, the SCF limits) with the method-specific keys reset and the explorer's
+    own keys on top; None when the oracle explores itself."""
+    if not explorer:
+        return None
+    return {**oracle, **EXPLORER_RESET, **explorer}
 
 
 def make_robust_oracle(settings: Mapping) -> RobustOracle:

@@ -205,42 +205,88 @@ def barrier_and_rate(
     return result
 
 
+def _arc(start: int, stops: Sequence[int], size: int) -> np.ndarray:
+    """Bins of a periodic grid from ``start`` outwards both ways up to and including the
+    first bin of ``stops`` met on each side."""
+    bins = [start]
+    for step in (1, -1):
+        k = start
+        while k not in stops:
+            k = (k + step) % size
+            bins.append(k)
+            if len(bins) > size:
+                break
+    return np.unique(bins)
+
+
+def _periodic_single(cv, free, temperature_k, reactant, product, effective_mass_amu):
+    start = _argmin_in(cv, free, reactant, "reactant")
+    end = _argmin_in(cv, free, product, "product")
+    low, high = sorted((start, end))
+    inner = np.arange(low, high + 1)
+    outer = np.concatenate([np.arange(high, len(cv)), np.arange(0, low + 1)])
+    tops = [int(path[np.nanargmax(free[path])]) for path in (inner, outer)]
+    kt = kt_kj_mol(temperature_k)
+    basin = _arc(start, tops, len(cv))
+    basin = basin[np.isfinite(free[basin])]
+    paths = []
+    for top in tops:
+        barrier = float(free[top] - free[start])
+        path = {
+            "transition_state_cv": float(cv[top]),
+            "barrier_kj_mol": barrier,
+            "eyring_rate_constant_per_s": float(
+                kt_ev(temperature_k) / PLANCK_EV_S * np.exp(-barrier / kt)
+            ),
+        }
+        if effective_mass_amu is not None:
+            weight = np.sum(np.exp(-(free[basin] - free[top]) / kt) * np.gradient(cv)[basin])
+            velocity = np.sqrt(kt_ev(temperature_k) / (2.0 * np.pi * effective_mass_amu))
+            path["rate_constant_per_s"] = float(ase_rate_to_per_s(velocity / weight))
+        paths.append(path)
+    return paths
+
+
 def periodic_path_barriers(
     cv: np.ndarray,
     free_energy_kj_mol: np.ndarray,
     reactant: Sequence[float],
     product: Sequence[float],
     bootstrap_free_energies_kj_mol: np.ndarray | None = None,
+    temperature_k: float = 300.0,
+    effective_mass_amu: float | None = None,
 ) -> list[dict]:
     """Both ways from reactant to product on a periodic CV (e.g. a torsion through cis
-    and through trans): per path, the barrier top's CV and height above the reactant
-    minimum (kJ/mol), with its bootstrap standard deviation when replicas are given."""
-
-    def barriers(free):
-        start = _argmin_in(cv, free, reactant, "reactant")
-        end = _argmin_in(cv, free, product, "product")
-        low, high = sorted((start, end))
-        inner = np.arange(low, high + 1)
-        outer = np.concatenate([np.arange(high, len(cv)), np.arange(0, low + 1)])
-        tops = [int(path[np.nanargmax(free[path])]) for path in (inner, outer)]
-        return [(top, float(free[top] - free[start])) for top in tops]
-
+    and through trans), as parallel channels: per path, the barrier top's CV, its height
+    above the reactant minimum (kJ/mol), Eyring's rate and, given the CV's mass, the TST
+    rate over that top alone (1/s; the reactant basin is the arc between the two tops;
+    the total rate is their sum), with bootstrap standard deviations and 16-84% rate
+    intervals when replicas are given."""
     free = np.asarray(free_energy_kj_mol, dtype=float)
-    paths = [
-        {"transition_state_cv": float(cv[top]), "barrier_kj_mol": height}
-        for top, height in barriers(free)
-    ]
+    paths = _periodic_single(cv, free, temperature_k, reactant, product, effective_mass_amu)
     replicas = [] if bootstrap_free_energies_kj_mol is None else bootstrap_free_energies_kj_mol
     samples = []
     for replica in replicas:
         try:
-            samples.append([height for _, height in barriers(np.asarray(replica, dtype=float))])
+            samples.append(
+                _periodic_single(
+                    cv, np.asarray(replica, dtype=float), temperature_k, reactant, product,
+                    effective_mass_amu,
+                )
+            )  # fmt: skip
         except ValueError:
             continue
     if len(samples) >= 2:
-        spread = np.std(np.array(samples), axis=0, ddof=1)
-        for path, error in zip(paths, spread, strict=True):
-            path["barrier_uncertainty_kj_mol"] = float(error)
+        for k, path in enumerate(paths):
+            for key in [key for key in path if key.endswith(("_kj_mol", "_per_s"))]:
+                values = np.array([sample[k][key] for sample in samples])
+                error_key = key.replace("_kj_mol", "_uncertainty_kj_mol").replace(
+                    "_per_s", "_uncertainty_per_s"
+                )
+                path[error_key] = float(values.std(ddof=1))
+                if key.endswith("_per_s"):
+                    interval = np.percentile(values, [16, 84]).tolist()
+                    path[key.replace("_per_s", "_interval_per_s")] = interval
     return paths
 
 

@@ -11,7 +11,11 @@ the barrier region along the CV:
    (only the atoms that define the CV move), so each point first relaxes under the
    restraint, then equilibrates, and only then records frames.
 
-Every frame stores the oracle's unbiased energy and forces. Frames more than
+Every frame stores the oracle's unbiased energy and forces. With an ``explorer`` (a
+cheaper method: GFN2-xTB for a DFT oracle) the explorer drives both sources and the
+oracle labels only the recorded frames afterwards, so an expensive oracle never runs
+MD: a frame's cost is one oracle call instead of ``record_every`` of them plus the
+scan's relaxation and equilibration. Frames more than
 ``max_energy_above_minimum_kt`` above the lowest are dropped (strained geometries no
 window will visit) and counted. An oracle call that fails even after its retries ends
 that trajectory (its frames so far are kept) instead of the whole run.
@@ -79,6 +83,7 @@ class ReferenceData:
     sampled: int  # frames recorded before the energy filter
     dropped_high_energy: int
     energy_threshold_ev: float  # above the lowest frame's energy
+    label_failures: int = 0  # explored frames the oracle could not label
 
 
 def _labelled_copy(atoms: Atoms) -> Atoms:
@@ -166,6 +171,26 @@ def _scan_point(atoms, oracle, bias, settings: DatasetSettings, rng) -> list[Ato
     )
 
 
+def relabel(frames: Sequence[Atoms], oracle: Calculator) -> tuple[list[Atoms], int]:
+    """``frames`` with the oracle's energy and forces in place of the explorer's, and how
+    many the oracle failed on (skipped)."""
+    labelled, failures = [], 0
+    for k, frame in enumerate(frames):
+        atoms = frame.copy()
+        atoms.calc = oracle
+        try:
+            atoms.get_potential_energy()
+            atoms.get_forces()
+        except CalculationFailed as error:
+            failures += 1
+            log.warning("frame %d: the oracle failed, skipped: %s", k, error)
+            continue
+        labelled.append(_labelled_copy(atoms))
+        if (k + 1) % 25 == 0 or k + 1 == len(frames):
+            log.info("labelled %d of %d explored frames with the oracle", k + 1, len(frames))
+    return labelled, failures
+
+
 def automatic_energy_threshold_kt(
     structure: Atoms, settings: DatasetSettings, temperature_k: float
 ) -> float:
@@ -200,6 +225,7 @@ def sample_reference(
     settings: DatasetSettings,
     rng: np.random.Generator,
     temperature_k: float,
+    explorer: Calculator | None = None,
 ) -> ReferenceData:
     """Generate labelled reference frames (see the module docstring).
 
@@ -219,9 +245,13 @@ def sample_reference(
         Source of all random numbers.
     temperature_k
         The study's temperature: the unit kT of the energy threshold.
+    explorer
+        A cheaper calculator that drives the MD and the scan, whose recorded frames the
+        oracle then labels; None: the oracle drives.
     """
+    driver = oracle if explorer is None else explorer
     hot = structure.copy()
-    hot.calc = oracle
+    hot.calc = driver
     hot_settings = LangevinSettings(
         settings.md_temperature_k, settings.timestep_fs, settings.friction_per_fs
     )
@@ -235,9 +265,12 @@ def sample_reference(
         atoms = structure.copy()
         for center in chain:
             bias = UmbrellaBias(cv, float(center), settings.scan_spring_constant_kj_mol)
-            point = _scan_point(atoms, oracle, bias, settings, rng)
+            point = _scan_point(atoms, driver, bias, settings, rng)
             log.info("scan point %g: %d frames", center, len(point))
             frames += point
+    failures = 0
+    if explorer is not None:
+        frames, failures = relabel(frames, oracle)
     threshold_kt = settings.max_energy_above_minimum_kt
     if threshold_kt is None:
         threshold_kt = automatic_energy_threshold_kt(structure, settings, temperature_k)
@@ -247,7 +280,7 @@ def sample_reference(
         "%d of %d frames lie more than %.1f kT (%.3f eV) above the lowest: dropped",
         dropped, len(frames), threshold_kt, threshold_ev,
     )  # fmt: skip
-    return ReferenceData(kept, len(frames), dropped, threshold_ev)
+    return ReferenceData(kept, len(frames), dropped, threshold_ev, failures)
 
 
 def split_train_test(

@@ -227,6 +227,7 @@ def transmission_coefficient(
         "plateau_from_fs": float(plateau.start * dynamics.timestep_fs),
         "configurations": len(rows),
         "shots": 2 * len(rows),
+        "md_steps": len(rows) * (settings.equilibration_steps + 2 * steps),
         "friction_per_fs": float(dynamics.friction_per_fs),
         "dividing_surface_cv": float(surface),
         "product_fraction_at_end": float(np.mean(committed > 0)),

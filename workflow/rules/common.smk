@@ -244,6 +244,8 @@ def result_targets():
         ]
     if uses_active_learning():
         targets += [f"{RESULTS}/plots/active_learning.png"]
+    if uses_model():
+        targets += [f"{RESULTS}/oracle_ledger.json"]
     if config["reference"]["pmf_file"] or config["free_energy"]["mirror_symmetric"]:
         targets += [f"{RESULTS}/free_energy/comparison.json"]
     for name in config["observables"]:
@@ -282,6 +284,52 @@ def transmission_inputs(wildcards):
     return {}
 
 
+def ledger_inputs(wildcards):
+    """What the oracle ledger counts besides the reference data."""
+    inputs = transmission_inputs(wildcards)
+    if uses_active_learning():
+        inputs["active_learning"] = f"{RESULTS}/active_learning/metrics.json"
+    return inputs
+
+
+def path_headline(path):
+    """One way round a periodic CV: its barrier and rate, beside the reference's."""
+    text = f"Path over {path['transition_state_cv']:g} {cv_unit()}: barrier "
+    text += f"{path['barrier_kj_mol']:.1f}"
+    if "barrier_uncertainty_kj_mol" in path:
+        text += f" ± {path['barrier_uncertainty_kj_mol']:.1f}"
+    text += " kJ/mol"
+    references = [
+        f"{name} {path[key]:.1f}"
+        for key, name in (
+            ("reference_barrier_kj_mol", "reference"),
+            ("reference_experiment_kj_mol", "experiment"),
+        )
+        if key in path
+    ]
+    if references:
+        text += f" ({', '.join(references)})"
+    if "rate_constant_per_s" in path:
+        text += f", TST rate constant {path['rate_constant_per_s']:.3g} 1/s"
+    return text + "."
+
+
+def ledger_headline(ledger):
+    """The oracle's cost, and what driving the same MD with it would have cost."""
+    stages = [
+        f"{name.replace('_', ' ')} {ledger[name]['oracle_calls']}"
+        for name in ("reference_data", "active_learning")
+        if name in ledger
+    ]
+    return (
+        f"Oracle ({ledger['oracle']}): {ledger['oracle_calls']} calls "
+        f"({', '.join(stages)}), {ledger['oracle_time_s'] / 60:.1f} min at "
+        f"{ledger['oracle_seconds_per_call']:.3g} s per call; the same MD driven by the "
+        f"oracle would have taken {ledger['oracle_driven_calls']:,} calls, "
+        f"{ledger['oracle_driven_time_days']:.2g} days."
+    )
+
+
 def report_headline():
     """What a user came for, for the report's front page: barrier and rate with their
     errors, the reference comparison and any diagnostics warning, once written. Read
@@ -313,6 +361,8 @@ def report_headline():
                 f"reference barrier {r['reference_barrier_kj_mol']:.1f} kJ/mol"
             )
         lines.append("; ".join(parts) + ".")
+        for path in r.get("paths", []):
+            lines.append(path_headline(path))
     comparison = Path(f"{RESULTS}/free_energy/comparison.json")
     c = read_json(comparison).get("reference") if comparison.exists() else None
     if c is not None:
@@ -325,6 +375,9 @@ def report_headline():
             parts.append(f"their error bars alone would give {floor:.2f}")
         parts.append(f"largest {c['max_abs_difference_kj_mol']:.1f}")
         lines.append("; ".join(parts) + ".")
+    ledger = Path(f"{RESULTS}/oracle_ledger.json")
+    if ledger.exists():
+        lines.append(ledger_headline(read_json(ledger)))
     diagnostics = Path(f"{RESULTS}/free_energy/diagnostics.json")
     if diagnostics.exists():
         for warning in read_json(diagnostics).get("warnings", []):

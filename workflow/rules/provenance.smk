@@ -16,3 +16,25 @@ rule provenance:
         workflow_directory=workflow.basedir,
     script:
         "../scripts/provenance.py"
+
+
+rule oracle_ledger:
+    input:
+        unpack(ledger_inputs),
+        reference=f"{RESULTS}/dataset/oracle.json",
+    output:
+        report(
+            f"{RESULTS}/oracle_ledger.json",
+            caption="../report/oracle_ledger.rst",
+            category="Provenance",
+        ),
+    log:
+        f"logs/oracle_ledger/{STUDY}.log",
+    localrule: True
+    conda:
+        "../../envs/mlpmf.yaml"
+    params:
+        window_md_steps=len(CENTERS)
+        * (config["umbrella"]["steps"] + config["umbrella"]["equilibration_steps"]),
+    script:
+        "../scripts/oracle_ledger.py"

@@ -77,6 +77,7 @@ metrics.update(
         "labelled_frames": labelled,
         "failed_oracle_calls": len(result.oracle_log) - labelled,
         "oracle_calls_per_md_step": len(result.oracle_log) / max(md_steps, 1),
+        "oracle_time_s": float(sum(row.get("seconds", 0.0) for row in result.oracle_log)),
         "initial_training_frames": len(train),
         "final_training_frames": len(result.frames),
         "trust_levels": result.trust.to_dict(),
@@ -102,7 +103,9 @@ if not result.converged:
     )
 columns = ["iteration", "replica", "step", "cv", "disagreement_ev_a", "dpgen_deviation_ev_a"]
 write_table(
-    pd.DataFrame(result.oracle_log, columns=[*columns, "energy_ev", "max_force_ev_a", "status"]),
+    pd.DataFrame(
+        result.oracle_log, columns=[*columns, "energy_ev", "max_force_ev_a", "status", "seconds"]
+    ),
     snakemake.output.oracle_calls,
 )
 write_table(pd.DataFrame(result.iterations), snakemake.output.iterations)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from ase.io import read
 
-from mlpmf.colvars import effective_mass_amu, make_colvar
+from mlpmf.colvars import effective_mass_amu, make_colvar, periodic_difference
 from mlpmf.io import read_json, write_json, write_table
 from mlpmf.rates import barrier_and_rate, periodic_path_barriers
 
@@ -16,6 +16,19 @@ params = snakemake.params
 structure = read(snakemake.input.structure)
 cv = make_colvar(params.collective_variable, structure)
 mass = effective_mass_amu(cv, structure.positions, structure.get_masses())
+
+
+def nearest_reference_path(path, references, period):
+    """The reference path whose top lies nearest this one's (within a sixth of the
+    period), or None."""
+    if not references:
+        return None
+    distances = [
+        abs(periodic_difference(path["transition_state_cv"], ref["transition_state_cv"], period))
+        for ref in references
+    ]
+    best = int(np.argmin(distances))
+    return references[best] if distances[best] <= period / 6 else None
 
 
 def analyse(estimator):
@@ -42,6 +55,7 @@ rows = [
     ("MBAR", result["barrier_kj_mol"], result["barrier_uncertainty_kj_mol"]),
     ("WHAM", wham["barrier_kj_mol"], wham["barrier_uncertainty_kj_mol"]),
 ]
+reference = read_json(snakemake.input.reference) if "reference" in snakemake.input.keys() else {}
 if cv.period is not None:  # both ways round the circle, e.g. through cis and trans
     pmf = pd.read_csv(snakemake.input["mbar"])
     result["paths"] = periodic_path_barriers(
@@ -50,12 +64,27 @@ if cv.period is not None:  # both ways round the circle, e.g. through cis and tr
         params.rates["reactant"],
         params.rates["product"],
         np.load(snakemake.input["mbar_bootstrap"]),
+        params.temperature_k,
+        mass,
+    )
+    result["all_paths_rate_constant_per_s"] = sum(
+        path["rate_constant_per_s"] for path in result["paths"]
     )
     for path in result["paths"]:
         name = f"MBAR, path over {path['transition_state_cv']:g} {cv.unit}"
         rows.append((name, path["barrier_kj_mol"], path.get("barrier_uncertainty_kj_mol")))
-if "reference" in snakemake.input.keys():
-    reference = read_json(snakemake.input.reference)
+        match = nearest_reference_path(path, reference.get("paths", []), cv.period)
+        if match is not None:
+            for key in ("barrier_kj_mol", "experiment_kj_mol"):
+                if key in match:
+                    path[f"reference_{key}"] = match[key]
+            method = reference.get("method", "reference")
+            rows.append((f"{method}, over {match['transition_state_cv']:g} {cv.unit}",
+                         match["barrier_kj_mol"], None))  # fmt: skip
+            if "experiment_kj_mol" in match:
+                rows.append((f"experiment, over {match['transition_state_cv']:g} {cv.unit}",
+                             match["experiment_kj_mol"], None))  # fmt: skip
+if "barrier_kj_mol" in reference:
     result["reference_barrier_kj_mol"] = reference["barrier_kj_mol"]
     rows.append((reference.get("method", "reference"), reference["barrier_kj_mol"], None))
 members = np.load(snakemake.input.mbar_members)

@@ -1,4 +1,5 @@
-"""Label reference frames with the oracle: hot MD plus a restrained scan along the CV."""
+"""Label reference frames with the oracle: hot MD plus a restrained scan along the CV
+(driven by the oracle, or by a cheaper explorer whose frames the oracle labels)."""
 
 import logging
 import sys
@@ -12,13 +13,15 @@ from ase.io import write
 from mlpmf.colvars import make_colvar
 from mlpmf.config import load_system
 from mlpmf.io import atomic_path, write_json
-from mlpmf.oracles import make_robust_oracle
+from mlpmf.oracles import explorer_settings, make_robust_oracle, method_name
 from mlpmf.sampling import DatasetSettings, sample_reference, split_train_test
 from mlpmf.units import ev_to_kj_mol
 
 params = snakemake.params
 rng = np.random.default_rng(params.seed)
 oracle = make_robust_oracle(params.oracle)
+exploring = explorer_settings(params.oracle, params.dataset["explorer"])
+explorer = None if exploring is None else make_robust_oracle(exploring)
 settings = DatasetSettings.from_config(params.dataset)
 system = load_system(params.system)
 data = sample_reference(
@@ -29,6 +32,7 @@ data = sample_reference(
     settings,
     rng,
     params.temperature_k,
+    explorer=None if explorer is None else explorer.as_calculator(),
 )
 frames = data.frames
 if len(frames) < 2:
@@ -42,11 +46,20 @@ for frames_out, path in ((train, snakemake.output.train), (test, snakemake.outpu
     with atomic_path(path) as tmp:
         write(tmp, frames_out, format="extxyz")
 summary = {
+    "oracle": method_name(params.oracle),
     **oracle.summary(),
     "frames": len(frames),
     "frames_sampled": data.sampled,
     "frames_dropped_high_energy": data.dropped_high_energy,
     "energy_threshold_kj_mol": ev_to_kj_mol(data.energy_threshold_ev),
+    "oracle_label_failures": data.label_failures,
 }
+if explorer is not None:
+    summary["explorer"] = method_name(exploring)
+    for key, value in explorer.summary().items():
+        summary[key.replace("oracle_", "explorer_", 1)] = value
 write_json(summary, snakemake.output.oracle)
-logging.info("oracle: %s", oracle.summary())
+logging.info(
+    "oracle: %d calls, %.1f s (%.3f s per call)",
+    oracle.calls, oracle.seconds, oracle.seconds / max(oracle.calls, 1),
+)  # fmt: skip
