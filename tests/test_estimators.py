@@ -372,3 +372,29 @@ def test_member_pmfs_follow_each_members_potential(double_well_samples):
     steep = member_pmfs(double_well_samples, [50 * o for o in offsets], CENTERS, kappa,
                         TEMPERATURE_K, EDGES)  # fmt: skip
     assert steep.effective_fraction[0] < 0.2
+
+
+def test_adaptive_placement_fills_gaps_and_leaves_dense_windows_alone(double_well_samples):
+    """Evenly dense windows need nothing; a gap the samples cannot cross gets a window
+    midway (no MBAR possible there yet); a pair whose samples touch but overlap below
+    the threshold gets one too, judged by MBAR, with the pair's mean spring constant."""
+    from mlpmf.diagnostics import windows_to_insert
+
+    kappa = np.full(len(CENTERS), KAPPA)
+    assert windows_to_insert(double_well_samples, CENTERS, kappa, TEMPERATURE_K) == []
+    rng = np.random.default_rng(4)
+    wide = [c for c in CENTERS if abs(c) > 0.5]  # -0.6 and 0.6: 13 widths apart
+    samples = exact_umbrella_samples(double_well, GRID, wide, KAPPA, 2000, rng)
+    added = windows_to_insert(samples, wide, np.full(len(wide), KAPPA), TEMPERATURE_K)
+    assert [a["center"] for a in added] == pytest.approx([0.0])
+    assert "no common samples" in added[0]["reason"]
+    near = [c for c in CENTERS if abs(c) > 0.1]  # -0.2 and 0.2: 4.4 widths apart
+    kappas = np.where(np.array(near) < 0, KAPPA, 2 * KAPPA)
+    samples = [
+        exact_umbrella_samples(double_well, GRID, [c], k, 2000, rng)[0]
+        for c, k in zip(near, kappas, strict=True)
+    ]
+    added = windows_to_insert(samples, near, kappas, TEMPERATURE_K)
+    assert [a["center"] for a in added] == pytest.approx([0.0])
+    assert "MBAR overlap" in added[0]["reason"]
+    assert added[0]["spring_constant"] == pytest.approx(1.5 * KAPPA)

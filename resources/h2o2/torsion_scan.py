@@ -86,6 +86,7 @@ def main() -> None:
         "experiment_minimum_dihedral_deg": EXPERIMENT_MINIMUM_DEG,
     }
     scan_file.write_text(json.dumps(result, indent=1) + "\n")
+    mirrored = angles[order][::-1][1:-1]  # -175 .. -5: F(-phi) = F(phi)
     reference = {
         "barrier_kj_mol": cis,
         "method": f"{name} relaxed scan",
@@ -96,6 +97,10 @@ def main() -> None:
             {"transition_state_cv": 0.0, "barrier_kj_mol": cis,
              "experiment_kj_mol": EXPERIMENT_KJ_MOL["cis"]},
         ],
+        "profile": {
+            "cv": [*(-mirrored).tolist(), *angles[order].tolist()],
+            "energy_kj_mol": [*relative[order][::-1][1:-1].tolist(), *relative[order].tolist()],
+        },
     }  # fmt: skip
     barrier_file = Path(study["reference"]["barrier_file"])
     barrier_file.write_text(json.dumps(reference, indent=1) + "\n")

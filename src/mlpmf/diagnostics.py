@@ -19,7 +19,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from mlpmf.colvars import periodic_difference
-from mlpmf.estimators import PMF, CollapsedSamples, log_denominator, mbar
+from mlpmf.estimators import (
+    PMF,
+    CollapsedSamples,
+    collapse_samples,
+    log_denominator,
+    mbar,
+    solve_free_energies,
+)
 from mlpmf.units import kt_kj_mol
 
 OVERLAP_WARNING_THRESHOLD = 0.03
@@ -42,6 +49,20 @@ def neighbour_overlaps(overlap: np.ndarray, centers: Sequence[float]) -> np.ndar
     """O_k,k+1 for windows taken in order of their centres, shape (K - 1,)."""
     order = np.argsort(centers)
     return overlap[order[:-1], order[1:]]
+
+
+def neighbour_mbar_overlaps(
+    cv_samples: Sequence[np.ndarray],
+    centers: Sequence[float],
+    spring_constants: Sequence[float],
+    temperature_k: float,
+    bin_edges: np.ndarray | None = None,
+    period: float | None = None,
+) -> np.ndarray:
+    """MBAR overlap of every pair of windows adjacent in centre, shape (K - 1,)."""
+    data = collapse_samples(cv_samples, centers, spring_constants, temperature_k, bin_edges, period)
+    f = solve_free_energies(data.u_kx, data.point_weights, data.n_k)
+    return neighbour_overlaps(overlap_matrix(data, f), centers)
 
 
 def convergence_check(
@@ -154,3 +175,42 @@ def neighbour_sample_overlaps(
         q = np.histogram(b, edges)[0] / len(b)
         pairs.append((int(k), int(j), float(np.minimum(p, q).sum())))
     return pairs
+
+
+def windows_to_insert(
+    cv_samples: Sequence[np.ndarray],
+    centers: Sequence[float],
+    spring_constants: Sequence[float],
+    temperature_k: float,
+    threshold: float = OVERLAP_WARNING_THRESHOLD,
+    bin_edges: np.ndarray | None = None,
+    period: float | None = None,
+) -> list[dict]:
+    """Windows to add between neighbours (in centre order) that overlap too little:
+    one midway between each pair whose MBAR overlap lies below ``threshold``, with the
+    pair's mean spring constant. When some neighbours share no sample at all, MBAR
+    cannot join the windows; those pairs get a window, and the others wait for the next
+    round. Overlaps as :func:`neighbour_mbar_overlaps` (give the samples, bins and
+    period the diagnostics use, so both judge alike). Returns ``{center,
+    spring_constant, reason}`` rows."""
+    centers = np.asarray(centers, dtype=float)
+    kappas = np.asarray(spring_constants, dtype=float)
+    pairs = neighbour_sample_overlaps(cv_samples, centers)
+    if all(value > 0 for _, _, value in pairs):
+        overlaps = neighbour_mbar_overlaps(
+            cv_samples, centers, kappas, temperature_k, bin_edges, period
+        )
+        pairs = [(k, j, float(o)) for (k, j, _), o in zip(pairs, overlaps, strict=True)]
+        kind = "MBAR overlap"
+    else:
+        pairs = [(k, j, 0.0) for k, j, value in pairs if value == 0]
+        kind = "no common samples: overlap"
+    return [
+        {
+            "center": float(0.5 * (centers[k] + centers[j])),
+            "spring_constant": float(0.5 * (kappas[k] + kappas[j])),
+            "reason": f"{kind} {value:.3g} between {centers[k]:g} and {centers[j]:g}",
+        }
+        for k, j, value in pairs
+        if value < threshold
+    ]

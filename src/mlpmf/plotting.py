@@ -17,10 +17,12 @@ def plot_pmfs(
     exact: tuple[np.ndarray, np.ndarray] | None = None,
     reference_barrier_kj_mol: float | None = None,
     energy_unit: str = "kJ/mol",
+    reference_profile: tuple[np.ndarray, np.ndarray, str] | None = None,
 ):
     """PMFs (tables of DESIGN.md) with one-standard-error bands; optional exact curve,
-    the barrier found, and a reference barrier (e.g. NEB) as a horizontal line. Bins a
-    table marks untrusted (column ``trusted``) are shaded red."""
+    the barrier found, a reference barrier (e.g. NEB) as a horizontal line and a
+    reference energy profile (cv, energy, label; e.g. a relaxed scan). Bins a table
+    marks untrusted (column ``trusted``) are shaded red."""
     figure, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
     shaded = False
     for name, table in pmfs.items():
@@ -39,6 +41,9 @@ def plot_pmfs(
                 shaded = True
     if exact is not None:
         ax.plot(*exact, "k--", lw=1, label="exact")
+    if reference_profile is not None:
+        cv, energy, label = reference_profile
+        ax.plot(cv, energy, color="grey", ls="--", lw=1, label=label)
     if rates is not None:
         untrusted = "\nUNTRUSTED" if rates.get("trusted") is False else ""
         rate, kind = rates.get("rate_constant_per_s"), ""

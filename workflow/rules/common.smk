@@ -2,6 +2,7 @@ import copy
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from snakemake.exceptions import WorkflowError
 
 from mlpmf.colvars import period_and_unit
@@ -49,7 +50,8 @@ SEEDS = stage_seeds()
 
 wildcard_constraints:
     window=r"\d{3}",
-    batch=r"\d{3}",
+    batch=r"\d{3}|r\d+_\d{3}",
+    round=r"\d+",
 
 
 def uses_model():
@@ -105,9 +107,10 @@ def observable_settings(wildcards):
     return config["observables"][wildcards.observable]
 
 
-def window_trajectory_paths():
-    """The CV time-series file of every window, in window order."""
-    return [window_path(window) for window in WINDOWS]
+def window_trajectory_paths(wildcards=None):
+    """The CV time-series file of every window, in window order (with
+    ``umbrella.adaptive``, the windows after the last round of insertion)."""
+    return [window_path(f"{row['window']:03d}") for row in final_window_rows()]
 
 
 def training_frames_path():
@@ -142,6 +145,7 @@ def window_md_settings():
     shared = dict(config["umbrella"])
     del shared["centers"], shared["spring_constant_kj_mol"], shared["windows_per_job"]
     del shared["start_frames"]  # an input file, not a setting
+    del shared["adaptive"]  # decides which windows run, not how
     return shared
 
 
@@ -155,6 +159,87 @@ def window_spec(window):
     }
 
 
+def static_window_rows():
+    """The windows of ``umbrella.centers``: id, centre, spring constant, batch."""
+    size = config["umbrella"]["windows_per_job"]
+    return [
+        {
+            "window": k,
+            "center": float(center),
+            "spring_constant": float(kappa),
+            "round": 0,
+            "batch": f"{k // size:03d}",
+            "reason": "umbrella.centers",
+        }
+        for k, (center, kappa) in enumerate(zip(CENTERS, SPRING_CONSTANTS, strict=True))
+    ]
+
+
+def adaptive_table(round_):
+    """The windows after round ``round_`` of adaptive insertion."""
+    return f"{RESULTS}/umbrella/adaptive/round_{round_}.csv"
+
+
+def window_rows_after(round_):
+    """The windows after ``round_`` rounds of insertion (0: the config's); a later
+    round's table is a checkpoint, so this waits for it."""
+    if int(round_) == 0:
+        return static_window_rows()
+    table = checkpoints.adapt_windows.get(round=str(round_)).output.table
+    return pd.read_csv(table, dtype={"batch": str}).to_dict("records")
+
+
+def final_rounds():
+    """How many rounds of insertion the study ran: up to ``max_rounds``, fewer when a
+    round added nothing."""
+    adaptive = config["umbrella"]["adaptive"]
+    if not adaptive["enabled"]:
+        return 0
+    for round_ in range(1, adaptive["max_rounds"] + 1):
+        if not any(row["round"] == round_ for row in window_rows_after(round_)):
+            return round_
+    return adaptive["max_rounds"]
+
+
+def final_window_rows():
+    """Every window the PMF is built from, in id order."""
+    return window_rows_after(final_rounds())
+
+
+def final_window_table(wildcards):
+    """The last adaptive round's table, when windows are placed adaptively."""
+    rounds = final_rounds()
+    return {"table": adaptive_table(rounds)} if rounds else {}
+
+
+def adaptive_round_inputs(wildcards):
+    """What round ``wildcards.round`` of insertion judges: the windows after the
+    previous round, their time series (and the previous round's table)."""
+    previous = int(wildcards.round) - 1
+    inputs = {
+        "trajectories": [
+            window_path(f"{row['window']:03d}") for row in window_rows_after(previous)
+        ]
+    }
+    if previous:
+        inputs["previous"] = adaptive_table(previous)
+    return inputs
+
+
+def batch_round(batch):
+    """The adaptive round that added ``batch`` (0: a batch of umbrella.centers)."""
+    return int(batch[1:].split("_")[0]) if batch.startswith("r") else 0
+
+
+def batch_inputs(wildcards):
+    """A window job's inputs: window_inputs, and the round table of an added batch."""
+    inputs = window_inputs(wildcards)
+    round_ = batch_round(wildcards.batch)
+    if round_:
+        inputs["windows_table"] = adaptive_table(round_)
+    return inputs
+
+
 def window_batches():
     """Windows batched into one job each, ``umbrella.windows_per_job`` at a time."""
     size = config["umbrella"]["windows_per_job"]
@@ -163,12 +248,32 @@ def window_batches():
 
 def batch_of(window):
     """The batch (job) that runs ``window``."""
-    return f"{int(window) // config['umbrella']['windows_per_job']:03d}"
+    if int(window) < len(CENTERS):
+        return f"{int(window) // config['umbrella']['windows_per_job']:03d}"
+    for round_ in range(1, config["umbrella"]["adaptive"]["max_rounds"] + 1):
+        for row in window_rows_after(round_):
+            if row["window"] == int(window):
+                return row["batch"]
+    raise WorkflowError(f"window {window}: no such window")
 
 
 def batch_specs(wildcards):
     """The windows of the batch named by the wildcard."""
-    return [window_spec(window) for window in window_batches()[int(wildcards.batch)]]
+    round_ = batch_round(wildcards.batch)
+    if not round_:
+        return [
+            window_spec(window) for window in window_batches()[int(wildcards.batch)]
+        ]
+    return [
+        {
+            "window": f"{row['window']:03d}",
+            "center": float(row["center"]),
+            "spring_constant_kj_mol": float(row["spring_constant"]),
+            "seed": window_seed(config["seed"], row["center"], row["spring_constant"]),
+        }
+        for row in window_rows_after(round_)
+        if row["batch"] == wildcards.batch
+    ]
 
 
 def batch_path(batch):
@@ -311,7 +416,7 @@ def path_headline(path):
         text += f" ({', '.join(references)})"
     if "rate_constant_per_s" in path:
         text += f", TST rate constant {path['rate_constant_per_s']:.3g} 1/s"
-    return text + "."
+    return f"{text}."
 
 
 def ledger_headline(ledger):
@@ -360,7 +465,7 @@ def report_headline():
             parts.append(
                 f"reference barrier {r['reference_barrier_kj_mol']:.1f} kJ/mol"
             )
-        lines.append("; ".join(parts) + ".")
+        lines.append(f"{'; '.join(parts)}.")
         for path in r.get("paths", []):
             lines.append(path_headline(path))
     comparison = Path(f"{RESULTS}/free_energy/comparison.json")
@@ -374,7 +479,17 @@ def report_headline():
             floor = c["expected_rms_kj_mol"]
             parts.append(f"their error bars alone would give {floor:.2f}")
         parts.append(f"largest {c['max_abs_difference_kj_mol']:.1f}")
-        lines.append("; ".join(parts) + ".")
+        lines.append(f"{'; '.join(parts)}.")
+    windows = Path(f"{RESULTS}/umbrella/windows.csv")
+    if windows.exists():
+        table = pd.read_csv(windows)
+        if "round" in table and (table["round"] > 0).any():
+            added = table[table["round"] > 0]
+            where = "; ".join(f"{c:g} ({r})" for c, r in zip(added["center"], added["reason"]))
+            lines.append(
+                f"Adaptive windows: {len(added)} added in {added['round'].max()} rounds "
+                f"where neighbours overlapped too little: {where}."
+            )
     ledger = Path(f"{RESULTS}/oracle_ledger.json")
     if ledger.exists():
         lines.append(ledger_headline(read_json(ledger)))

@@ -2,7 +2,7 @@ rule estimate_pmf:
     input:
         windows=f"{RESULTS}/umbrella/windows.csv",
         trust=f"{RESULTS}/free_energy/trust.json",
-        trajectories=window_trajectory_paths(),
+        trajectories=window_trajectory_paths,
     output:
         pmf=report(
             f"{RESULTS}/free_energy/pmf_{{estimator}}.csv",
@@ -41,7 +41,7 @@ rule estimate_pmf:
 rule diagnostics:
     input:
         windows=f"{RESULTS}/umbrella/windows.csv",
-        trajectories=window_trajectory_paths(),
+        trajectories=window_trajectory_paths,
         mbar=f"{RESULTS}/free_energy/pmf_mbar.csv",
         trust=f"{RESULTS}/free_energy/trust.json",
     output:
@@ -149,7 +149,7 @@ rule rates:
 rule reweight_observable:
     input:
         windows=f"{RESULTS}/umbrella/windows.csv",
-        trajectories=window_trajectory_paths(),
+        trajectories=window_trajectory_paths,
     output:
         pmf=report(
             f"{RESULTS}/free_energy/pmf_observable_{{observable}}.csv",

@@ -6,7 +6,7 @@ rule plot_pmf:
         wham=f"{RESULTS}/free_energy/pmf_wham.csv",
         rates=f"{RESULTS}/free_energy/rates.json",
         windows=f"{RESULTS}/umbrella/windows.csv",
-        trajectories=window_trajectory_paths(),
+        trajectories=window_trajectory_paths,
     output:
         pmf=report(
             f"{RESULTS}/plots/pmf.png",

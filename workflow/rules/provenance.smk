@@ -22,6 +22,7 @@ rule oracle_ledger:
     input:
         unpack(ledger_inputs),
         reference=f"{RESULTS}/dataset/oracle.json",
+        windows=f"{RESULTS}/umbrella/windows.csv",
     output:
         report(
             f"{RESULTS}/oracle_ledger.json",
@@ -34,7 +35,7 @@ rule oracle_ledger:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        window_md_steps=len(CENTERS)
-        * (config["umbrella"]["steps"] + config["umbrella"]["equilibration_steps"]),
+        steps_per_window=config["umbrella"]["steps"]
+        + config["umbrella"]["equilibration_steps"],
     script:
         "../scripts/oracle_ledger.py"

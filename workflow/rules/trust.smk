@@ -2,7 +2,7 @@ rule check_trust:
     input:
         unpack(trust_metrics_input),
         windows=f"{RESULTS}/umbrella/windows.csv",
-        trajectories=window_trajectory_paths(),
+        trajectories=window_trajectory_paths,
     output:
         report(
             f"{RESULTS}/free_energy/trust.json",

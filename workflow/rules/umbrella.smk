@@ -1,4 +1,6 @@
 rule umbrella_windows:
+    input:
+        unpack(final_window_table),
     output:
         f"{RESULTS}/umbrella/windows.csv",
     log:
@@ -15,7 +17,7 @@ rule umbrella_windows:
 
 rule umbrella_window:
     input:
-        unpack(window_inputs),
+        unpack(batch_inputs),
     output:
         batch_path("{batch}"),
     log:
@@ -53,3 +55,26 @@ rule window_series:
         "../../envs/mlpmf.yaml"
     script:
         "../scripts/window_series.py"
+
+
+checkpoint adapt_windows:
+    input:
+        unpack(adaptive_round_inputs),
+    output:
+        table=f"{RESULTS}/umbrella/adaptive/round_{{round}}.csv",
+    log:
+        f"logs/adapt_windows/{STUDY}_{{round}}.log",
+    localrule: True
+    conda:
+        "../../envs/mlpmf.yaml"
+    params:
+        windows=static_window_rows(),
+        windows_per_job=config["umbrella"]["windows_per_job"],
+        temperature_k=config["temperature_k"],
+        bin_edges=bin_edges(config).tolist(),
+        period=cv_period(),
+        free_energy=settings_of(
+            "free_energy", "decorrelate", "detect_equilibration", "overlap_threshold"
+        ),
+    script:
+        "../scripts/adapt_windows.py"

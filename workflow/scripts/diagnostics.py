@@ -9,7 +9,7 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 import numpy as np
 import pandas as pd
 
-from mlpmf import diagnostics, estimators, timeseries
+from mlpmf import diagnostics, timeseries
 from mlpmf.config import FreeEnergySettings
 from mlpmf.io import read_json, write_json
 from mlpmf.plotting import plot_diagnostics
@@ -28,11 +28,9 @@ kept = timeseries.kept_indices(
 )
 samples = [s[k] for s, k in zip(raw, kept, strict=True)]
 edges = np.asarray(params.bin_edges)
-data = estimators.collapse_samples(
+overlaps = diagnostics.neighbour_mbar_overlaps(
     samples, centers, kappas, params.temperature_k, edges, params.period
 )
-f = estimators.solve_free_energies(data.u_kx, data.point_weights, data.n_k)
-overlaps = diagnostics.neighbour_overlaps(diagnostics.overlap_matrix(data, f), centers)
 first, second, drift_kt, drift_z = diagnostics.convergence_check(
     samples, centers, kappas, params.temperature_k, edges, params.period
 )

@@ -6,6 +6,8 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 
+import pandas as pd
+
 from mlpmf.io import read_json, write_json
 from mlpmf.ledger import oracle_ledger
 
@@ -13,7 +15,7 @@ inputs = snakemake.input
 ledger = oracle_ledger(
     read_json(inputs.reference),
     read_json(inputs.active_learning) if "active_learning" in inputs.keys() else None,
-    snakemake.params.window_md_steps,
+    len(pd.read_csv(inputs.windows)) * snakemake.params.steps_per_window,
     read_json(inputs.transmission) if "transmission" in inputs.keys() else None,
 )
 write_json(ledger, snakemake.output[0])

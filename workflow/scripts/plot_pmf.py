@@ -31,10 +31,17 @@ if params.oracle["kind"] == "double_well_bond" and cv_settings["kind"] == "dista
         params.oracle["half_width"],
     )
     exact = (r, exact_pmf)
-reference = None
+reference, profile = None, None
 if "reference" in snakemake.input.keys():
-    reference = read_json(snakemake.input.reference)["barrier_kj_mol"]
-figure = plot_pmfs(pmfs, cv_label, read_json(snakemake.input.rates), exact, reference)
+    document = read_json(snakemake.input.reference)
+    reference = document["barrier_kj_mol"]
+    if "profile" in document:  # e.g. a relaxed scan: potential energy along the CV
+        label = f"{document.get('method', 'reference')} (energy)"
+        curve = document["profile"]
+        profile = (curve["cv"], curve["energy_kj_mol"], label)
+figure = plot_pmfs(
+    pmfs, cv_label, read_json(snakemake.input.rates), exact, reference, reference_profile=profile
+)
 figure.savefig(snakemake.output.pmf, dpi=150)
 
 windows = pd.read_csv(snakemake.input.windows)
