@@ -207,3 +207,25 @@ def test_compare_profiles_restricted_to_low_bins_and_its_noise_floor():
     # 73 bins: the RMS of 73 unit-variance draws is within ~0.1 of 1 (1 sigma ~ 1/sqrt(146))
     assert result["rms_difference_kj_mol"] == pytest.approx(1.0, abs=0.25)
     assert result["chi2_per_bin"] == pytest.approx(1.0, abs=0.5)
+
+
+def test_compare_profiles_counts_the_model_spread_into_the_coverage():
+    """A committee PMF off the reference by model error (1 kJ/mol per bin, 10x its
+    statistical error) fails two-sigma coverage on statistical bars and passes once the
+    model's spread (the right size) is added; the total-to-statistical ratio is ~10."""
+    from mlpmf.diagnostics import compare_profiles
+
+    rng = np.random.default_rng(3)
+    cv = np.linspace(0, 1, 400)
+    reference = np.sin(3 * cv)
+    committee = reference + rng.normal(0, 1.0, cv.size) + rng.normal(0, 0.1, cv.size)
+    statistical = np.full(cv.size, 0.1)
+    result = compare_profiles(
+        cv, committee, statistical, cv, reference, model_uncertainty_kj_mol=np.full(cv.size, 1.0)
+    )
+    assert result["within_two_sigma_fraction"] < 0.3
+    assert 0.9 < result["within_two_sigma_with_model_fraction"] < 0.99  # 95% expected
+    assert result["chi2_per_bin_with_model"] == pytest.approx(1.0, abs=0.2)
+    assert result["total_to_statistical_uncertainty_median"] == pytest.approx(
+        np.hypot(1, 0.1) / 0.1
+    )

@@ -104,6 +104,7 @@ def compare_profiles(
     reference_kj_mol: np.ndarray,
     reference_uncertainty_kj_mol: np.ndarray | None = None,
     reference_below_kj_mol: float | None = None,
+    model_uncertainty_kj_mol: np.ndarray | None = None,
 ) -> dict:
     """RMS and largest difference (kJ/mol) between a PMF and a reference on the PMF's
     bins, after the constant shift that minimises the RMS (PMFs are defined up to a
@@ -115,6 +116,10 @@ def compare_profiles(
     when they agree within their error bars; correlated errors make it a rough guide),
     and ``expected_rms_kj_mol`` the RMS difference two profiles equal but for their
     statistical errors would show: the floor ``rms_difference_kj_mol`` is judged against.
+    ``within_two_sigma_fraction`` is the share of bins whose difference lies within
+    twice the combined error. With ``model_uncertainty_kj_mol`` (a committee's spread),
+    the same two numbers with the model's variance added (``..._with_model``) and the
+    median ratio of the total error to the statistical one.
     """
     reference = np.interp(cv, reference_cv, reference_kj_mol, left=np.nan, right=np.nan)
     both = np.isfinite(free_energy_kj_mol) & np.isfinite(reference)
@@ -125,14 +130,30 @@ def compare_profiles(
     variance = np.asarray(uncertainty_kj_mol, dtype=float)[both] ** 2
     if reference_uncertainty_kj_mol is not None:
         variance = variance + np.interp(cv[both], reference_cv, reference_uncertainty_kj_mol) ** 2
-    return {
+    variance = np.maximum(variance, 1e-12)
+    result = {
         "bins_compared": int(both.sum()),
         "reference_below_kj_mol": reference_below_kj_mol,
         "rms_difference_kj_mol": float(np.sqrt(np.mean(difference**2))),
         "max_abs_difference_kj_mol": float(np.abs(difference).max()),
-        "chi2_per_bin": float(np.mean(difference**2 / np.maximum(variance, 1e-12))),
+        "chi2_per_bin": float(np.mean(difference**2 / variance)),
         "expected_rms_kj_mol": float(np.sqrt(np.mean(variance))),
+        "within_two_sigma_fraction": float(np.mean(np.abs(difference) <= 2 * np.sqrt(variance))),
     }
+    if model_uncertainty_kj_mol is not None:
+        model = np.nan_to_num(np.asarray(model_uncertainty_kj_mol, dtype=float)[both])
+        total = variance + model**2
+        statistical = np.asarray(uncertainty_kj_mol, dtype=float)[both]
+        result.update(
+            chi2_per_bin_with_model=float(np.mean(difference**2 / total)),
+            within_two_sigma_with_model_fraction=float(
+                np.mean(np.abs(difference) <= 2 * np.sqrt(total))
+            ),
+            total_to_statistical_uncertainty_median=float(
+                np.median(np.hypot(statistical, model) / np.maximum(statistical, 1e-12))
+            ),
+        )
+    return result
 
 
 def spread_ratios(

@@ -60,7 +60,7 @@ def plot_pmfs(
         ax.axhline(reference_barrier_kj_mol, color="grey", ls=":", label="reference barrier")
     ax.set_xlabel(cv_label)
     ax.set_ylabel(f"free energy ({energy_unit})")
-    ax.legend(loc="upper right")
+    ax.legend(loc="best", fontsize="small")
     return figure
 
 

@@ -26,6 +26,7 @@ if "reference" in snakemake.input.keys():
         reference["free_energy_kj_mol"].to_numpy(),
         None if reference_error is None else reference_error.to_numpy(),
         snakemake.params.below_kj_mol,
+        pmf["model_uncertainty_kj_mol"].to_numpy() if "model_uncertainty_kj_mol" in pmf else None,
     )
     comparison["reference"]["file"] = snakemake.input.reference
 if snakemake.params.mirror_symmetric:
