@@ -180,7 +180,8 @@ def test_a_quiet_round_ends_the_loop_only_after_confirm_steps():
 def test_a_round_is_quiet_with_rare_candidates_in_every_replica_and_none_above_upper():
     """DP-GEN's rule, per replica as windows are judged: at most converged_fraction of a
     replica's checks above the trigger (0: none), and no frame above the upper level. A
-    replica that keeps meeting candidates is not hidden by quiet ones."""
+    replica that keeps meeting candidates is not hidden by quiet ones, nor by the checks
+    it was planned to make but did not, paused at its candidates."""
     from types import SimpleNamespace
 
     from mlpmf.exploration import ExplorationRound, is_quiet
@@ -200,6 +201,9 @@ def test_a_round_is_quiet_with_rare_candidates_in_every_replica_and_none_above_u
     longer = dataclasses.replace(settings, confirm_steps=4000, check_every=20)  # 200 checks
     assert is_quiet(ExplorationRound(trace=few_checks, candidates=found(3)), longer)
     assert not is_quiet(ExplorationRound(trace=checks, candidates=found(3, 3, 3)), longer)
+    # a replica paused by a candidate in every sub-round makes few checks: 2 of its 10
+    # are 20%, not 1% of the 200 it was planned to make
+    assert not is_quiet(ExplorationRound(trace=few_checks, candidates=found(3, 3)), longer)
     strict = ActiveLearningSettings(converged_fraction=0.0)
     assert is_quiet(ExplorationRound(trace=checks), strict)
     assert not is_quiet(ExplorationRound(trace=checks, candidates=found(1)), strict)
