@@ -32,8 +32,10 @@ committee's noise has tails, so over a long enough run some frame always exceeds
 finite trigger). A quiet round is
 extended until every replica has run ``confirm_steps`` (by default as long as a window
 runs, equilibration included), and must stay quiet all along: a window must not meet
-what exploration never saw. The frames a quiet round found above the trigger are not
-labelled: the committee that passed is the one the windows use.
+what exploration never saw; at its end each replica's share is also taken over the
+checks it made (a replica paused at a candidate in every sub-round makes few). The
+frames a quiet round found above the trigger are not labelled: the committee that
+passed is the one the windows use.
 Both disagreement metrics are reported: the pairwise one that triggers, and DP-GEN's
 (the largest per-atom norm of the members' force standard deviation, which for two
 members is half the pairwise difference).
@@ -202,7 +204,7 @@ def run_active_learning(
             round_.untrusted += more.untrusted
             round_.trace += more.trace
         result.trace += round_.trace
-        result.converged = is_quiet(round_, settings)
+        result.converged = is_quiet(round_, settings, complete=True)
         count = 0 if result.converged else settings.frames_per_iteration
         chosen = select(round_.candidates, count)
         new_frames, rows = label(chosen, oracle, iteration)
