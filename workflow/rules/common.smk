@@ -485,7 +485,9 @@ def report_headline():
         table = pd.read_csv(windows)
         if "round" in table and (table["round"] > 0).any():
             added = table[table["round"] > 0]
-            where = "; ".join(f"{c:g} ({r})" for c, r in zip(added["center"], added["reason"]))
+            where = "; ".join(
+                f"{c:g} ({r})" for c, r in zip(added["center"], added["reason"])
+            )
             lines.append(
                 f"Adaptive windows: {len(added)} added in {added['round'].max()} rounds "
                 f"where neighbours overlapped too little: {where}."
