@@ -102,7 +102,7 @@ def test_an_unknown_key_anywhere_is_named(path, name):
         ({"temperature_k": 0.0}, "temperature_k"),
         ({"umbrella": {"spring_constant_kj_mol": [1.0, 2.0]}}, "spring_constant_kj_mol"),
         ({"dataset": {"explorer": {"kind": "xtb", "method": "dft"}}}, "dataset.explorer.method"),
-        ({"dataset": {"explorer": {"method": "GFN2-xTB"}}}, "kind"),
+        ({"dataset": {"explorer": {"kind": "pyscf", "method": "GFN2-xTB"}}}, "explorer.method"),
         (
             {"dataset": {"explorer": {"kind": "ase", "calculator": "no_such_module:Calc"}}},
             "dataset.explorer.calculator",

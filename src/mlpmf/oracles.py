@@ -381,10 +381,11 @@ def explorer_settings(oracle: Mapping, explorer: Mapping | None) -> dict | None:
     """The settings of the cheap method that explores for the reference data
     (``dataset.explorer``): the oracle's settings (the molecule's charge and
     multiplicity, the SCF limits) with the method-specific keys reset and the explorer's
-    own keys on top; None when the oracle explores itself."""
-    if not explorer:
+    own keys (those not null) on top; None when the oracle explores itself."""
+    if not explorer or explorer.get("kind") is None:
         return None
-    return {**oracle, **EXPLORER_RESET, **explorer}
+    given = {key: value for key, value in explorer.items() if value is not None}
+    return {**oracle, **EXPLORER_RESET, **given}
 
 
 def make_robust_oracle(settings: Mapping) -> RobustOracle:
