@@ -80,6 +80,21 @@ def kramers_transmission(
     return float(np.sqrt(1.0 + ratio**2) - ratio)
 
 
+def _eyring(barrier_kj_mol: float, temperature_k: float) -> float:
+    """Eyring's rate constant (1/s) over a free-energy barrier."""
+    kt = kt_kj_mol(temperature_k)
+    return float(kt_ev(temperature_k) / PLANCK_EV_S * np.exp(-barrier_kj_mol / kt))
+
+
+def _tst(cv, free, basin, top, temperature_k, effective_mass_amu) -> float:
+    """TST rate constant (1/s, module docstring) over the PMF bin ``top`` out of the
+    reactant ``basin`` (bin indices)."""
+    kt = kt_kj_mol(temperature_k)
+    weight = np.sum(np.exp(-(free[basin] - free[top]) / kt) * np.gradient(cv)[basin])
+    velocity = np.sqrt(kt_ev(temperature_k) / (2.0 * np.pi * effective_mass_amu))
+    return float(ase_rate_to_per_s(velocity / weight))
+
+
 def reaction_path_indices(
     cv: np.ndarray, free_energy: np.ndarray, reactant: Sequence[float], product: Sequence[float]
 ) -> tuple[int, int, int]:
@@ -103,15 +118,11 @@ def _single(cv, free, temperature_k, reactant, product, effective_mass_amu, fric
         "reactant_minimum_cv": float(cv[start]),
         "transition_state_cv": float(cv[top]),
         "product_minimum_cv": float(cv[end]),
-        "eyring_rate_constant_per_s": float(
-            kt_ev(temperature_k) / PLANCK_EV_S * np.exp(-barrier / kt)
-        ),
+        "eyring_rate_constant_per_s": _eyring(barrier, temperature_k),
     }
     if effective_mass_amu is None:  # no flux factor without the CV's mass: Eyring only
         return result, top, start
-    basin = np.sum(np.exp(-(free[side] - free[top]) / kt) * np.gradient(cv)[side])
-    velocity = np.sqrt(kt_ev(temperature_k) / (2.0 * np.pi * effective_mass_amu))
-    result["rate_constant_per_s"] = float(ase_rate_to_per_s(velocity / basin))
+    result["rate_constant_per_s"] = _tst(cv, free, side, top, temperature_k, effective_mass_amu)
     if friction_per_fs is not None:
         curvature = barrier_curvature(cv, free, top, kt)
         transmission = kramers_transmission(friction_per_fs, curvature, effective_mass_amu)
@@ -220,13 +231,10 @@ def _arc(start: int, stops: Sequence[int], size: int) -> np.ndarray:
 
 
 def _periodic_single(cv, free, temperature_k, reactant, product, effective_mass_amu):
-    start = _argmin_in(cv, free, reactant, "reactant")
-    end = _argmin_in(cv, free, product, "product")
+    start, inner_top, end = reaction_path_indices(cv, free, reactant, product)
     low, high = sorted((start, end))
-    inner = np.arange(low, high + 1)
     outer = np.concatenate([np.arange(high, len(cv)), np.arange(0, low + 1)])
-    tops = [int(path[np.nanargmax(free[path])]) for path in (inner, outer)]
-    kt = kt_kj_mol(temperature_k)
+    tops = [inner_top, int(outer[np.nanargmax(free[outer])])]
     basin = _arc(start, tops, len(cv))
     basin = basin[np.isfinite(free[basin])]
     paths = []
@@ -235,14 +243,12 @@ def _periodic_single(cv, free, temperature_k, reactant, product, effective_mass_
         path = {
             "transition_state_cv": float(cv[top]),
             "barrier_kj_mol": barrier,
-            "eyring_rate_constant_per_s": float(
-                kt_ev(temperature_k) / PLANCK_EV_S * np.exp(-barrier / kt)
-            ),
+            "eyring_rate_constant_per_s": _eyring(barrier, temperature_k),
         }
         if effective_mass_amu is not None:
-            weight = np.sum(np.exp(-(free[basin] - free[top]) / kt) * np.gradient(cv)[basin])
-            velocity = np.sqrt(kt_ev(temperature_k) / (2.0 * np.pi * effective_mass_amu))
-            path["rate_constant_per_s"] = float(ase_rate_to_per_s(velocity / weight))
+            path["rate_constant_per_s"] = _tst(
+                cv, free, basin, top, temperature_k, effective_mass_amu
+            )
         paths.append(path)
     return paths
 
