@@ -26,6 +26,7 @@ import yaml
 from ase.constraints import FixInternals
 from ase.io import read
 from ase.optimize import BFGS
+from snakemake.utils import validate
 
 from mlpmf.oracles import make_oracle, method_name
 
@@ -34,10 +35,7 @@ DIHEDRAL = [2, 0, 1, 3]  # H-O-O-H
 EXPERIMENT_KJ_MOL = {"trans": 4.6, "cis": 29.5}  # Hunt et al. 1965; Koput 1986
 EXPERIMENT_MINIMUM_DEG = 111.9  # equilibrium dihedral, Koput 1986
 EV_TO_KJ_MOL = 96.48533212
-OVERRIDES = {  # the schema's defaults of the oracle keys the calculators read
-    "method": None, "basis": "6-31g*", "functional": "pbe", "charge": 0,
-    "multiplicity": 1, "electronic_temperature_k": 300.0, "max_iterations": 250,
-}  # fmt: skip
+SCHEMA = HERE.parents[1] / "workflow/schemas/config.schema.yaml"
 
 
 def relax(atoms, oracle, angle_deg=None):
@@ -54,7 +52,8 @@ def main() -> None:
     study_file = sys.argv[1] if len(sys.argv) > 1 else "config/studies/h2o2_torsion.yaml"
     scan_file = Path(sys.argv[2]) if len(sys.argv) > 2 else HERE / "torsion_scan.json"
     study = yaml.safe_load(Path(study_file).read_text())
-    settings = {**OVERRIDES, **study["oracle"]}
+    validate(study, str(SCHEMA))  # fills in the schema's defaults, as the workflow does
+    settings = study["oracle"]
     oracle = make_oracle(settings)
     molecule = read(study["system"]["structure"])
     angles = np.arange(180.0, -1.0, -5.0)
