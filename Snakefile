@@ -31,6 +31,13 @@ include: "workflow/rules/training.smk"
 include: "workflow/rules/active_learning.smk"
 include: "workflow/rules/umbrella.smk"
 include: "workflow/rules/free_energy.smk"
+
+
+if SECOND_CV:
+
+    include: "workflow/rules/free_energy_2d.smk"
+
+
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/provenance.smk"
 include: "workflow/rules/trust.smk"

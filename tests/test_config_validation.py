@@ -1,7 +1,11 @@
-"""Bad study configs fail before any job runs, quickly, naming the problem."""
+"""Bad study configs fail before any job runs, naming the problem.
+
+"Fast" is asserted as behaviour, not wall time (CI machines differ by 5x): the run stops
+while the config is read, before Snakemake builds the job graph or creates its
+`.snakemake` folder, so nothing but the study file is in the working directory.
+"""
 
 import re
-import time
 
 import pytest
 
@@ -72,6 +76,30 @@ CASES = {
         ),
         r"collective_variable.other_atoms: atom indices \[7\] out of range",
     ),
+    "second cv not an observable": (
+        lambda: double_well_study(umbrella__second_cv={"observable": "psi"}),
+        r"umbrella.second_cv.observable: no observable 'psi'",
+    ),
+    "second cv with adaptive windows": (
+        lambda: {
+            **double_well_study(
+                observables={
+                    "x": {
+                        "kind": "position",
+                        "atoms": [0],
+                        "axis": "x",
+                        "bins": {"start": -0.5, "stop": 0.5, "num": 10},
+                    }
+                },
+            ),
+            "umbrella": {
+                **double_well_study()["umbrella"],
+                "second_cv": {"observable": "x", "centers": [-0.5, 0.0, 0.5]},
+                "adaptive": {"enabled": True},
+            },
+        },
+        "umbrella.adaptive.enabled: not available with umbrella.second_cv",
+    ),
     "coefficients missing": (
         lambda: double_well_study(
             collective_variable={"kind": "linear_combination", "atoms": [0, 1]}
@@ -84,20 +112,20 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_bad_config_fails_fast_with_a_named_problem(case, tmp_path):
     make_config, pattern = CASES[case]
-    started = time.perf_counter()
-    result = run_snakemake(tmp_path, make_config(), "--dry-run", timeout=60)
-    elapsed = time.perf_counter() - started
+    result = run_snakemake(tmp_path, make_config(), "--dry-run", timeout=120)
     assert result.returncode != 0
-    assert elapsed < 10.0
-
     assert re.search(pattern, result.stdout + result.stderr), result.stderr[-2000:]
-    assert not (tmp_path / "results").exists()
+    assert "Building DAG" not in result.stdout + result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["study.yaml"]
 
 
 def test_minimal_study_is_completed_by_schema_defaults(tmp_path):
-    result = run_snakemake(tmp_path, double_well_study(), "--dry-run", timeout=60)
+    result = run_snakemake(tmp_path, double_well_study(), "--dry-run", timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "umbrella_window" in result.stdout
+    # the markers the failing cases must not reach
+    assert "Building DAG" in result.stdout + result.stderr
+    assert (tmp_path / ".snakemake").is_dir()
 
 
 def schema_properties(node, prefix=""):

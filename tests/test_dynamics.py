@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from mlpmf.colvars import Angle, Dihedral, Distance
-from mlpmf.dynamics import LangevinSettings, UmbrellaBias, bias_forces, run_langevin
+from mlpmf.colvars import Angle, Dihedral, Distance, Position
+from mlpmf.dynamics import GridBias, LangevinSettings, UmbrellaBias, bias_forces, run_langevin
 from mlpmf.oracles import DoubleWellBond, make_oracle
 from mlpmf.timeseries import decorrelate
 from mlpmf.umbrella import run_umbrella_window, run_umbrella_windows
@@ -277,3 +277,41 @@ def test_a_cv_that_equals_another_drives_the_same_windows():
     for a, b, c in zip(*runs, strict=True):
         np.testing.assert_array_equal(a["cv"], b["cv"])
         np.testing.assert_allclose(a["cv"], c["cv"], rtol=1e-9)
+
+
+def test_a_grid_bias_restrains_both_cvs_with_the_gradient_of_its_energy():
+    """2D umbrella sampling's bias: its forces are minus the gradient of its energy
+    (central differences), the batched forces equal its own, and a window restrained on
+    a dihedral and an angle samples both near their centres."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(scale=1.5, size=(5, 3))
+    bias = GridBias(
+        (
+            UmbrellaBias(Dihedral((0, 1, 2, 3)), 60.0, 0.05),
+            UmbrellaBias(Angle((1, 2, 4)), 100.0, 0.1),
+        )
+    )
+    energy, forces = bias.energy_and_forces(x)
+    assert energy == pytest.approx(sum(t.energy(x) for t in bias.terms))
+    numeric = np.zeros_like(x)
+    for i in range(5):
+        for d in range(3):
+            step = np.zeros_like(x)
+            step[i, d] = 1e-6
+            numeric[i, d] = -(bias.energy(x + step) - bias.energy(x - step)) / 2e-6
+    assert forces == pytest.approx(numeric, abs=1e-6)
+    batched = bias_forces([bias, None, bias.terms[0]], [x, x, x])
+    assert batched[0] == pytest.approx(forces, abs=1e-12)
+    assert batched[2] == pytest.approx(bias.terms[0].energy_and_forces(x)[1], abs=1e-12)
+
+    dimer = Atoms("Ar2", positions=[[0, 0, 0], [3.0, 0, 0]])
+    dimer.calc = DoubleWellBond(barrier_ev=0.15, r_mid=3.2, half_width=0.45)
+    window = GridBias((UmbrellaBias(Distance((0, 1)), 3.3, 400.0), UmbrellaBias(
+        Position((0,), "x"), 0.5, 200.0)))  # fmt: skip
+    series = run_umbrella_windows(
+        [dimer], [window], LangevinSettings(300.0, 2.0, 0.02), 4000, 500, 2,
+        [np.random.default_rng(8)],
+    )[0]  # fmt: skip
+    assert set(series) >= {"cv", "cv_2"}
+    assert abs(series["cv"].mean() - 3.3) < 0.15  # the double well pushes it out by ~0.07
+    assert abs(series["cv_2"].mean() - 0.5) < 3 * np.sqrt(kt_kj_mol(300.0) / 200.0)

@@ -52,8 +52,8 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from mlpmf.dynamics import (
+    Bias,
     LangevinSettings,
-    UmbrellaBias,
     fixed_atom_mask,
 )
 from mlpmf.evaluation import TrustLevels, calibrated_trust
@@ -68,7 +68,7 @@ from mlpmf.exploration import (
 from mlpmf.io import atomic_path
 from mlpmf.models import Committee
 from mlpmf.oracles import RobustOracle
-from mlpmf.placement import move_to_value, nearest_positions
+from mlpmf.placement import move_to_window, nearest_positions
 from mlpmf.training import CommitteeSettings, train_committee
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def run_active_learning(
     frames: Sequence[Atoms],
     held_out: Sequence[Atoms],
     structure: Atoms,
-    biases: Sequence[UmbrellaBias],
+    biases: Sequence[Bias],
     oracle: RobustOracle,
     md: LangevinSettings,
     settings: ActiveLearningSettings,
@@ -149,15 +149,12 @@ def run_active_learning(
     seeds = np.random.SeedSequence(seed)
     replica_seeds, retrain_seed = seeds.spawn(2)
     replicas = []
-    centers = [bias.center for bias in biases]
-    starts = nearest_positions(
-        biases[0].cv, structure.positions, structure.numbers, frames, centers
-    ) if biases else []  # fmt: skip
+    starts = nearest_positions(biases, structure.positions, structure.numbers, frames)
     children = replica_seeds.spawn(len(biases))
     for k, (bias, child, start) in enumerate(zip(biases, children, starts, strict=True)):
         atoms = structure.copy()
-        atoms.positions = move_to_value(
-            bias.cv, start, bias.center, numbers=atoms.numbers, movable=~fixed_atom_mask(atoms)
+        atoms.positions = move_to_window(
+            bias, start, numbers=atoms.numbers, movable=~fixed_atom_mask(atoms)
         )
         rng = np.random.default_rng(child)
         trusted = (atoms.positions.copy(), np.zeros_like(atoms.positions))

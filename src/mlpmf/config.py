@@ -49,6 +49,39 @@ def window_spring_constants(config: Mapping) -> np.ndarray:
     return np.broadcast_to(kappa, (num_windows,)).copy()
 
 
+def second_cv(config: Mapping) -> tuple[str, Mapping] | None:
+    """The observable restrained as the second CV of 2D umbrella sampling: (name, its
+    config entry), or None for 1D umbrella sampling."""
+    name = config["umbrella"].get("second_cv", {}).get("observable")
+    return None if name is None else (name, config["observables"][name])
+
+
+def window_grid(config: Mapping) -> dict[str, np.ndarray]:
+    """Every window's centre and spring constant: ``center``, ``spring_constant`` and,
+    in 2D umbrella sampling, ``center_2``, ``spring_constant_2`` (every centre of the
+    CV with every centre of the second CV, the second varying fastest)."""
+    centers, kappas = window_centers(config), window_spring_constants(config)
+    if second_cv(config) is None:
+        return {"center": centers, "spring_constant": kappas}
+    section = config["umbrella"]["second_cv"]
+    second = linear_or_list(section["centers"], "umbrella.second_cv.centers")
+    return {
+        "center": np.repeat(centers, len(second)),
+        "spring_constant": np.repeat(kappas, len(second)),
+        "center_2": np.tile(second, len(centers)),
+        "spring_constant_2": np.full(len(centers) * len(second), section["spring_constant_kj_mol"]),
+    }
+
+
+def second_bin_edges(config: Mapping) -> np.ndarray | None:
+    """Edges of the second CV's bins (its observable's), or None in 1D."""
+    found = second_cv(config)
+    if found is None:
+        return None
+    bins = found[1]["bins"]
+    return np.linspace(bins["start"], bins["stop"], int(bins["num"]) + 1)
+
+
 def bin_edges(config: Mapping) -> np.ndarray:
     """Edges of the PMF bins: ``free_energy.bins`` gives num bins between start and stop."""
     bins = config["free_energy"]["bins"]
@@ -60,11 +93,19 @@ def child_seed(seed: int, *keys: int) -> int:
     return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0])
 
 
-def window_seed(seed: int, center: float, spring_constant: float) -> int:
-    """The seed of the umbrella window at ``center``: tied to the window's centre and
-    spring constant, not to its place in the list, so inserting a window leaves the
-    others' seeds (and trajectories) as they were."""
+def window_seed(
+    seed: int,
+    center: float,
+    spring_constant: float,
+    center_2: float | None = None,
+    spring_constant_2: float | None = None,
+) -> int:
+    """The seed of the umbrella window at ``center`` (and ``center_2`` in 2D): tied to
+    the window's centres and spring constants, not to its place in the list, so
+    inserting a window leaves the others' seeds (and trajectories) as they were."""
     key = f"{float(center) + 0.0:.9g}/{float(spring_constant):.9g}"  # no -0 vs 0
+    if center_2 is not None:
+        key += f"/{float(center_2) + 0.0:.9g}/{float(spring_constant_2):.9g}"
     return child_seed(seed, 1, zlib.crc32(key.encode()))
 
 
@@ -155,6 +196,7 @@ def check_study(config: Mapping) -> None:
             f"descriptor.angular_cutoff_a: {descriptor['angular_cutoff_a']} Å exceeds "
             f"descriptor.cutoff_a ({descriptor['cutoff_a']} Å); expected at most the cutoff"
         )
+    _check_second_cv(config, atoms)
     reactant = config["rates"]["reactant"]
     product = config["rates"]["product"]
     for name, interval in (("reactant", reactant), ("product", product)):
@@ -164,6 +206,41 @@ def check_study(config: Mapping) -> None:
             raise ConfigError(f"rates.{name}: {interval} lies outside free_energy.bins")
     if reactant[0] < product[1] and product[0] < reactant[1]:
         raise ConfigError(f"rates: reactant {reactant} and product {product} overlap")
+
+
+def _check_second_cv(config: Mapping, atoms: Atoms) -> None:
+    section = config["umbrella"].get("second_cv", {})
+    name = section.get("observable")
+    if name is None:
+        return
+    key = "umbrella.second_cv"
+    if name not in config["observables"]:
+        raise ConfigError(
+            f"{key}.observable: no observable {name!r}; expected one of "
+            f"{sorted(config['observables'])} (define it under observables, with its bins)"
+        )
+    centers = linear_or_list(section["centers"], f"{key}.centers")
+    if len(centers) < 2:
+        raise ConfigError(f"{key}.centers: at least two centres are needed")
+    spec = config["observables"][name]
+    edges = second_bin_edges(config)
+    period = period_and_unit(spec)[0]
+    if period is None and (edges[0] < centers.min() - 1e-9 or edges[-1] > centers.max() + 1e-9):
+        raise ConfigError(
+            f"observables.{name}.bins: [{edges[0]:g}, {edges[-1]:g}] reaches outside "
+            f"{key}.centers [{centers.min():g}, {centers.max():g}]; unsampled bins would be empty"
+        )
+    if np.ndim(config["umbrella"]["spring_constant_kj_mol"]) != 0:
+        raise ConfigError(
+            "umbrella.spring_constant_kj_mol: with umbrella.second_cv, one number for all "
+            "windows (a list has one value per window of a 1D study)"
+        )
+    for other, enabled in (
+        ("umbrella.adaptive.enabled", config["umbrella"].get("adaptive", {}).get("enabled")),
+        ("transmission.enabled", config.get("transmission", {}).get("enabled")),
+    ):
+        if enabled:
+            raise ConfigError(f"{other}: not available with {key} (2D umbrella sampling)")
 
 
 def _check_start_frames(path: str, atoms: Atoms) -> None:

@@ -27,6 +27,7 @@ from mlpmf.estimators import (
     mbar,
     solve_free_energies,
 )
+from mlpmf.estimators2d import DEFAULT_GRID_RESOLUTION_2D, PMF2D, collapse_samples_2d, mbar_2d
 from mlpmf.units import kt_kj_mol
 
 OVERLAP_WARNING_THRESHOLD = 0.03
@@ -63,6 +64,69 @@ def neighbour_mbar_overlaps(
     data = collapse_samples(cv_samples, centers, spring_constants, temperature_k, bin_edges, period)
     f = solve_free_energies(data.u_kx, data.point_weights, data.n_k)
     return neighbour_overlaps(overlap_matrix(data, f), centers)
+
+
+def grid_neighbour_overlaps(
+    samples: Sequence[np.ndarray],
+    centers: np.ndarray,
+    spring_constants: np.ndarray,
+    temperature_k: float,
+    bin_edges: tuple[np.ndarray, np.ndarray],
+    periods: tuple[float | None, float | None],
+) -> list[tuple[int, int, float]]:
+    """2D umbrella sampling: the MBAR overlap O_kl of every pair of windows next to each
+    other on the grid of centres (the same centre on one CV, the next one on the other),
+    as (k, l, O_kl); samples and centres are (N, 2) and (K, 2) arrays."""
+    data = collapse_samples_2d(samples, centers, spring_constants, temperature_k, bin_edges,
+                               periods, DEFAULT_GRID_RESOLUTION_2D)  # fmt: skip
+    f = solve_free_energies(data.u_kx, data.point_weights, data.n_k)
+    overlap = overlap_matrix(data, f)
+    centers = np.asarray(centers, float)
+    pairs = []
+    for d in range(2):
+        for k in range(len(centers)):
+            same = np.flatnonzero(np.isclose(centers[:, 1 - d], centers[k, 1 - d]))
+            above = [m for m in same if centers[m, d] > centers[k, d]]
+            if above:
+                nearest = min(above, key=lambda m: centers[m, d])
+                pairs.append((k, int(nearest), float(overlap[k, nearest])))
+    return pairs
+
+
+def convergence_check_2d(
+    samples: Sequence[np.ndarray],
+    centers: np.ndarray,
+    spring_constants: np.ndarray,
+    temperature: float,
+    bin_edges: tuple[np.ndarray, np.ndarray],
+    periods: tuple[float | None, float | None],
+    bootstrap_samples: int = 20,
+) -> tuple[PMF2D, PMF2D, float, float]:
+    """:func:`convergence_check` for 2D umbrella sampling: the 2D MBAR PMFs of the two
+    halves (errors from ``bootstrap_samples`` replicas), their largest difference in kT
+    and in standard errors, over the bins both fill."""
+    arrays = [np.asarray(s) for s in samples]
+    first, second = (
+        mbar_2d(
+            parts,
+            centers,
+            spring_constants,
+            temperature,
+            bin_edges,
+            periods,
+            bootstrap_samples=bootstrap_samples,
+        )  # fmt: skip
+        for parts in (
+            [s[: len(s) // 2] for s in arrays],
+            [s[len(s) // 2 :] for s in arrays],
+        )
+    )
+    difference = second.free_energy - first.free_energy
+    error = np.hypot(first.uncertainty, second.uncertainty)
+    both = np.isfinite(difference) & np.isfinite(error) & (error > 0)
+    difference = difference[both] - difference[both].mean()
+    largest_kt = float(np.max(np.abs(difference)) / kt_kj_mol(temperature))
+    return first, second, largest_kt, float(np.max(np.abs(difference) / error[both]))
 
 
 def convergence_check(

@@ -71,26 +71,61 @@ class UmbrellaBias:
         forces = -kappa_ev * deviation * self.cv.gradient(positions)
         return 0.5 * kappa_ev * deviation**2, forces
 
+    @property
+    def terms(self) -> tuple["UmbrellaBias", ...]:
+        """The harmonic restraints this bias is the sum of: itself."""
+        return (self,)
+
+
+@dataclass(frozen=True)
+class GridBias:
+    """Harmonic restraints on several CVs at once (a window of 2D umbrella sampling):
+    the sum of its ``terms``. ``cv`` and ``center`` are the first term's, the CV the
+    windows are ordered along."""
+
+    terms: tuple[UmbrellaBias, ...]
+
+    @property
+    def cv(self) -> CollectiveVariable:
+        return self.terms[0].cv
+
+    @property
+    def center(self) -> float:
+        return self.terms[0].center
+
+    def energy(self, positions: np.ndarray) -> float:
+        """Bias energy (eV) at ``positions``."""
+        return sum(term.energy(positions) for term in self.terms)
+
+    def energy_and_forces(self, positions: np.ndarray) -> tuple[float, np.ndarray]:
+        """Bias energy (eV) and forces (eV/Å) at ``positions``."""
+        parts = [term.energy_and_forces(positions) for term in self.terms]
+        return sum(p[0] for p in parts), sum(p[1] for p in parts)
+
+
+Bias = UmbrellaBias | GridBias
+
 
 def bias_forces(
-    biases: Sequence[UmbrellaBias | None], positions: Sequence[np.ndarray]
+    biases: Sequence[Bias | None], positions: Sequence[np.ndarray]
 ) -> list[np.ndarray | None]:
-    """Bias forces (eV/Å) of every replica (None where it has no bias), the replicas
-    that share a CV in one vectorised pass: per replica, the same numbers as
-    ``UmbrellaBias.energy_and_forces`` gives it alone."""
+    """Bias forces (eV/Å) of every replica (None where it has no bias), the restraints
+    on one CV in one vectorised pass: per replica, the same numbers as
+    ``energy_and_forces`` gives it alone."""
     forces: list[np.ndarray | None] = [None] * len(biases)
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple, list[tuple[int, UmbrellaBias]]] = {}
     for k, bias in enumerate(biases):
         if bias is not None:
-            groups.setdefault((bias.cv, positions[k].shape), []).append(k)
+            for term in bias.terms:
+                groups.setdefault((term.cv, positions[k].shape), []).append((k, term))
     for (cv, _), members in groups.items():
-        stack = np.stack([positions[k] for k in members])
-        centers = np.array([biases[k].center for k in members])
-        kappa_ev = kj_mol_to_ev(np.array([biases[k].spring_constant_kj_mol for k in members]))
+        stack = np.stack([positions[k] for k, _ in members])
+        centers = np.array([term.center for _, term in members])
+        kappa_ev = kj_mol_to_ev(np.array([term.spring_constant_kj_mol for _, term in members]))
         deviation = periodic_difference(cv.values(stack), centers, cv.period)
         forces_of_group = -(kappa_ev * deviation)[:, None, None] * cv.gradients(stack)
-        for k, f in zip(members, forces_of_group, strict=True):
-            forces[k] = f
+        for (k, _), f in zip(members, forces_of_group, strict=True):
+            forces[k] = f if forces[k] is None else forces[k] + f
     return forces
 
 
@@ -140,7 +175,7 @@ def integrate(
     settings: LangevinSettings,
     steps: int,
     rngs: Sequence[np.random.Generator],
-    biases: Sequence[UmbrellaBias | None],
+    biases: Sequence[Bias | None],
     force_field: ForceField = own_calculators,
     observe: Callable[[int, int, Atoms, Mapping], None] | None = None,
     progress_label: str | None = None,
@@ -255,7 +290,7 @@ def run_langevin(
     settings: LangevinSettings,
     steps: int,
     rng: np.random.Generator,
-    bias: UmbrellaBias | None = None,
+    bias: Bias | None = None,
     observe: Callable[[int, Atoms], None] | None = None,
     observe_every: int = 1,
     progress_label: str | None = None,

@@ -88,6 +88,26 @@ class PMF2D:
         return pd.DataFrame({"cv": centres, "free_energy_kj_mol": free - shift,
                              "uncertainty_kj_mol": errors})  # fmt: skip
 
+    def projected_replicas(self, axis: int) -> np.ndarray:
+        """The bootstrap replicas of :meth:`projection`, each shifted to minimum 0,
+        shape (R, bins along ``axis``)."""
+        projected = [_project(r, self.bin_edges, axis, self.temperature_k) for r in self.replicas]
+        projected = np.array(projected).reshape(len(self.replicas), len(self.bin_edges[axis]) - 1)
+        with warnings.catch_warnings():  # a replica with no filled bin
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return projected - np.nanmin(projected, axis=1, keepdims=True)
+
+    def lowest_bin_between(self, low: float, high: float, period: float | None = None):
+        """(x, y) of the lowest filled bin whose first CV lies in [low, high] (a basin
+        given as a range of the first CV, as rates.reactant), or None when none is."""
+        x = _wrap(self.x, period, low)
+        inside = (x >= low) & (x <= high)
+        free = np.where(inside[:, None], self.free_energy, np.nan)
+        if not np.isfinite(free).any():
+            return None
+        i, j = np.unravel_index(np.nanargmin(free), free.shape)
+        return round(float(self.x[i]), 12), round(float(self.y[j]), 12)  # no 0.5499999...
+
     def path_barrier(self, start: Sequence[float], end: Sequence[float]) -> tuple[float, float]:
         """Barrier (kJ/mol) of the minimum free-energy path from the bin holding
         ``start`` to the bin holding ``end``: the lowest col any path of neighbouring

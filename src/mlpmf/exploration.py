@@ -13,9 +13,9 @@ from tqdm import tqdm
 from mlpmf.calculator import BatchedCommittee
 from mlpmf.config import settings_values
 from mlpmf.dynamics import (
+    Bias,
     LangevinSettings,
     SimulationError,
-    UmbrellaBias,
     integrate,
 )
 from mlpmf.evaluation import TrustLevels, TrustSettings
@@ -51,7 +51,7 @@ class Replica:
 
     index: int
     atoms: Atoms
-    bias: UmbrellaBias
+    bias: Bias
     rng: np.random.Generator
     trusted_positions: np.ndarray
     trusted_momenta: np.ndarray

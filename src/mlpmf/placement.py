@@ -111,24 +111,42 @@ def _turn_fragment(cv, x, target, numbers, movable) -> np.ndarray:
     return x
 
 
+def move_to_window(bias, positions: np.ndarray, numbers=None, movable=None) -> np.ndarray:
+    """``positions`` with every CV restrained by ``bias`` (an ``UmbrellaBias`` or a
+    ``GridBias`` of :mod:`mlpmf.dynamics`) moved onto its centre (:func:`move_to_value`);
+    with several CVs twice over, since moving one can shift another."""
+    for _ in range(2 if len(bias.terms) > 1 else 1):
+        for term in bias.terms:
+            positions = move_to_value(
+                term.cv, positions, term.center, numbers=numbers, movable=movable
+            )
+    return positions
+
+
 def nearest_positions(
-    cv: CollectiveVariable,
+    biases: Sequence,
     reference: np.ndarray,
     numbers: np.ndarray,
     frames: Sequence,
-    centers: Sequence[float],
 ) -> list[np.ndarray]:
-    """For every centre, the positions of the frame (ASE Atoms with the same atoms as
-    ``numbers``) whose CV lies closest to it, or ``reference`` when no frame fits: a
-    starting point that is already equilibrated near the centre, so that moving the CV
-    onto it (:func:`move_to_value`) strains nothing. Frames of other systems are
-    skipped."""
+    """For every bias (:class:`mlpmf.dynamics.UmbrellaBias` or ``GridBias``), the
+    positions of the frame (ASE Atoms with the same atoms as ``numbers``) where the bias
+    is lowest (on one CV: the frame whose CV lies closest to the centre), or ``reference``
+    when no frame fits: a starting point already equilibrated near the window, so that
+    moving the CVs onto it (:func:`move_to_value`) strains nothing. Frames of other
+    systems are skipped."""
     usable = [f for f in frames if len(f) == len(numbers) and np.array_equal(f.numbers, numbers)]
     if not usable:
-        return [np.array(reference, dtype=float) for _ in centers]
-    values = np.array([cv.value(f.positions) for f in usable])
+        return [np.array(reference, dtype=float) for _ in biases]
+    stack = np.stack([f.positions for f in usable])
+    values = {}  # each CV once, for all frames
     starts = []
-    for center in centers:
-        distance = np.abs(periodic_difference(values, center, cv.period))
-        starts.append(np.array(usable[int(np.argmin(distance))].positions, dtype=float))
+    for bias in biases:
+        energy = np.zeros(len(usable))
+        for term in bias.terms:
+            if term.cv not in values:
+                values[term.cv] = term.cv.values(stack)
+            deviation = periodic_difference(values[term.cv], term.center, term.cv.period)
+            energy += term.spring_constant_kj_mol * deviation**2
+        starts.append(np.array(usable[int(np.argmin(energy))].positions, dtype=float))
     return starts

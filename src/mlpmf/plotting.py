@@ -127,14 +127,32 @@ def plot_diagnostics(
     return figure
 
 
-def plot_pmf2d(centers, free_energy_kj_mol, observable_pmf: pd.DataFrame, name: str):
-    """2D PMF along (CV, observable) as filled contours, and the observable's own PMF."""
+def plot_pmf2d(
+    centers,
+    free_energy_kj_mol,
+    observable_pmf: pd.DataFrame,
+    name: str,
+    cv_label: str = "CV",
+    markers: Mapping[str, Sequence[float]] | None = None,
+    contour_every_kj_mol: float | None = None,
+):
+    """2D PMF along (CV, observable) as a colour map (with contour lines every
+    ``contour_every_kj_mol`` and labelled ``markers``), and the observable's own PMF."""
     figure, (left, right) = plt.subplots(
         1, 2, figsize=(10, 4), constrained_layout=True, gridspec_kw={"width_ratios": [3, 2]}
     )
-    image = left.pcolormesh(*centers, np.ma.masked_invalid(free_energy_kj_mol).T, shading="nearest")
+    masked = np.ma.masked_invalid(free_energy_kj_mol).T
+    image = left.pcolormesh(*centers, masked, shading="nearest")
     figure.colorbar(image, ax=left, label="free energy (kJ/mol)")
-    left.set_xlabel("CV")
+    if contour_every_kj_mol and masked.count() > 3 and np.nanmax(free_energy_kj_mol) > 0:
+        top = float(np.nanmax(free_energy_kj_mol))
+        levels = np.arange(contour_every_kj_mol, top, contour_every_kj_mol)
+        if len(levels):
+            left.contour(*centers, masked, levels=levels, colors="white", linewidths=0.5)
+    for label, (x, y) in (markers or {}).items():
+        left.plot(x, y, "o", color="red", markersize=5)
+        left.annotate(label, (x, y), color="red", xytext=(4, 4), textcoords="offset points")
+    left.set_xlabel(cv_label)
     left.set_ylabel(name)
     cv, free, error = (observable_pmf[c].to_numpy() for c in observable_pmf.columns[:3])
     right.plot(cv, free)

@@ -25,7 +25,9 @@ from ase import Atoms
 
 from mlpmf.colvars import CollectiveVariable
 from mlpmf.dynamics import (
+    Bias,
     ForceField,
+    GridBias,
     LangevinSettings,
     UmbrellaBias,
     fixed_atom_mask,
@@ -33,7 +35,7 @@ from mlpmf.dynamics import (
     own_calculators,
 )
 from mlpmf.io import atomic_path
-from mlpmf.placement import move_to_value
+from mlpmf.placement import move_to_window
 from mlpmf.units import kt_ev
 
 log = logging.getLogger(__name__)
@@ -44,12 +46,32 @@ def member_energy_column(member: int) -> str:
     return f"member_energy_{member:02d}_ev"
 
 
+def grid_biases(
+    cv: CollectiveVariable,
+    grid: Mapping[str, Sequence[float]],
+    second: CollectiveVariable | None = None,
+) -> list[Bias]:
+    """The bias of every window of ``grid`` (columns as :func:`mlpmf.config.window_grid`:
+    ``center``, ``spring_constant`` in kJ/mol per CV unit squared, and with a ``second``
+    CV ``center_2``, ``spring_constant_2``)."""
+    first = [
+        UmbrellaBias(cv, float(c), float(k))
+        for c, k in zip(grid["center"], grid["spring_constant"], strict=True)
+    ]
+    if second is None:
+        return first
+    return [
+        GridBias((bias, UmbrellaBias(second, float(c), float(k))))
+        for bias, c, k in zip(first, grid["center_2"], grid["spring_constant_2"], strict=True)
+    ]
+
+
 class ReplicaExchange:
     """Neighbour swaps between umbrella windows of one batch (see the module notes)."""
 
     def __init__(
         self,
-        biases: Sequence[UmbrellaBias],
+        biases: Sequence[Bias],
         rngs: Sequence[np.random.Generator],
         temperature_k: float,
         every_steps: int,
@@ -131,7 +153,7 @@ class WindowCheckpoint:
 
 def run_umbrella_windows(
     replicas: Sequence[Atoms],
-    biases: Sequence[UmbrellaBias],
+    biases: Sequence[Bias],
     settings: LangevinSettings,
     steps: int,
     equilibration_steps: int,
@@ -147,7 +169,8 @@ def run_umbrella_windows(
     """Umbrella windows, integrated together: place each CV at its window's centre,
     equilibrate, then record.
 
-    Returns, per window, the production time series: ``time_fs``, ``cv``,
+    Returns, per window, the production time series: ``time_fs``, ``cv`` (and
+    ``cv_2`` where a :class:`~mlpmf.dynamics.GridBias` restrains a second CV),
     ``max_force_disagreement_ev_a`` (largest per-atom committee disagreement of the
     frame, when the force field reports one; NaN otherwise) and ``observable_<name>`` for
     every unbiased observable. With ``checkpoints`` (one per window) the state is saved
@@ -163,7 +186,9 @@ def run_umbrella_windows(
     reweighting to each member's potential needs (:mod:`mlpmf.reweighting`).
     """
     observables = dict(observables or {})
-    names = ["time_fs", "cv", "max_force_disagreement_ev_a"]
+    dimensions = max(len(bias.terms) for bias in biases)
+    names = ["time_fs", "cv", *[f"cv_{d + 1}" for d in range(1, dimensions)]]
+    names += ["max_force_disagreement_ev_a"]
     names += [f"observable_{name}" for name in observables]
     names += [member_energy_column(m) for m in range(members)]
     series = [{name: [] for name in names} for _ in replicas]
@@ -172,10 +197,9 @@ def run_umbrella_windows(
     groups: dict[int, list[int]] = {}  # windows to integrate, by the step they are at
     for k, (atoms, bias, rng, state) in enumerate(zip(replicas, biases, rngs, saved, strict=True)):
         if state is None:
-            atoms.positions = move_to_value(
-                bias.cv, atoms.positions, bias.center, numbers=atoms.numbers,
-                movable=~fixed_atom_mask(atoms),
-            )  # fmt: skip
+            atoms.positions = move_to_window(
+                bias, atoms.positions, numbers=atoms.numbers, movable=~fixed_atom_mask(atoms)
+            )
             groups.setdefault(0, []).append(k)
             continue
         at_step = int(state["step"])
@@ -211,11 +235,11 @@ def run_umbrella_windows(
             if not recorded(step):
                 return
             k = group[local]
-            cv = biases[k].cv
             per_atom = results.get("force_disagreement")
             row = series[k]
             row["time_fs"].append((step - equilibration_steps) * settings.timestep_fs)
-            row["cv"].append(cv.value(atoms.positions))
+            for d, term in enumerate(biases[k].terms):
+                row["cv" if d == 0 else f"cv_{d + 1}"].append(term.cv.value(atoms.positions))
             row["max_force_disagreement_ev_a"].append(
                 np.nan if per_atom is None else float(np.max(per_atom))
             )

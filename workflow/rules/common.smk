@@ -11,9 +11,10 @@ from mlpmf.config import (
     bin_edges,
     check_study,
     child_seed,
+    second_bin_edges,
+    second_cv,
+    window_grid,
     window_seed,
-    window_centers,
-    window_spring_constants,
 )
 
 try:
@@ -24,8 +25,10 @@ except ConfigError as error:
 STUDY_CONFIG = copy.deepcopy(config)  # as validated, before report-only additions
 STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
-CENTERS = window_centers(config)
-SPRING_CONSTANTS = window_spring_constants(config)
+GRID = window_grid(config)  # per window: centre and spring constant (and on a 2nd CV)
+CENTERS = GRID["center"]
+SPRING_CONSTANTS = GRID["spring_constant"]
+SECOND_CV = second_cv(config)  # (observable name, its spec) in 2D umbrella sampling
 WINDOWS = [f"{k:03d}" for k in range(len(CENTERS))]
 
 
@@ -40,8 +43,9 @@ def stage_seeds():
         "active_learning": child_seed(config["seed"], 6),
         "transmission": child_seed(config["seed"], 7),
     }
-    for window, center, kappa in zip(WINDOWS, CENTERS, SPRING_CONSTANTS, strict=True):
-        seeds[f"umbrella_window_{window}"] = window_seed(config["seed"], center, kappa)
+    for k, window in enumerate(WINDOWS):
+        values = [GRID[name][k] for name in GRID]  # centre, kappa (centre_2, kappa_2)
+        seeds[f"umbrella_window_{window}"] = window_seed(config["seed"], *values)
     return seeds
 
 
@@ -146,17 +150,23 @@ def window_md_settings():
     del shared["centers"], shared["spring_constant_kj_mol"], shared["windows_per_job"]
     del shared["start_frames"]  # an input file, not a setting
     del shared["adaptive"]  # decides which windows run, not how
+    del shared["second_cv"]  # per-window centres (its CV travels with the observables)
     return shared
 
 
 def window_spec(window):
-    """What distinguishes one window: its index, centre, spring constant and seed."""
-    return {
+    """What distinguishes one window: its index, centre, spring constant and seed
+    (and in 2D its centre and spring constant on the second CV)."""
+    spec = {
         "window": window,
         "center": float(CENTERS[int(window)]),
         "spring_constant_kj_mol": float(SPRING_CONSTANTS[int(window)]),
         "seed": SEEDS[f"umbrella_window_{window}"],
     }
+    if SECOND_CV:
+        spec["center_2"] = float(GRID["center_2"][int(window)])
+        spec["spring_constant_2_kj_mol"] = float(GRID["spring_constant_2"][int(window)])
+    return spec
 
 
 def static_window_rows():
@@ -353,6 +363,12 @@ def result_targets():
         targets += [f"{RESULTS}/oracle_ledger.json"]
     if config["reference"]["pmf_file"] or config["free_energy"]["mirror_symmetric"]:
         targets += [f"{RESULTS}/free_energy/comparison.json"]
+    if SECOND_CV:  # observables are reweighted with 1D windows' biases only
+        return targets + [
+            f"{RESULTS}/free_energy/pmf_2d_mbar.json",
+            f"{RESULTS}/free_energy/pmf_2d_wham.json",
+            f"{RESULTS}/plots/pmf_2d.png",
+        ]
     for name in config["observables"]:
         targets += [
             f"{RESULTS}/free_energy/pmf_observable_{name}.csv",
@@ -468,6 +484,18 @@ def report_headline():
         lines.append(f"{'; '.join(parts)}.")
         for path in r.get("paths", []):
             lines.append(path_headline(path))
+    surface = Path(f"{RESULTS}/free_energy/pmf_2d_mbar.json")
+    if SECOND_CV and surface.exists() and "path" in read_json(surface):
+        path = read_json(surface)["path"]
+        lines.append(
+            "2D umbrella sampling on the CV and "
+            f"{SECOND_CV[0]}: minimum free-energy path from {path['reactant_minimum']} to "
+            f"{path['product_minimum']}, barrier {path['forward_barrier_kj_mol']:.1f} ± "
+            f"{path['forward_barrier_uncertainty_kj_mol']:.1f} kJ/mol (back "
+            f"{path['backward_barrier_kj_mol']:.1f} ± "
+            f"{path['backward_barrier_uncertainty_kj_mol']:.1f}); the barrier above is "
+            "along the PMF projected on the CV."
+        )
     comparison = Path(f"{RESULTS}/free_energy/comparison.json")
     c = read_json(comparison).get("reference") if comparison.exists() else None
     if c is not None:

@@ -1,41 +1,43 @@
-rule estimate_pmf:
-    input:
-        windows=f"{RESULTS}/umbrella/windows.csv",
-        trust=f"{RESULTS}/free_energy/trust.json",
-        trajectories=window_trajectory_paths,
-    output:
-        pmf=report(
-            f"{RESULTS}/free_energy/pmf_{{estimator}}.csv",
-            caption="../report/pmf_table.rst",
-            category="Free energy",
-            labels={"estimator": "{estimator}"},
-        ),
-        bootstrap=f"{RESULTS}/free_energy/pmf_{{estimator}}_bootstrap.npy",
-        members=f"{RESULTS}/free_energy/pmf_{{estimator}}_members.npy",
-    log:
-        f"logs/estimate_pmf/{STUDY}_{{estimator}}.log",
-    wildcard_constraints:
-        estimator="wham|mbar",
-    conda:
-        "../../envs/mlpmf.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        temperature_k=config["temperature_k"],
-        bin_edges=bin_edges(config).tolist(),
-        period=cv_period(),
-        free_energy=settings_of(
-            "free_energy",
-            "decorrelate",
-            "detect_equilibration",
-            "bootstrap_samples",
-            "uncertainty",
-        ),
-        seed=SEEDS["estimate_pmf"],
-    script:
-        "../scripts/estimate_pmf.py"
+if not SECOND_CV:  # 1D umbrella sampling; in 2D, free_energy_2d.smk writes these
+
+    rule estimate_pmf:
+        input:
+            windows=f"{RESULTS}/umbrella/windows.csv",
+            trust=f"{RESULTS}/free_energy/trust.json",
+            trajectories=window_trajectory_paths,
+        output:
+            pmf=report(
+                f"{RESULTS}/free_energy/pmf_{{estimator}}.csv",
+                caption="../report/pmf_table.rst",
+                category="Free energy",
+                labels={"estimator": "{estimator}"},
+            ),
+            bootstrap=f"{RESULTS}/free_energy/pmf_{{estimator}}_bootstrap.npy",
+            members=f"{RESULTS}/free_energy/pmf_{{estimator}}_members.npy",
+        log:
+            f"logs/estimate_pmf/{STUDY}_{{estimator}}.log",
+        wildcard_constraints:
+            estimator="wham|mbar",
+        conda:
+            "../../envs/mlpmf.yaml"
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=30,
+        params:
+            temperature_k=config["temperature_k"],
+            bin_edges=bin_edges(config).tolist(),
+            period=cv_period(),
+            free_energy=settings_of(
+                "free_energy",
+                "decorrelate",
+                "detect_equilibration",
+                "bootstrap_samples",
+                "uncertainty",
+            ),
+            seed=SEEDS["estimate_pmf"],
+        script:
+            "../scripts/estimate_pmf.py"
 
 
 rule diagnostics:
@@ -67,6 +69,8 @@ rule diagnostics:
         free_energy=settings_of(
             "free_energy", "decorrelate", "detect_equilibration", "overlap_threshold"
         ),
+        bin_edges_2=second_bin_edges(config).tolist() if SECOND_CV else None,
+        period_2=period_and_unit(SECOND_CV[1])[0] if SECOND_CV else None,
     script:
         "../scripts/diagnostics.py"
 

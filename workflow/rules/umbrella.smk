@@ -9,8 +9,7 @@ rule umbrella_windows:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        centers=CENTERS.tolist(),
-        spring_constants_kj_mol=SPRING_CONSTANTS.tolist(),
+        grid={name: values.tolist() for name, values in GRID.items()},
     script:
         "../scripts/umbrella_windows.py"
 
@@ -37,6 +36,7 @@ rule umbrella_window:
         oracle=config["oracle"],
         collective_variable=config["collective_variable"],
         observables=config["observables"],
+        second_cv=config["umbrella"]["second_cv"]["observable"],
         temperature_k=config["temperature_k"],
         umbrella=window_md_settings(),
     script:

@@ -18,12 +18,13 @@ from mlpmf.active_learning import ActiveLearningSettings, run_active_learning
 from mlpmf.colvars import make_colvar
 from mlpmf.config import load_system
 from mlpmf.dataset import read_labelled_frames
-from mlpmf.dynamics import LangevinSettings, UmbrellaBias
+from mlpmf.dynamics import LangevinSettings
 from mlpmf.evaluation import evaluate_model, save_model_and_metrics, thermal_force_scale
 from mlpmf.io import atomic_path, write_table
 from mlpmf.models import load_model
 from mlpmf.oracles import make_robust_oracle
 from mlpmf.training import CommitteeSettings
+from mlpmf.umbrella import grid_biases
 
 torch.set_num_threads(snakemake.threads)
 params = snakemake.params
@@ -34,10 +35,8 @@ train = read_labelled_frames(snakemake.input.train)
 test = read_labelled_frames(snakemake.input.test)
 system = load_system(params.system)
 cv = make_colvar(params.collective_variable, system)
-biases = [
-    UmbrellaBias(cv, center, kappa)
-    for center, kappa in zip(params.centers, params.spring_constants_kj_mol, strict=True)
-]
+second = None if params.second_cv is None else make_colvar(params.second_cv, system)
+biases = grid_biases(cv, params.grid, second)  # the windows' biases
 md = LangevinSettings(
     settings.temperature_k or params.temperature_k, params.timestep_fs, params.friction_per_fs
 )

@@ -19,7 +19,7 @@ from ase.io import read
 from mlpmf.calculator import study_force_field
 from mlpmf.colvars import make_colvar, periodic_difference
 from mlpmf.config import WindowSettings, load_system
-from mlpmf.dynamics import LangevinSettings
+from mlpmf.dynamics import LangevinSettings, UmbrellaBias
 from mlpmf.io import write_json
 from mlpmf.placement import move_to_value, nearest_positions
 from mlpmf.plotting import plot_transmission
@@ -45,7 +45,8 @@ product_side = float(periodic_difference(cv_values[end], surface, cv.period))
 start = replicas[0].positions
 if "frames" in snakemake.input.keys():
     frames = read(snakemake.input.frames, index=":")
-    start = nearest_positions(cv, start, replicas[0].numbers, frames, [surface])[0]
+    surface_bias = UmbrellaBias(cv, surface, 1.0)
+    start = nearest_positions([surface_bias], start, replicas[0].numbers, frames)[0]
 start = move_to_value(cv, start, surface, numbers=replicas[0].numbers)
 for atoms in replicas:
     atoms.positions = start

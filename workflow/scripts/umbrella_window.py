@@ -27,11 +27,11 @@ from ase.io import read
 from mlpmf.calculator import study_force_field
 from mlpmf.colvars import make_colvar, periodic_difference
 from mlpmf.config import WindowSettings, load_system
-from mlpmf.dynamics import LangevinSettings, SimulationError, UmbrellaBias
+from mlpmf.dynamics import LangevinSettings, SimulationError
 from mlpmf.io import write_table
 from mlpmf.placement import nearest_positions
 from mlpmf.trust import window_failure_message
-from mlpmf.umbrella import WindowCheckpoint, run_umbrella_windows
+from mlpmf.umbrella import WindowCheckpoint, grid_biases, run_umbrella_windows
 
 CHECKPOINT_EVERY_STEPS = 1000
 
@@ -41,13 +41,20 @@ windows = params.windows
 umbrella = WindowSettings.from_config(params.umbrella)
 replicas = [load_system(params.system) for _ in windows]
 cv = make_colvar(params.collective_variable, replicas[0])
+second = None  # the observable restrained as the second CV of 2D umbrella sampling
+if params.second_cv is not None:
+    second = make_colvar(params.observables[params.second_cv], replicas[0])
+grid = {
+    "center": [w["center"] for w in windows],
+    "spring_constant": [w["spring_constant_kj_mol"] for w in windows],
+}
+if second is not None:
+    grid["center_2"] = [w["center_2"] for w in windows]
+    grid["spring_constant_2"] = [w["spring_constant_2_kj_mol"] for w in windows]
+biases = grid_biases(cv, grid, second)
 if "frames" in snakemake.input.keys():  # start from equilibrated training frames
     starts = nearest_positions(
-        cv,
-        replicas[0].positions,
-        replicas[0].numbers,
-        read(snakemake.input.frames, index=":"),
-        [w["center"] for w in windows],
+        biases, replicas[0].positions, replicas[0].numbers, read(snakemake.input.frames, ":")
     )
     for atoms, start in zip(replicas, starts, strict=True):
         atoms.positions = start
@@ -74,14 +81,15 @@ for identity in identities:
     text = json.dumps([shared, identity, partners], sort_keys=True, default=str)
     digest = hashlib.sha256(text.encode())
     digest.update(inputs.digest())
-    name = f"window_at_{identity['center']:g}_{digest.hexdigest()[:16]}.npz"
+    at = "_".join(f"{identity[key]:g}" for key in ("center", "center_2") if key in identity)
+    name = f"window_at_{at}_{digest.hexdigest()[:16]}.npz"
     path = Path(snakemake.output[0]).parent / "checkpoints" / name
     checkpoints.append(WindowCheckpoint(path, digest.hexdigest(), CHECKPOINT_EVERY_STEPS))
 
 try:
     all_series = run_umbrella_windows(
         replicas,
-        [UmbrellaBias(cv, w["center"], w["spring_constant_kj_mol"]) for w in windows],
+        biases,
         LangevinSettings(params.temperature_k, umbrella.timestep_fs, umbrella.friction_per_fs),
         umbrella.steps,
         umbrella.equilibration_steps,
@@ -111,5 +119,13 @@ for window, series in zip(windows, all_series, strict=True):
         window["center"] + offsets.mean(),
         offsets.std(),
     )
+    if second is not None:
+        offsets = periodic_difference(series["cv_2"], window["center_2"], second.period)
+        logging.info(
+            "window %s: second CV mean %.4f, std %.4f",
+            window["window"],
+            window["center_2"] + offsets.mean(),
+            offsets.std(),
+        )
     tables.append(pd.DataFrame({"window": int(window["window"]), **series}))
 write_table(pd.concat(tables, ignore_index=True), snakemake.output[0])

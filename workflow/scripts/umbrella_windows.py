@@ -1,5 +1,6 @@
-"""Write the table of umbrella windows: index, centre and spring constant (with
-umbrella.adaptive, also the round that added each window and why)."""
+"""Write the table of umbrella windows: index, centre and spring constant (in 2D also
+center_2 and spring_constant_2; with umbrella.adaptive, the round that added each
+window and why)."""
 
 import sys
 
@@ -13,12 +14,6 @@ if "table" in snakemake.input.keys():  # the last round of adaptive placement
     table = pd.read_csv(snakemake.input.table)
     table = table[["window", "center", "spring_constant", "round", "reason"]]
 else:
-    centers = snakemake.params.centers
-    table = pd.DataFrame(
-        {
-            "window": range(len(centers)),
-            "center": centers,
-            "spring_constant": snakemake.params.spring_constants_kj_mol,
-        }
-    )
+    grid = snakemake.params.grid
+    table = pd.DataFrame({"window": range(len(grid["center"])), **grid})
 write_table(table, snakemake.output[0])

@@ -1,0 +1,97 @@
+"""Reconstruct the 2D PMF of 2D umbrella sampling with WHAM or MBAR; its projection on
+the first CV is the study's PMF (the table, bootstrap replicas and the members' file of
+estimate_pmf.py), and the minimum free-energy path between the rates basins is found on
+the 2D surface."""
+
+import logging
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+
+import numpy as np
+import pandas as pd
+
+from mlpmf import estimators2d, timeseries
+from mlpmf.config import FreeEnergySettings
+from mlpmf.io import atomic_path, read_json, write_json, write_table
+from mlpmf.readers import read_window_series
+from mlpmf.trust import WindowTrust, untrusted_bins
+
+params = snakemake.params
+settings = FreeEnergySettings.from_config(params.free_energy)
+windows = pd.read_csv(snakemake.input.windows)
+centers = windows[["center", "center_2"]].to_numpy()
+kappas = windows[["spring_constant", "spring_constant_2"]].to_numpy()
+first = read_window_series(snakemake.input.trajectories, "cv")
+second = read_window_series(snakemake.input.trajectories, "cv_2")
+periods = (params.period, params.period_2)
+kept = timeseries.kept_indices_2d(
+    first, second, settings.decorrelate, settings.detect_equilibration, centers, periods
+)
+samples = [np.column_stack([a[k], b[k]]) for a, b, k in zip(first, second, kept, strict=True)]
+logging.info("independent samples per window: %s", [len(s) for s in samples])
+estimate = estimators2d.mbar_2d if snakemake.wildcards.estimator == "mbar" else estimators2d.wham_2d
+pmf = estimate(
+    samples,
+    centers,
+    kappas,
+    params.temperature_k,
+    (np.asarray(params.bin_edges), np.asarray(params.bin_edges_2)),
+    periods,
+    bootstrap_samples=settings.bootstrap_samples,
+    seed=params.seed,
+)
+verdicts = [
+    WindowTrust(**{**w, "cv_range": tuple(w["cv_range"])})
+    for w in read_json(snakemake.input.trust)["windows"]
+]
+surface = pmf.to_frame()
+surface["trusted"] = ~untrusted_bins(surface["cv_1"].to_numpy(), verdicts, params.period)
+write_table(surface, snakemake.output.pmf_2d)
+
+table = pmf.projection(0)
+table["trusted"] = ~untrusted_bins(table["cv"].to_numpy(), verdicts, params.period)
+write_table(
+    table[["cv", "free_energy_kj_mol", "uncertainty_kj_mol", "trusted"]], snakemake.output.pmf
+)
+with atomic_path(snakemake.output.bootstrap) as tmp:
+    np.save(tmp, pmf.projected_replicas(0))
+with atomic_path(snakemake.output.members) as tmp:
+    np.save(tmp, np.empty((0, len(table))))  # no model band in 2D (yet)
+
+i, j = np.unravel_index(np.nanargmin(pmf.free_energy), pmf.free_energy.shape)
+summary = {
+    "estimator": snakemake.wildcards.estimator,
+    "minimum": [round(float(pmf.x[i]), 12), round(float(pmf.y[j]), 12)],
+    "filled_bins": int(np.isfinite(pmf.free_energy).sum()),
+    "bins": int(pmf.free_energy.size),
+    "independent_samples_per_window": [len(s) for s in samples],
+}
+reactant = pmf.lowest_bin_between(*params.rates["reactant"], params.period)
+product = pmf.lowest_bin_between(*params.rates["product"], params.period)
+if reactant is not None and product is not None:
+    forward, forward_error = pmf.path_barrier(reactant, product)
+    backward, backward_error = pmf.path_barrier(product, reactant)
+    summary["path"] = {
+        "reactant_minimum": list(reactant),
+        "product_minimum": list(product),
+        "forward_barrier_kj_mol": forward,
+        "forward_barrier_uncertainty_kj_mol": forward_error,
+        "backward_barrier_kj_mol": backward,
+        "backward_barrier_uncertainty_kj_mol": backward_error,
+        "reaction_free_energy_kj_mol": forward - backward,
+    }
+    logging.info(
+        "minimum free-energy path %s -> %s: barrier %.2f +- %.2f kJ/mol (back %.2f +- %.2f)",
+        reactant, product, forward, forward_error, backward, backward_error,
+    )  # fmt: skip
+else:
+    logging.warning("no filled bin in the reactant or the product basin: no path barrier")
+second_projection = pmf.projection(1)
+summary["second_cv_projection"] = {
+    "cv": second_projection["cv"].tolist(),
+    "free_energy_kj_mol": second_projection["free_energy_kj_mol"].tolist(),
+    "uncertainty_kj_mol": second_projection["uncertainty_kj_mol"].tolist(),
+}
+write_json(summary, snakemake.output.summary)
