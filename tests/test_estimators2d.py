@@ -5,7 +5,7 @@ exact PMF is statistical and the error bars can be judged."""
 import numpy as np
 import pytest
 
-from mlpmf.estimators2d import _minimax, mbar_2d, wham_2d
+from mlpmf.estimators2d import mbar_2d, minimax_height, wham_2d
 from mlpmf.units import kt_kj_mol
 
 TEMPERATURE = 300.0
@@ -73,7 +73,7 @@ def test_2d_estimators_recover_an_analytic_surface_with_calibrated_errors(estima
     # the minimum free-energy path between the two basins crosses the exact col
     barrier, error = pmf.path_barrier((-0.95, -0.45), (1.05, 0.65))
     start, end = pmf._bin_of((-0.95, -0.45)), pmf._bin_of((1.05, 0.65))
-    exact_barrier = _minimax(exact, start, end) - exact[start]
+    exact_barrier = minimax_height(exact, start, end) - exact[start]
     assert 0.03 < error < 1.5
     assert abs(barrier - exact_barrier) < 3.0 * error, (barrier, exact_barrier, error)
 

@@ -57,7 +57,7 @@ def exact_references(scale=0.001, temperature_k=300.0, x_range=(-1.5, 1.2),
     """The exact PMF along x (y integrated out over ``y_range``), kJ/mol, and the exact
     minimum free-energy path barrier from the lowest point with x in the first basin
     to the lowest with x in the second (the minimax over a fine grid), kJ/mol."""
-    import heapq
+    from mlpmf.estimators2d import minimax_height
 
     ev_to_kj_mol = 96.48533212
     kt = 0.008314462618 * temperature_k
@@ -74,21 +74,7 @@ def exact_references(scale=0.001, temperature_k=300.0, x_range=(-1.5, 1.2),
         return np.unravel_index(np.argmin(masked), grid.shape)
 
     start, end = lowest(basins[0]), lowest(basins[1])
-    best = np.full(grid.shape, np.inf)
-    best[start] = grid[start]
-    queue = [(grid[start], start)]
-    while queue:
-        height, (i, j) = heapq.heappop(queue)
-        if (i, j) == end:
-            break
-        for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-            ni, nj = i + di, j + dj
-            if 0 <= ni < points and 0 <= nj < points:
-                candidate = max(height, grid[ni, nj])
-                if candidate < best[ni, nj]:
-                    best[ni, nj] = candidate
-                    heapq.heappush(queue, (candidate, (ni, nj)))
-    barrier = float(best[end] - grid[start])
+    barrier = minimax_height(grid, start, end) - float(grid[start])
     return xs, pmf_x, barrier, (xs[start[0]], ys[start[1]]), (xs[end[0]], ys[end[1]])
 
 

@@ -78,13 +78,15 @@ def second_bin_edges(config: Mapping) -> np.ndarray | None:
     found = second_cv(config)
     if found is None:
         return None
-    bins = found[1]["bins"]
-    return np.linspace(bins["start"], bins["stop"], int(bins["num"]) + 1)
+    return _edges(found[1]["bins"])
 
 
 def bin_edges(config: Mapping) -> np.ndarray:
     """Edges of the PMF bins: ``free_energy.bins`` gives num bins between start and stop."""
-    bins = config["free_energy"]["bins"]
+    return _edges(config["free_energy"]["bins"])
+
+
+def _edges(bins: Mapping) -> np.ndarray:
     return np.linspace(bins["start"], bins["stop"], int(bins["num"]) + 1)
 
 

@@ -121,12 +121,18 @@ def convergence_check_2d(
             [s[len(s) // 2 :] for s in arrays],
         )
     )
+    return first, second, *_half_difference(first, second, temperature)
+
+
+def _half_difference(first, second, temperature: float) -> tuple[float, float]:
+    """Largest difference of two PMFs (1D or 2D) in kT, after removing their mean offset
+    over the bins both fill, and in units of its standard error (both errors combined)."""
     difference = second.free_energy - first.free_energy
     error = np.hypot(first.uncertainty, second.uncertainty)
     both = np.isfinite(difference) & np.isfinite(error) & (error > 0)
     difference = difference[both] - difference[both].mean()
     largest_kt = float(np.max(np.abs(difference)) / kt_kj_mol(temperature))
-    return first, second, largest_kt, float(np.max(np.abs(difference) / error[both]))
+    return largest_kt, float(np.max(np.abs(difference) / error[both]))
 
 
 def convergence_check(
@@ -152,12 +158,7 @@ def convergence_check(
             [s[len(s) // 2 :] for s in arrays],
         )
     )
-    difference = second.free_energy - first.free_energy
-    both = np.isfinite(difference)
-    difference = difference[both] - difference[both].mean()
-    error = np.hypot(first.uncertainty[both], second.uncertainty[both])
-    largest_kt = float(np.max(np.abs(difference)) / kt_kj_mol(temperature))
-    return first, second, largest_kt, float(np.max(np.abs(difference) / error))
+    return first, second, *_half_difference(first, second, temperature)
 
 
 def compare_profiles(

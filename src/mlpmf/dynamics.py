@@ -13,6 +13,7 @@ periodic CVs. Positions are never wrapped into the cell, so CVs stay continuous.
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from ase import Atoms
@@ -103,7 +104,18 @@ class GridBias:
         return sum(p[0] for p in parts), sum(p[1] for p in parts)
 
 
-Bias = UmbrellaBias | GridBias
+class Bias(Protocol):
+    """What drives a window: harmonic restraints (``terms``) on one CV or more, ordered
+    and placed by the first (``cv``, ``center``). UmbrellaBias and GridBias are Biases."""
+
+    @property
+    def cv(self) -> CollectiveVariable: ...
+    @property
+    def center(self) -> float: ...
+    @property
+    def terms(self) -> tuple[UmbrellaBias, ...]: ...
+    def energy(self, positions: np.ndarray) -> float: ...
+    def energy_and_forces(self, positions: np.ndarray) -> tuple[float, np.ndarray]: ...
 
 
 def bias_forces(

@@ -113,8 +113,8 @@ class PMF2D:
         ``start`` to the bin holding ``end``: the lowest col any path of neighbouring
         filled bins must cross, above ``start``'s bin; and its bootstrap error."""
         a, b = self._bin_of(start), self._bin_of(end)
-        barrier = _minimax(self.free_energy, a, b) - self.free_energy[a]
-        samples = [_minimax(r, a, b) - r[a] for r in self.replicas if np.isfinite(r[a])]
+        barrier = minimax_height(self.free_energy, a, b) - self.free_energy[a]
+        samples = [minimax_height(r, a, b) - r[a] for r in self.replicas if np.isfinite(r[a])]
         error = float(np.std(samples, ddof=1)) if len(samples) > 1 else float("nan")
         return float(barrier), error
 
@@ -144,7 +144,7 @@ def _project(free, bin_edges, axis, temperature_k):
     return np.where(np.isfinite(projected), projected, np.nan)
 
 
-def _minimax(free: np.ndarray, start, end) -> float:
+def minimax_height(free: np.ndarray, start, end) -> float:
     """The smallest possible largest F on a path of 4-neighbour filled bins from
     ``start`` to ``end`` (a bottleneck shortest path, Dijkstra with max for +)."""
     best = np.full(free.shape, np.inf)

@@ -82,7 +82,7 @@ def kept_indices(
     return [decorrelated_indices(series, detect_equilibration) for series in windows]
 
 
-def kept_indices_2d(
+def kept_pairs(
     first: Sequence[np.ndarray],
     second: Sequence[np.ndarray],
     decorrelate: bool = True,
@@ -90,14 +90,16 @@ def kept_indices_2d(
     centers: Sequence[Sequence[float]] | None = None,
     periods: tuple[float | None, float | None] = (None, None),
 ) -> list[np.ndarray]:
-    """:func:`kept_indices` for windows on two CVs (``centers``: (K, 2)): per window the
-    sparser subsample of the two, i.e. the longer equilibration and correlation time."""
+    """Windows on two CVs (``centers``: (K, 2)): per window the (N, 2) samples of
+    :func:`kept_indices`, the sparser subsample of the two CVs' (the longer equilibration
+    and correlation time)."""
     centers = np.zeros((len(first), 2)) if centers is None else np.asarray(centers, float)
     kept = [
         kept_indices(series, decorrelate, detect_equilibration, centers[:, d], periods[d])
         for d, series in enumerate((first, second))
     ]
-    return [a if len(a) <= len(b) else b for a, b in zip(*kept, strict=True)]
+    sparser = [a if len(a) <= len(b) else b for a, b in zip(*kept, strict=True)]
+    return [np.column_stack([x[k], y[k]]) for x, y, k in zip(first, second, sparser, strict=True)]
 
 
 def decorrelate(series: np.ndarray, detect_equilibration: bool = True) -> np.ndarray:

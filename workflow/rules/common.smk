@@ -106,6 +106,11 @@ def cv_period():
     return period_and_unit(config["collective_variable"])[0]
 
 
+def second_cv_period():
+    """Period of the second CV of 2D umbrella sampling, or None (not periodic, or 1D)."""
+    return period_and_unit(SECOND_CV[1])[0] if SECOND_CV else None
+
+
 def observable_settings(wildcards):
     """The config entry of the observable named by the wildcard."""
     return config["observables"][wildcards.observable]

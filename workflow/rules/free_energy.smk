@@ -70,7 +70,7 @@ rule diagnostics:
             "free_energy", "decorrelate", "detect_equilibration", "overlap_threshold"
         ),
         bin_edges_2=second_bin_edges(config).tolist() if SECOND_CV else None,
-        period_2=period_and_unit(SECOND_CV[1])[0] if SECOND_CV else None,
+        period_2=second_cv_period(),
     script:
         "../scripts/diagnostics.py"
 

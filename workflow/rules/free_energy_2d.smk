@@ -38,7 +38,7 @@ rule estimate_pmf_2d:
         bin_edges=bin_edges(config).tolist(),
         bin_edges_2=second_bin_edges(config).tolist(),
         period=cv_period(),
-        period_2=period_and_unit(SECOND_CV[1])[0],
+        period_2=second_cv_period(),
         rates=settings_of("rates", "reactant", "product"),
         free_energy=settings_of(
             "free_energy", "decorrelate", "detect_equilibration", "bootstrap_samples"

@@ -24,13 +24,12 @@ windows = pd.read_csv(snakemake.input.windows)
 centers = windows["center"].to_numpy()
 kappas = windows["spring_constant"].to_numpy()
 raw = read_window_series(snakemake.input.trajectories)
-kept = timeseries.kept_indices(
-    raw, settings.decorrelate, settings.detect_equilibration, centers, params.period
-)
-samples = [s[k] for s, k in zip(raw, kept, strict=True)]
 edges = np.asarray(params.bin_edges)
-grid_pairs = None
 if params.bin_edges_2 is None:
+    kept = timeseries.kept_indices(
+        raw, settings.decorrelate, settings.detect_equilibration, centers, params.period
+    )
+    samples = [s[k] for s, k in zip(raw, kept, strict=True)]
     overlaps = diagnostics.neighbour_mbar_overlaps(
         samples, centers, kappas, params.temperature_k, edges, params.period
     )
@@ -41,46 +40,40 @@ if params.bin_edges_2 is None:
         for k, value in enumerate(overlaps)
         if value < settings.overlap_threshold
     ]
-else:  # 2D umbrella sampling: the overlap of neighbours on the grid of centres
-    grid = windows[["center", "center_2"]].to_numpy()
-    second_raw = read_window_series(snakemake.input.trajectories, "cv_2")
-    periods = (params.period, params.period_2)
-    kept = timeseries.kept_indices_2d(
-        raw, second_raw, settings.decorrelate, settings.detect_equilibration, grid, periods
-    )
-    pairs = [np.column_stack([a[k], b[k]]) for a, b, k in zip(raw, second_raw, kept, strict=True)]
-    grid_pairs = diagnostics.grid_neighbour_overlaps(
-        pairs,
-        grid,
-        windows[["spring_constant", "spring_constant_2"]].to_numpy(),
-        params.temperature_k,
-        (edges, np.asarray(params.bin_edges_2)),
-        periods,
-    )
-    overlaps = np.array([value for _, _, value in grid_pairs])
-    ordered = np.arange(len(overlaps) + 1, dtype=float)  # pair number, for the plot
-    warnings = [
-        f"windows at ({grid[k][0]:g}, {grid[k][1]:g}) and ({grid[m][0]:g}, {grid[m][1]:g}) "
-        f"overlap only {value:.3f} "
-        f"(threshold {settings.overlap_threshold})"
-        for k, m, value in grid_pairs
-        if value < settings.overlap_threshold
-    ]
-    samples = [s[k] for s, k in zip(raw, kept, strict=True)]
-    first, second, drift_kt, drift_z = diagnostics.convergence_check_2d(
-        pairs,
-        grid,
-        windows[["spring_constant", "spring_constant_2"]].to_numpy(),
-        params.temperature_k,
-        (edges, np.asarray(params.bin_edges_2)),
-        periods,
-    )
-if grid_pairs is None:
     first, second, drift_kt, drift_z = diagnostics.convergence_check(
         samples, centers, kappas, params.temperature_k, edges, params.period
     )
     halves = {"first half": first.to_frame(), "second half": second.to_frame()}
-else:
+    grid_pairs = None
+else:  # 2D umbrella sampling: neighbours on the grid of centres, the 2D half-split
+    grid = windows[["center", "center_2"]].to_numpy()
+    periods = (params.period, params.period_2)
+    samples = timeseries.kept_pairs(
+        raw,
+        read_window_series(snakemake.input.trajectories, "cv_2"),
+        settings.decorrelate,
+        settings.detect_equilibration,
+        grid,
+        periods,
+    )
+    arguments = (
+        samples,
+        grid,
+        windows[["spring_constant", "spring_constant_2"]].to_numpy(),
+        params.temperature_k,
+        (edges, np.asarray(params.bin_edges_2)),
+        periods,
+    )
+    grid_pairs = diagnostics.grid_neighbour_overlaps(*arguments)
+    overlaps = np.array([value for _, _, value in grid_pairs])
+    ordered = np.arange(len(overlaps) + 1, dtype=float)  # pair number, for the plot
+    warnings = [
+        f"windows at ({grid[k][0]:g}, {grid[k][1]:g}) and ({grid[m][0]:g}, {grid[m][1]:g}) "
+        f"overlap only {value:.3f} (threshold {settings.overlap_threshold})"
+        for k, m, value in grid_pairs
+        if value < settings.overlap_threshold
+    ]
+    first, second, drift_kt, drift_z = diagnostics.convergence_check_2d(*arguments)
     halves = {"first half": first.projection(0), "second half": second.projection(0)}
 disagreement = read_window_series(snakemake.input.trajectories, "max_force_disagreement_ev_a")
 largest_disagreement = [float(np.max(d)) if np.isfinite(d).any() else None for d in disagreement]

@@ -26,10 +26,9 @@ kappas = windows[["spring_constant", "spring_constant_2"]].to_numpy()
 first = read_window_series(snakemake.input.trajectories, "cv")
 second = read_window_series(snakemake.input.trajectories, "cv_2")
 periods = (params.period, params.period_2)
-kept = timeseries.kept_indices_2d(
+samples = timeseries.kept_pairs(
     first, second, settings.decorrelate, settings.detect_equilibration, centers, periods
 )
-samples = [np.column_stack([a[k], b[k]]) for a, b, k in zip(first, second, kept, strict=True)]
 logging.info("independent samples per window: %s", [len(s) for s in samples])
 estimate = estimators2d.mbar_2d if snakemake.wildcards.estimator == "mbar" else estimators2d.wham_2d
 pmf = estimate(

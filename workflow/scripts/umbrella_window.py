@@ -111,21 +111,14 @@ except SimulationError as error:
     sys.exit(1)
 tables = []
 for window, series in zip(windows, all_series, strict=True):
-    # about the centre: a periodic CV's naive mean near +-period/2 would be meaningless
-    offsets = periodic_difference(series["cv"], window["center"], cv.period)
-    logging.info(
-        "window %s: CV mean %.4f, std %.4f",
-        window["window"],
-        window["center"] + offsets.mean(),
-        offsets.std(),
-    )
-    if second is not None:
-        offsets = periodic_difference(series["cv_2"], window["center_2"], second.period)
+    for column, key, restrained in (("cv", "center", cv), ("cv_2", "center_2", second)):
+        if restrained is None:
+            continue
+        # about the centre: a periodic CV's naive mean near +-period/2 would be meaningless
+        offsets = periodic_difference(series[column], window[key], restrained.period)
         logging.info(
-            "window %s: second CV mean %.4f, std %.4f",
-            window["window"],
-            window["center_2"] + offsets.mean(),
-            offsets.std(),
-        )
+            "window %s: %s mean %.4f, std %.4f",
+            window["window"], column, window[key] + offsets.mean(), offsets.std(),
+        )  # fmt: skip
     tables.append(pd.DataFrame({"window": int(window["window"]), **series}))
 write_table(pd.concat(tables, ignore_index=True), snakemake.output[0])
