@@ -10,7 +10,7 @@ LIBRARY = Path(__file__).resolve().parents[1] / "src" / "mlpmf"
 FLOORS = {
     1: {"descriptors", "neighbours", "timeseries", "readers", "io", "checkpoint", "units",
         "provenance", "ledger"},
-    2: {"models", "oracles", "estimators", "estimators2d", "diagnostics", "reweighting",
+    2: {"models", "oracles", "solver", "estimators", "estimators2d", "diagnostics", "reweighting",
         "colvars", "placement", "config", "dataset", "trust"},
     3: {"training", "gaussian_process", "evaluation", "calculator", "dynamics", "umbrella",
         "rates", "plotting"},

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from mlpmf.diagnostics import convergence_check, neighbour_overlaps, overlap_matrix
-from mlpmf.estimators import ConvergenceError, collapse_samples, mbar, solve_free_energies, wham
+from mlpmf.estimators import mbar, wham
+from mlpmf.solver import ConvergenceError, collapse_samples, solve_free_energies
 from mlpmf.timeseries import decorrelate, kept_indices
 from mlpmf.units import kt_kj_mol
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from mlpmf import diagnostics, estimators, readers, timeseries
+from mlpmf import diagnostics, estimators, readers, solver, timeseries
 from mlpmf.units import (
     CV_UNITS,
     ENERGY_UNITS_KJ_MOL,
@@ -278,7 +278,7 @@ def _check_overlap(samples, centers):
 
 
 def _warn_poor_overlap(result, samples, centers, kappa, temperature, edges, period):
-    data = estimators.collapse_samples(samples, centers, kappa, temperature, edges, period)
+    data = solver.collapse_samples(samples, centers, kappa, temperature, edges, period)
     overlaps = diagnostics.neighbour_overlaps(
         diagnostics.overlap_matrix(data, result.window_free_energies), centers
     )
@@ -370,7 +370,7 @@ def run_pmf(args) -> int:
             )
         else:
             result = estimators.wham(**common, bootstrap_samples=args.bootstrap_samples)
-    except estimators.ConvergenceError as error:
+    except solver.ConvergenceError as error:
         raise UsageError(_explain_convergence(error, samples, centers)) from None
     _warn_poor_overlap(result, samples, centers, kappa, temperature, edges, period)
     write_outputs(args, result, temperature)

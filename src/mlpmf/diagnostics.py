@@ -19,15 +19,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from mlpmf.colvars import periodic_difference
-from mlpmf.estimators import (
-    PMF,
-    CollapsedSamples,
-    collapse_samples,
-    log_denominator,
-    mbar,
-    solve_free_energies,
-)
+from mlpmf.estimators import PMF, mbar
 from mlpmf.estimators2d import DEFAULT_GRID_RESOLUTION_2D, PMF2D, collapse_samples_2d, mbar_2d
+from mlpmf.solver import CollapsedSamples, collapse_samples, log_denominator, solve_free_energies
 from mlpmf.units import kt_kj_mol
 
 OVERLAP_WARNING_THRESHOLD = 0.03

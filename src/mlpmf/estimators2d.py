@@ -3,7 +3,7 @@ r"""MBAR and WHAM for umbrella sampling on two collective variables at once.
 The one-dimensional estimators of :mod:`mlpmf.estimators` carry over unchanged: with
 window biases :math:`u_k(x, y) = \beta[\tfrac12\kappa_{k,1} d_1^2 + \tfrac12\kappa_{k,2}
 d_2^2]` the window free energies solve the same convex problem
-(:func:`~mlpmf.estimators.solve_free_energies`), and the unbiased probability of a
+(:func:`~mlpmf.solver.solve_free_energies`), and the unbiased probability of a
 point is :math:`p \propto n / \sum_k N_k e^{f_k - u_k}`. What changes is the points:
 
 - **MBAR** collapses the samples onto the occupied cells of a fine 2D grid (cell widths
@@ -32,12 +32,12 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from mlpmf.colvars import periodic_difference
-from mlpmf.estimators import (
+from mlpmf.solver import (
     CollapsedSamples,
-    _fine_edges,
-    _resample_counts,
-    _wrap,
+    fine_edges,
+    resample_counts,
     solve_free_energies,
+    wrap,
 )
 from mlpmf.units import kt_kj_mol
 
@@ -100,7 +100,7 @@ class PMF2D:
     def lowest_bin_between(self, low: float, high: float, period: float | None = None):
         """(x, y) of the lowest filled bin whose first CV lies in [low, high] (a basin
         given as a range of the first CV, as rates.reactant), or None when none is."""
-        x = _wrap(self.x, period, low)
+        x = wrap(self.x, period, low)
         inside = (x >= low) & (x <= high)
         free = np.where(inside[:, None], self.free_energy, np.nan)
         if not np.isfinite(free).any():
@@ -194,14 +194,14 @@ def _check_inputs(samples, centers, spring_constants):
 def _cells(samples, bin_edges, periods, widths) -> tuple[list, np.ndarray, np.ndarray]:
     """Per window the cell of each sample; the pooled, wrapped samples; cell index."""
     wrapped = [
-        np.column_stack([_wrap(np.asarray(s, float)[:, d], periods[d], bin_edges[d][0])
+        np.column_stack([wrap(np.asarray(s, float)[:, d], periods[d], bin_edges[d][0])
                          for d in range(2)])
         for s in samples
     ]  # fmt: skip
     pooled = np.concatenate(wrapped)
     index = np.zeros(len(pooled), dtype=np.int64)
     for d in range(2):
-        edges = _fine_edges(bin_edges[d], widths[d], pooled[:, d].min(), pooled[:, d].max())
+        edges = fine_edges(bin_edges[d], widths[d], pooled[:, d].min(), pooled[:, d].max())
         index = index * (len(edges) + 1) + np.digitize(pooled[:, d], edges)
     return wrapped, pooled, index
 
@@ -227,7 +227,7 @@ def collapse_samples_2d(samples, centers, spring_constants, temperature_k, bin_e
 def _bin_index(points, bin_edges, periods):
     """Flat 2D bin of every point (row-major over the bins) and whether it is inside."""
     shape = (len(bin_edges[0]) - 1, len(bin_edges[1]) - 1)
-    idx = [np.digitize(_wrap(points[:, d], periods[d], bin_edges[d][0]), bin_edges[d]) - 1
+    idx = [np.digitize(wrap(points[:, d], periods[d], bin_edges[d][0]), bin_edges[d]) - 1
            for d in range(2)]  # fmt: skip
     inside = (idx[0] >= 0) & (idx[0] < shape[0]) & (idx[1] >= 0) & (idx[1] < shape[1])
     return idx[0] * shape[1] + idx[1], inside
@@ -280,7 +280,7 @@ def _estimate(data, bin_edges, periods, temperature_k, bootstrap_samples, seed) 
     rng = np.random.default_rng(seed)
     replicas = []
     for _ in range(bootstrap_samples):
-        weights = _resample_counts(data, rng)
+        weights = resample_counts(data, rng)
         f_star = solve_free_energies(data.u_kx, weights, data.n_k, initial_f=f)
         replica = _binned(f_star, data, weights, bin_edges, periods, temperature_k)
         replicas.append(replica - np.nanmin(replica))

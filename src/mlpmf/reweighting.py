@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from mlpmf.estimators import check_inputs, collapse_samples, log_denominator, solve_free_energies
+from mlpmf.estimators import check_inputs
+from mlpmf.solver import collapse_samples, log_denominator, solve_free_energies
 from mlpmf.units import kt_ev, kt_kj_mol
 
 
