@@ -11,8 +11,7 @@ from ase.calculators.calculator import CalculationFailed, Calculator, all_change
 from ase.neighborlist import primitive_neighbor_list
 
 from mlpmf.models import (
-    Committee,
-    GaussianProcess,
+    Potential,
     dpgen_force_deviation,
     load_model,
     max_pairwise_force_difference,
@@ -97,7 +96,7 @@ class BatchedCommittee:
     large batches; forces then carry ~1e-6 relative rounding, far below any model error.
     """
 
-    def __init__(self, committee: Committee | GaussianProcess, dtype: torch.dtype = torch.float64):
+    def __init__(self, committee: Potential, dtype: torch.dtype = torch.float64):
         if committee.feature_mean.dtype != dtype:  # Module.to converts in place: copy first
             committee = copy.deepcopy(committee).to(dtype)
         self.committee = committee.eval()
@@ -174,9 +173,7 @@ class CommitteeCalculator(Calculator):
 
     implemented_properties = COMMITTEE_PROPERTIES
 
-    def __init__(
-        self, committee: Committee | GaussianProcess, dtype: torch.dtype = torch.float64, **kwargs
-    ):
+    def __init__(self, committee: Potential, dtype: torch.dtype = torch.float64, **kwargs):
         super().__init__(**kwargs)
         self.evaluate = BatchedCommittee(committee, dtype)
         self.committee = self.evaluate.committee

@@ -27,13 +27,13 @@ from scipy.stats import spearmanr
 from mlpmf.dataset import reference_arrays
 from mlpmf.descriptors import pair_batch
 from mlpmf.io import atomic_path, write_json
-from mlpmf.models import Committee, GaussianProcess, max_pairwise_force_difference
+from mlpmf.models import Committee, GaussianProcess, Potential, max_pairwise_force_difference
 from mlpmf.neighbours import PairBatch
 
 log = logging.getLogger(__name__)
 
 
-def force_uncertainty(model: Committee | GaussianProcess, batch: PairBatch) -> torch.Tensor:
+def force_uncertainty(model: Potential, batch: PairBatch) -> torch.Tensor:
     """Per-atom uncertainty (A,): the committee's largest pairwise member force
     difference, eV/Å, or the GP's predictive std of the atom's energy, eV."""
     if isinstance(model, GaussianProcess):
@@ -53,7 +53,7 @@ class ModelPredictions:
     uncertainty: torch.Tensor  # (A,) eV/Å, force_uncertainty of each atom
 
     @classmethod
-    def of(cls, model: Committee | GaussianProcess, frames: Sequence[Atoms]) -> "ModelPredictions":
+    def of(cls, model: Potential, frames: Sequence[Atoms]) -> "ModelPredictions":
         energies, forces, uncertainty = [], [], []
         with torch.no_grad():
             for frame in frames:
@@ -164,7 +164,7 @@ def calibrated_trust(
     return trust_levels(maxima, settings, force_scale_ev_a)
 
 
-def evaluate_model(model: Committee | GaussianProcess, frames: Sequence[Atoms]) -> dict:
+def evaluate_model(model: Potential, frames: Sequence[Atoms]) -> dict:
     """Energy (eV/atom) and force (eV/Å) RMSE of every member and of the mean on
     ``frames``, the Spearman rank correlation between each atom's force uncertainty
     (:func:`force_uncertainty`) and its true force error, and the distribution of the

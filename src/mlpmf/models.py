@@ -13,6 +13,7 @@ vectors, so one forward and one backward pass give all M energies and force fiel
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -65,6 +66,40 @@ def dpgen_force_deviation(member_forces: torch.Tensor) -> torch.Tensor:
     For two members it is half their pairwise difference."""
     spread = member_forces - member_forces.mean(0, keepdim=True)
     return spread.pow(2).sum(-1).mean(0).sqrt()
+
+
+class Potential(Protocol):
+    """A learned potential as the calculators, MD, evaluation and model files use it.
+
+    :class:`Committee` (M members) and :class:`GaussianProcess` (one member, with
+    predictive variances) both are one; both are torch modules. External potentials
+    (ASE calculators such as MACE) enter MD through :data:`mlpmf.dynamics.ForceField`
+    instead, as the oracles do.
+    """
+
+    kind: str
+    num_members: int
+    descriptor: Descriptor
+    feature_mean: torch.Tensor
+
+    def energies_and_forces(
+        self, batch: PairBatch | DescriptorValues, member_forces: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Member energies (M, n_structures), eV, and forces (M, A, 3), eV/Å."""
+        ...
+
+    def settings(self) -> dict: ...
+
+    def save(self, path: str | Path) -> None: ...
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def to(self, *args, **kwargs) -> "Potential": ...
+
+    def eval(self) -> "Potential": ...
+
+    def state_dict(self) -> dict: ...
 
 
 class Committee(nn.Module):
@@ -330,7 +365,7 @@ class GaussianProcess(nn.Module):
 MODEL_KINDS = {Committee.kind: Committee, GaussianProcess.kind: GaussianProcess}
 
 
-def save_model(model: Committee | GaussianProcess, path: str | Path) -> None:
+def save_model(model: Potential, path: str | Path) -> None:
     """Save a model with its kind, settings and descriptor in one file."""
     torch.save(
         {
@@ -343,7 +378,7 @@ def save_model(model: Committee | GaussianProcess, path: str | Path) -> None:
     )
 
 
-def load_model(path: str | Path) -> Committee | GaussianProcess:
+def load_model(path: str | Path) -> Potential:
     """Load a model written by :func:`save_model`."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
     descriptor_settings = dict(saved["descriptor"])
