@@ -69,6 +69,8 @@ def test_oracle_study_writes_every_output(oracle_study):
         columns = ["cv", "free_energy_kj_mol", "uncertainty_kj_mol", "trusted"]
         assert list(table.columns) == columns
         assert table["trusted"].all()  # the oracle drives the windows
+    # the oracle is the reference itself: no model band (no member PMFs, no model spread)
+    assert np.load(results / "free_energy/pmf_mbar_members.npy").size == 0
     rates = json.loads((results / "free_energy/rates.json").read_text())
     for key in (
         "temperature_k",
@@ -78,6 +80,7 @@ def test_oracle_study_writes_every_output(oracle_study):
         "method",
     ):
         assert key in rates
+    assert "barrier_model_uncertainty_kj_mol" not in rates
     diagnostics = json.loads((results / "free_energy/diagnostics.json").read_text())
     assert diagnostics["minimum_neighbour_overlap"] > 0.03
     assert diagnostics["warnings"] == []
