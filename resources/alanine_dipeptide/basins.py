@@ -1,18 +1,19 @@
 """Conformer free energies of alanine dipeptide from a (phi, psi) PMF, and how a phi
 PMF compares with others.
 
-    python resources/alanine_dipeptide/basins.py PMF_2D.csv [--compare PHI.csv ...]
+    python resources/alanine_dipeptide/basins.py PMF_2D.csv \\
+        [--projection PHI_OF_2D.csv --compare PHI.csv ...]
 
 PMF_2D.csv is a 2D table (cv_1 = phi, cv_2 = psi, free_energy_kj_mol,
 uncertainty_kj_mol; e.g. free_energy/pmf_2d_mbar.csv of a 2D study). A basin's free
 energy is -kT ln of its probability, the sum of exp(-F/kT) over the filled bins inside
 its rectangle, relative to the lowest basin; its error combines the bins' errors as if
 independent (a lower bound: neighbouring bins are correlated). With ``--compare``, the
-phi projection of the 2D table (-kT ln of the sum over psi) is compared bin by bin with
-each 1D phi table (cv, free_energy_kj_mol, uncertainty_kj_mol; finer bins are merged
-onto the projection's) over the bins both fill
-below ``--below`` kJ/mol, each table shifted to the same mean there: RMS difference and
-chi2 per bin against both tables' errors.
+2D study's phi projection (``--projection``, its pmf_mbar.csv) is compared with each 1D
+phi table (cv, free_energy_kj_mol, uncertainty_kj_mol; finer bins are merged onto the
+projection's) by :func:`mlpmf.diagnostics.compare_profiles`, over the bins where the
+other table lies below ``--below`` kJ/mol: RMS difference after the best constant shift
+and chi2 per bin against both tables' errors.
 """
 
 import argparse
@@ -20,7 +21,8 @@ import argparse
 import numpy as np
 import pandas as pd
 
-KT_KJ_MOL_300K = 2.494339
+from mlpmf.diagnostics import compare_profiles
+from mlpmf.units import kt_kj_mol
 
 BASINS = {  # phi range, psi range (deg): the usual conformers of the dipeptide in vacuum
     "C7eq": ((-130.0, -50.0), (30.0, 130.0)),
@@ -38,20 +40,13 @@ def basin_free_energies(table: pd.DataFrame, kt: float) -> pd.DataFrame:
         inside = filled[filled.cv_1.between(phi_low, phi_high)
                         & filled.cv_2.between(psi_low, psi_high)]  # fmt: skip
         weights = np.exp(-inside.free_energy_kj_mol.to_numpy() / kt)
-        total = weights.sum()
-        error = kt * np.sqrt(np.sum((weights / total) ** 2 * (inside.uncertainty_kj_mol / kt) ** 2))
-        rows.append({"basin": name, "free_energy_kj_mol": -kt * np.log(total),
-                     "error_kj_mol": error, "bins": len(inside)})  # fmt: skip
+        share = weights / weights.sum()
+        rows.append({"basin": name, "free_energy_kj_mol": -kt * np.log(weights.sum()),
+                     "error_kj_mol": np.sqrt(np.sum((share * inside.uncertainty_kj_mol) ** 2)),
+                     "bins": len(inside)})  # fmt: skip
     basins = pd.DataFrame(rows)
     basins["free_energy_kj_mol"] -= basins.free_energy_kj_mol.min()
     return basins
-
-
-def projection(table: pd.DataFrame, kt: float) -> pd.DataFrame:
-    filled = table[np.isfinite(table.free_energy_kj_mol)]
-    grouped = filled.assign(w=np.exp(-filled.free_energy_kj_mol / kt)).groupby("cv_1")
-    free = -kt * np.log(grouped.w.sum())
-    return pd.DataFrame({"cv": free.index, "free_energy_kj_mol": free - free.min()})
 
 
 def rebinned(table: pd.DataFrame, centres: np.ndarray, kt: float) -> pd.DataFrame:
@@ -74,34 +69,33 @@ def rebinned(table: pd.DataFrame, centres: np.ndarray, kt: float) -> pd.DataFram
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("table")
+    parser.add_argument("--projection", help="the 2D study's phi PMF, free_energy/pmf_mbar.csv")
     parser.add_argument("--compare", nargs="*", default=[])
-    parser.add_argument("--projection", help="the 2D study's phi PMF (with errors)")
     parser.add_argument("--below", type=float, default=25.0)
     parser.add_argument("--temperature-k", type=float, default=300.0)
     arguments = parser.parse_args()
-    kt = KT_KJ_MOL_300K * arguments.temperature_k / 300.0
+    if arguments.compare and not arguments.projection:
+        parser.error("--compare needs --projection (the phi PMF written beside the 2D table)")
+    kt = kt_kj_mol(arguments.temperature_k)
     table = pd.read_csv(arguments.table)
     filled = np.isfinite(table.free_energy_kj_mol)
     print(f"{arguments.table}: {int(filled.sum())} of {len(table)} bins filled")
     print(basin_free_energies(table, kt).to_string(index=False, float_format="%.2f"))
-    if arguments.projection:
-        mine = pd.read_csv(arguments.projection)
-    else:
-        mine = projection(table, kt).assign(uncertainty_kj_mol=0.0)
+    if not arguments.compare:
+        return
+    mine = pd.read_csv(arguments.projection)
     for path in arguments.compare:
         other = rebinned(pd.read_csv(path), mine.cv.to_numpy(float), kt)
-        both = mine.merge(other, on="cv", suffixes=("", "_other")).dropna()
-        both = both[(both.free_energy_kj_mol < arguments.below)
-                    & (both.free_energy_kj_mol_other < arguments.below)]  # fmt: skip
-        difference = both.free_energy_kj_mol - both.free_energy_kj_mol_other
-        difference -= difference.mean()
-        variance = both.uncertainty_kj_mol**2 + both.uncertainty_kj_mol_other**2
-        chi2 = np.mean(difference**2 / variance) if (variance > 0).all() else np.nan
-        print(f"phi projection vs {path}: {len(both)} bins, RMS "
-              f"{np.sqrt(np.mean(difference**2)):.2f} kJ/mol, chi2/bin {chi2:.2f}")  # fmt: skip
-        worst = both.assign(difference=difference).sort_values("difference", key=abs).tail(4)
-        print(worst[["cv", "free_energy_kj_mol", "free_energy_kj_mol_other", "difference"]]
-              .to_string(index=False, float_format="%.1f"))  # fmt: skip
+        result = compare_profiles(
+            mine.cv.to_numpy(float), mine.free_energy_kj_mol.to_numpy(),
+            mine.uncertainty_kj_mol.to_numpy(), other.cv.to_numpy(),
+            other.free_energy_kj_mol.to_numpy(), other.uncertainty_kj_mol.to_numpy(),
+            arguments.below,
+        )  # fmt: skip
+        print(f"phi projection vs {path}: {result['bins_compared']} bins, RMS "
+              f"{result['rms_difference_kj_mol']:.2f} kJ/mol, chi2/bin "
+              f"{result['chi2_per_bin']:.2f}, largest "
+              f"{result['max_abs_difference_kj_mol']:.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":
