@@ -23,29 +23,17 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from test_estimators2d import CENTERS, EDGES, KAPPA, TEMPERATURE, draw, exact_binned  # noqa: E402
+from test_estimators2d import deviations, draw, estimate, exact_binned  # noqa: E402
 
-from mlpmf.estimators2d import mbar_2d, minimax_height, wham_2d  # noqa: E402
+from mlpmf.estimators2d import mbar_2d, wham_2d  # noqa: E402
 
-BASINS = ((-0.95, -0.45), (1.05, 0.65))
-ESTIMATES = {
-    "MBAR, bootstrap": lambda w: mbar_2d(w, CENTERS, [KAPPA] * len(CENTERS), TEMPERATURE,
-                                         EDGES, bootstrap_samples=40, seed=3),
-    "WHAM, bootstrap": lambda w: wham_2d(w, CENTERS, [KAPPA] * len(CENTERS), TEMPERATURE,
-                                         EDGES, bootstrap_samples=40, seed=3),
-}  # fmt: skip
+ESTIMATORS = {"MBAR, bootstrap": mbar_2d, "WHAM, bootstrap": wham_2d}
 
 
 def judge(pmf, exact):
-    low = (exact - exact.min() < 20.0) & np.isfinite(pmf.free_energy)
-    difference = pmf.free_energy - exact
-    weights = 1.0 / pmf.uncertainty[low] ** 2
-    difference -= np.sum(weights * difference[low]) / weights.sum()
-    coverage = float(np.mean(np.abs(difference[low]) < pmf.uncertainty[low]))
-    barrier, error = pmf.path_barrier(*BASINS)
-    start, end = pmf._bin_of(BASINS[0]), pmf._bin_of(BASINS[1])
-    exact_barrier = minimax_height(exact, start, end) - exact[start]
-    return coverage, (barrier - exact_barrier) / error
+    """One-sigma coverage of the bins below 20 kJ/mol, and the path barrier's z-score."""
+    difference, uncertainty, (barrier, error, exact_barrier) = deviations(pmf, exact)
+    return float(np.mean(np.abs(difference) < uncertainty)), (barrier - exact_barrier) / error
 
 
 def main() -> None:
@@ -54,12 +42,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results/coverage2d.md")
     arguments = parser.parse_args()
     exact = exact_binned()
-    results = {name: [] for name in ESTIMATES}
+    results = {name: [] for name in ESTIMATORS}
     started = time.perf_counter()
     for repeat in range(arguments.repeats):
         windows = draw(np.random.default_rng(1000 + repeat), 1500)
-        for name, estimate in ESTIMATES.items():
-            results[name].append(judge(estimate(windows), exact))
+        for name, estimator in ESTIMATORS.items():
+            results[name].append(judge(estimate(estimator, windows), exact))
         print(f"repeat {repeat + 1}/{arguments.repeats}", flush=True)
     lines = [
         f"## {time.strftime('%Y-%m-%d')}: {arguments.repeats} repeats, 63 windows x 1500 exact "
