@@ -69,7 +69,8 @@ def grid_neighbour_overlaps(
     periods: tuple[float | None, float | None],
 ) -> list[tuple[int, int, float]]:
     """2D umbrella sampling: the MBAR overlap O_kl of every pair of windows next to each
-    other on the grid of centres (the same centre on one CV, the next one on the other),
+    other on the grid of centres (the same centre on one CV, the next one on the other;
+    along a periodic CV whose centres go round the circle, the last and the first too),
     as (k, l, O_kl); samples and centres are (N, 2) and (K, 2) arrays."""
     data = collapse_samples_2d(samples, centers, spring_constants, temperature_k, bin_edges,
                                periods, DEFAULT_GRID_RESOLUTION_2D)  # fmt: skip
@@ -83,8 +84,26 @@ def grid_neighbour_overlaps(
             above = [m for m in same if centers[m, d] > centers[k, d]]
             if above:
                 nearest = min(above, key=lambda m: centers[m, d])
-                pairs.append((k, int(nearest), float(overlap[k, nearest])))
+            elif (seam := _across_the_seam(centers[same, d], periods[d])) is not None:
+                nearest = same[seam]  # the last window of a row that wraps round the circle
+            else:
+                continue
+            pairs.append((k, int(nearest), float(overlap[k, nearest])))
     return pairs
+
+
+def _across_the_seam(row: np.ndarray, period: float | None) -> int | None:
+    """Where the centres of one grid row (along a periodic CV) cover the whole circle, the
+    index of the lowest: the neighbour of the highest across the seam. None where the CV
+    is not periodic or the gap across the seam is wider than every gap inside the row (the
+    windows cover an arc, and its two ends need not overlap)."""
+    if period is None or len(row) < 3:
+        return None
+    ordered = np.sort(row)
+    seam_gap = period - (ordered[-1] - ordered[0])
+    if seam_gap > np.diff(ordered).max() * (1 + 1e-9):
+        return None
+    return int(np.argmin(row))
 
 
 def convergence_check_2d(
@@ -118,15 +137,33 @@ def convergence_check_2d(
     return first, second, *_half_difference(first, second, temperature)
 
 
-def _half_difference(first, second, temperature: float) -> tuple[float, float]:
-    """Largest difference of two PMFs (1D or 2D) in kT, after removing their mean offset
-    over the bins both fill, and in units of its standard error (both errors combined)."""
+def _half_z(first, second) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The halves' difference less its mean offset over the bins both fill, its standard
+    error (both errors combined), and the mask of those bins."""
     difference = second.free_energy - first.free_energy
     error = np.hypot(first.uncertainty, second.uncertainty)
     both = np.isfinite(difference) & np.isfinite(error) & (error > 0)
-    difference = difference[both] - difference[both].mean()
-    largest_kt = float(np.max(np.abs(difference)) / kt_kj_mol(temperature))
-    return largest_kt, float(np.max(np.abs(difference) / error[both]))
+    difference = np.where(both, difference - difference[both].mean(), np.nan)
+    return difference, error, both
+
+
+def _half_difference(first, second, temperature: float) -> tuple[float, float]:
+    """Largest difference of two PMFs (1D or 2D) in kT, after removing their mean offset
+    over the bins both fill, and in units of its standard error (both errors combined)."""
+    difference, error, both = _half_z(first, second)
+    largest_kt = float(np.max(np.abs(difference[both])) / kt_kj_mol(temperature))
+    return largest_kt, float(np.max(np.abs(difference[both]) / error[both]))
+
+
+def largest_half_difference_at(first, second) -> tuple[float, ...]:
+    """The bin centre (1D: ``(cv,)``; 2D: ``(cv_1, cv_2)``) where the halves of
+    :func:`convergence_check` or :func:`convergence_check_2d` differ by the most standard
+    errors: where a drift warning should send the user to look."""
+    difference, error, both = _half_z(first, second)
+    z = np.where(both, np.abs(difference) / np.where(both, error, 1.0), -np.inf)
+    where = np.unravel_index(int(np.argmax(z)), z.shape)
+    axes = (first.cv,) if z.ndim == 1 else (first.x, first.y)
+    return tuple(float(axis[i]) for axis, i in zip(axes, where, strict=True))
 
 
 def convergence_check(

@@ -86,10 +86,11 @@ if not trust["trusted"]:
 compared = int(np.sum(np.isfinite(first.free_energy) & np.isfinite(second.free_energy)))
 z_limit = float(norm.isf(HALF_SPLIT_FALSE_ALARM / (2 * max(compared, 1))))
 if drift_z > z_limit:
+    at = ", ".join(f"{value:g}" for value in diagnostics.largest_half_difference_at(first, second))
     warnings.append(
         f"first and second halves of the windows differ by up to {drift_kt:.2f} kT, "
-        f"{drift_z:.1f} standard errors (noise stays below {z_limit:.1f} in {compared} bins): "
-        "sampling has not converged"
+        f"{drift_z:.1f} standard errors at ({at}) (noise stays below {z_limit:.1f} in "
+        f"{compared} bins): sampling has not converged"
     )
 for warning in warnings:
     logging.warning(warning)
