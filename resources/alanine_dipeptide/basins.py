@@ -1,14 +1,17 @@
 """Conformer free energies of alanine dipeptide from a (phi, psi) PMF, and how a phi
 PMF compares with others.
 
-    python resources/alanine_dipeptide/basins.py PMF_2D.csv \\
+    python resources/alanine_dipeptide/basins.py PMF_2D.csv [--surface OTHER_2D.csv] \\
         [--projection PHI_OF_2D.csv --compare PHI.csv ...]
 
 PMF_2D.csv is a 2D table (cv_1 = phi, cv_2 = psi, free_energy_kj_mol,
 uncertainty_kj_mol; e.g. free_energy/pmf_2d_mbar.csv of a 2D study). A basin's free
 energy is -kT ln of its probability, the sum of exp(-F/kT) over the filled bins inside
 its rectangle, relative to the lowest basin; its error combines the bins' errors as if
-independent (a lower bound: neighbouring bins are correlated). With ``--compare``, the
+independent (a lower bound: neighbouring bins are correlated). With ``--surface``, a
+second 2D table on the same bins (e.g. the oracle's, L_oracle_2d_surface_mbar.csv): its
+basins beside these, and the two surfaces compared bin by bin over the bins both fill
+where the other lies below ``--below`` kJ/mol. With ``--compare``, the
 2D study's phi projection (``--projection``, its pmf_mbar.csv) is compared with each 1D
 phi table (cv, free_energy_kj_mol, uncertainty_kj_mol; finer bins are merged onto the
 projection's) by :func:`mlpmf.diagnostics.compare_profiles`, over the bins where the
@@ -66,9 +69,26 @@ def rebinned(table: pd.DataFrame, centres: np.ndarray, kt: float) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+def compare_surfaces(table: pd.DataFrame, other: pd.DataFrame, below_kj_mol: float) -> dict:
+    """:func:`compare_profiles` of two 2D tables on the same bins, over the bins both
+    fill (the bins taken in order, as a 1D profile)."""
+    keys = ["cv_1", "cv_2"]
+    both = table.merge(other, on=keys, suffixes=("", "_other"), validate="one_to_one")
+    if len(both) != len(table):
+        raise SystemExit("--surface: the two 2D tables must have the same (cv_1, cv_2) bins")
+    both = both[np.isfinite(both.free_energy_kj_mol) & np.isfinite(both.free_energy_kj_mol_other)]
+    index = np.arange(len(both), dtype=float)
+    return compare_profiles(
+        index, both.free_energy_kj_mol.to_numpy(), both.uncertainty_kj_mol.to_numpy(), index,
+        both.free_energy_kj_mol_other.to_numpy(), both.uncertainty_kj_mol_other.to_numpy(),
+        below_kj_mol,
+    )  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("table")
+    parser.add_argument("--surface", help="a second 2D table on the same bins to compare with")
     parser.add_argument("--projection", help="the 2D study's phi PMF, free_energy/pmf_mbar.csv")
     parser.add_argument("--compare", nargs="*", default=[])
     parser.add_argument("--below", type=float, default=25.0)
@@ -80,7 +100,20 @@ def main() -> None:
     table = pd.read_csv(arguments.table)
     filled = np.isfinite(table.free_energy_kj_mol)
     print(f"{arguments.table}: {int(filled.sum())} of {len(table)} bins filled")
-    print(basin_free_energies(table, kt).to_string(index=False, float_format="%.2f"))
+    basins = basin_free_energies(table, kt)
+    if arguments.surface:
+        other = pd.read_csv(arguments.surface)
+        theirs = basin_free_energies(other, kt).set_index("basin")
+        basins["other_kj_mol"] = theirs.free_energy_kj_mol.reindex(basins.basin).to_numpy()
+        basins["other_error_kj_mol"] = theirs.error_kj_mol.reindex(basins.basin).to_numpy()
+        basins["difference_kj_mol"] = basins.free_energy_kj_mol - basins.other_kj_mol
+    print(basins.to_string(index=False, float_format="%.2f"))
+    if arguments.surface:
+        result = compare_surfaces(table, other, arguments.below)
+        print(f"2D surface vs {arguments.surface}: {result['bins_compared']} bins, RMS "
+              f"{result['rms_difference_kj_mol']:.2f} kJ/mol (statistical floor "
+              f"{result['expected_rms_kj_mol']:.2f}), chi2/bin {result['chi2_per_bin']:.2f}, "
+              f"largest {result['max_abs_difference_kj_mol']:.1f}")  # fmt: skip
     if not arguments.compare:
         return
     mine = pd.read_csv(arguments.projection)
