@@ -15,7 +15,7 @@ FLOORS = {
     3: {"training", "gaussian_process", "evaluation", "calculator", "dynamics", "umbrella",
         "rates", "plotting"},
     4: {"sampling", "exploration", "active_learning", "transmission"},
-    5: {"cli"},
+    5: {"cli", "cli_checks"},
 }  # fmt: skip
 FLOOR = {module: floor for floor, modules in FLOORS.items() for module in modules}
 

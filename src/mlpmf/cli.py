@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from mlpmf import diagnostics, estimators, readers, solver, timeseries
+from mlpmf import cli_checks as checks
+from mlpmf import estimators, readers, solver, timeseries
+from mlpmf.cli_checks import UsageError
 from mlpmf.units import (
     CV_UNITS,
     ENERGY_UNITS_KJ_MOL,
@@ -55,15 +57,6 @@ examples:
   mlpmf pmf --metadata meta.dat --cv-unit A --spring-unit kcal/mol/A^2 \\
       --bias-convention full --energy-unit kcal/mol --temperature 298.15
 """
-
-# A wrong unit moves every window's spread ratio by one factor; these are the usual ones.
-SPREAD_ERROR = (0.55, 1.8)  # median ratio outside: stop (--no-unit-check to go on)
-SPREAD_WARNING = (0.7, 1.2)  # median ratio outside: warn
-WINDOW_SPREAD = (0.4, 2.5)  # a single window outside: named
-
-
-class UsageError(ValueError):
-    """Arguments that cannot describe the data; the message says what to give."""
 
 
 def _floats(text: str) -> list[float]:
@@ -170,87 +163,6 @@ def _temperature(args, windows) -> float:
     return temperature
 
 
-def _alternatives(spring_unit: str, convention: str):
-    """(description, factor on the spread ratio) for the usual unit mistakes."""
-    energy, k_cv = parse_spring_unit(spring_unit)
-    alternatives = []
-    for other in ENERGY_UNITS_KJ_MOL:
-        if other != energy:
-            ratio = ENERGY_UNITS_KJ_MOL[other] / ENERGY_UNITS_KJ_MOL[energy]
-            alternatives.append((f"--spring-unit {other}/{k_cv}^2", np.sqrt(ratio)))
-    dimension = CV_UNITS[k_cv][0]
-    for other, (other_dimension, _) in CV_UNITS.items():
-        if other != k_cv and other_dimension == dimension:
-            # k per other^2 read as per k_cv^2: true k (per k_cv^2) = k * (other per k_cv)^2
-            factor = cv_unit_factor(k_cv, other)
-            alternatives.append((f"--spring-unit {energy}/{other}^2", abs(factor)))
-    flipped = "full" if convention == "half" else "half"
-    alternatives.append(
-        (f"--bias-convention {flipped}", np.sqrt(2.0) if flipped == "full" else 1 / np.sqrt(2))
-    )
-    return alternatives
-
-
-def _check_centres(args, samples, centers, period):
-    outside = [
-        f"window {k}: centre {c:g}, samples {np.min(x):.3g} to {np.max(x):.3g}"
-        for k, (x, c) in enumerate(zip(samples, centers, strict=True))
-        if period is None and not np.min(x) <= c <= np.max(x)
-    ]
-    if len(outside) > len(samples) // 2:
-        raise UsageError(
-            f"{len(outside)} of {len(samples)} window centres lie outside their samples' "
-            f"range ({'; '.join(outside[:3])}): are centres and samples both in "
-            f"{args.cv_unit}? (PLUMED writes nm and rad, GROMACS nm and deg)"
-        )
-
-
-def _check_spreads(args, samples, centers, kappa, temperature, period, spring_unit):
-    ratios = diagnostics.spread_ratios(samples, centers, kappa, temperature, period)
-    median = float(np.median(ratios))
-    widths = np.sqrt(kt_kj_mol(temperature) / np.asarray(kappa))
-    off = [
-        f"window {k} (centre {c:g}): spread {r * w:.3g} vs {w:.3g} {args.cv_unit}"
-        for k, (c, r, w) in enumerate(zip(centers, ratios, widths, strict=True))
-        if not WINDOW_SPREAD[0] < r < WINDOW_SPREAD[1]
-    ]
-    if SPREAD_WARNING[0] < median < SPREAD_WARNING[1]:
-        for line in off:
-            log.warning("%s: far from the spring's width sqrt(kT/k)", line)
-        return ratios
-    fits = sorted(
-        (abs(np.log(median * factor)), name)
-        for name, factor in _alternatives(spring_unit, args.bias_convention)
-    )
-    hint = f"; {fits[0][1]} would fit (median ratio 1 +- 25%)" if fits[0][0] < np.log(1.25) else ""
-    message = (
-        f"window spreads are {median:.2f} times sqrt(kT/k) (median over windows; "
-        f"0.8-1.0 is usual){hint}. Check --spring-unit ({spring_unit}), --cv-unit "
-        f"({args.cv_unit}) and --bias-convention ({args.bias_convention})"
-    )
-    if off:
-        message += ". Furthest: " + "; ".join(off[:3])
-    if SPREAD_ERROR[0] < median < SPREAD_ERROR[1] or args.no_unit_check:
-        log.warning("%s", message)
-        return ratios
-    raise UsageError(message + " (--no-unit-check solves anyway)")
-
-
-def _check_period(args, samples, period):
-    if period is not None or CV_UNITS[args.cv_unit][0] != "angle":
-        return
-    turn = 360.0 * cv_unit_factor("deg", args.cv_unit)
-    span = max(s.max() for s in samples) - min(s.min() for s in samples)
-    if span > 0.8 * turn:
-        log.warning(
-            "samples span %.3g %s, %.0f%% of a full turn, and no --period was given: a "
-            "torsion needs --periodic, or windows at +-180 deg seem far apart",
-            span,
-            args.cv_unit,
-            100 * span / turn,
-        )
-
-
 def _bin_edges(args, samples, period):
     if args.bins and args.bins.count(":") == 2:
         start, stop, num = args.bins.split(":")
@@ -262,52 +174,6 @@ def _bin_edges(args, samples, period):
         return np.linspace(start, start + period, num + 1)
     low, high = min(s.min() for s in samples), max(s.max() for s in samples)
     return np.linspace(low, high, num + 1)
-
-
-def _check_overlap(samples, centers):
-    gaps = [
-        f"{centers[k]:g} and {centers[j]:g}"
-        for k, j, value in diagnostics.neighbour_sample_overlaps(samples, centers)
-        if value == 0.0
-    ]
-    if gaps:
-        raise UsageError(
-            "no samples join the windows at " + ", ".join(gaps) + ": the free energy across "
-            "the gap is undetermined; add windows between them, or check the centres' unit"
-        )
-
-
-def _warn_poor_overlap(result, samples, centers, kappa, temperature, edges, period):
-    data = solver.collapse_samples(samples, centers, kappa, temperature, edges, period)
-    overlaps = diagnostics.neighbour_overlaps(
-        diagnostics.overlap_matrix(data, result.window_free_energies), centers
-    )
-    ordered = np.sort(centers)
-    for k, value in enumerate(overlaps):
-        if value < diagnostics.OVERLAP_WARNING_THRESHOLD:
-            log.warning(
-                "windows at %g and %g overlap only %.3f (MBAR overlap; below %g the PMF "
-                "between them is unreliable): add a window between them",
-                ordered[k],
-                ordered[k + 1],
-                value,
-                diagnostics.OVERLAP_WARNING_THRESHOLD,
-            )
-
-
-def _explain_convergence(error, samples, centers):
-    gaps = [
-        f"{centers[k]:g} and {centers[j]:g} (overlap {value:.3f})"
-        for k, j, value in diagnostics.neighbour_sample_overlaps(samples, centers)
-        if value < 0.01
-    ]
-    if gaps:
-        return (
-            f"{error}. No samples join the windows at "
-            + ", ".join(gaps)
-            + ": add windows between them, or check the units of centres and samples"
-        )
-    return f"{error}. Every neighbour pair shares samples; check the spring-constant unit"
 
 
 def run_pmf(args) -> int:
@@ -339,10 +205,10 @@ def run_pmf(args) -> int:
     kappa = np.array(
         [factor * spring_constant_to(w.spring_constant, spring_unit, args.cv_unit) for w in windows]
     )
-    _check_period(args, series, period)
-    _check_centres(args, series, centers, period)
-    _check_overlap(series, centers)
-    _check_spreads(args, series, centers, kappa, temperature, period, spring_unit)
+    checks.check_period(args, series, period)
+    checks.check_centres(args, series, centers, period)
+    checks.check_overlap(series, centers)
+    checks.check_spreads(args, series, centers, kappa, temperature, period, spring_unit)
     kept = timeseries.kept_indices(
         series,
         not args.no_decorrelate,
@@ -371,8 +237,8 @@ def run_pmf(args) -> int:
         else:
             result = estimators.wham(**common, bootstrap_samples=args.bootstrap_samples)
     except solver.ConvergenceError as error:
-        raise UsageError(_explain_convergence(error, samples, centers)) from None
-    _warn_poor_overlap(result, samples, centers, kappa, temperature, edges, period)
+        raise UsageError(checks.explain_convergence(error, samples, centers)) from None
+    checks.warn_poor_overlap(result, samples, centers, kappa, temperature, edges, period)
     write_outputs(args, result, temperature)
     return 0
 
