@@ -9,10 +9,11 @@ from ase import Atoms
 from ase.build import molecule
 from ase.calculators.calculator import CalculationFailed
 
-from mlpmf.active_learning import ActiveLearningSettings, run_active_learning
+from mlpmf.active_learning import ActiveLearningSettings, label, run_active_learning
 from mlpmf.colvars import Distance
 from mlpmf.dynamics import LangevinSettings, UmbrellaBias
 from mlpmf.evaluation import TrustSettings, evaluate_model
+from mlpmf.exploration import Candidate
 from mlpmf.oracles import DoubleWellBond, RobustOracle, make_oracle, make_robust_oracle
 from tests.conftest import finite_difference_forces
 from tests.test_committee import DESCRIPTOR, SETTINGS, labelled_dimers
@@ -77,6 +78,27 @@ def test_a_failing_oracle_call_is_recorded_and_skipped():
     summary = oracle.summary()
     assert summary["oracle_calls"] == 2 and summary["oracle_failures"] == 1
     assert "injected failure" in summary["oracle_failure_messages"][0]
+
+
+def test_a_strained_label_is_logged_and_not_trained_on():
+    """A frame far above the reference data's energies (a clash the committee drove into)
+    is logged as strained and kept out of the training set; one at a thermal energy is
+    labelled (the ceiling is the reference data's own filter, dataset/oracle.json)."""
+    oracle = RobustOracle([DoubleWellBond()])
+    bonds = {"thermal": 2.9, "clash": 1.2}
+    energies = {}
+    candidates = []
+    for replica, bond in enumerate(bonds.values()):
+        atoms = Atoms("Ar2", positions=[[0, 0, 0], [bond, 0, 0]])
+        energies[bond] = oracle.label(atoms)[0]
+        candidates.append(Candidate(replica, 0, bond, 1.0, 1.0, atoms))
+    assert energies[1.2] - energies[2.9] > 1.0  # eV: the clash lies far above
+    ceiling = energies[2.9] + 0.5
+    frames, rows = label(candidates, oracle, 1, ceiling)
+    assert [row["status"] for row in rows] == ["labelled", "strained"]
+    assert len(frames) == 1 and frames[0].get_distance(0, 1) == pytest.approx(2.9)
+    assert rows[1]["energy_ev"] == pytest.approx(energies[1.2])  # the call is still logged
+    assert [row["status"] for row in label(candidates, oracle, 1)[1]] == ["labelled"] * 2
 
 
 @pytest.fixture(scope="module")

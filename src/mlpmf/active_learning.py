@@ -74,8 +74,17 @@ from mlpmf.training import CommitteeSettings, train_committee
 log = logging.getLogger(__name__)
 
 
-def label(candidates: Sequence[Candidate], oracle: RobustOracle, iteration: int):
-    """Oracle labels of ``candidates``: the labelled frames and one log row per call."""
+def label(
+    candidates: Sequence[Candidate],
+    oracle: RobustOracle,
+    iteration: int,
+    ceiling_ev: float = np.inf,
+):
+    """Oracle labels of ``candidates``: the labelled frames and one log row per call.
+    A frame whose oracle energy lies above ``ceiling_ev`` is logged as ``strained`` and
+    not returned: the committee drove it (or a replica's start was turned) into a
+    geometry no thermal trajectory reaches, and one such frame, tens of eV above the
+    rest, takes over the energy loss and spoils the retrained committee everywhere."""
     frames, rows = [], []
     for candidate in candidates:
         labelled = oracle.label(candidate.atoms)
@@ -95,11 +104,13 @@ def label(candidates: Sequence[Candidate], oracle: RobustOracle, iteration: int)
             energy, forces = labelled
             frame = candidate.atoms.copy()
             frame.calc = SinglePointCalculator(frame, energy=energy, forces=forces)
-            frames.append(frame)
+            strained = energy > ceiling_ev
+            if not strained:
+                frames.append(frame)
             row.update(
                 energy_ev=energy,
                 max_force_ev_a=float(np.linalg.norm(forces, axis=1).max()),
-                status="labelled",
+                status="strained" if strained else "labelled",
             )
         rows.append(row)
     return frames, rows
@@ -132,6 +143,7 @@ def run_active_learning(
     checkpoint: Path | None = None,
     force_scale_ev_a: float = 0.0,
     exchange_every: int = 0,
+    max_energy_above_minimum_ev: float | None = None,
 ) -> ActiveLearningResult:
     """Iterate explore -> select -> label -> retrain (module docstring).
 
@@ -144,7 +156,10 @@ def run_active_learning(
     continues after the last saved one (delete it to start over). All randomness
     derives from ``seed``. ``exchange_every`` > 0: the replicas exchange configurations
     as the windows will (:class:`mlpmf.umbrella.ReplicaExchange`), so exploration meets
-    what replica exchange brings into a window.
+    what replica exchange brings into a window. With ``max_energy_above_minimum_ev``
+    (the reference data's own filter, dataset/oracle.json), labels further above the
+    lowest of ``frames`` are not trained on (:func:`label`), and their replicas go back
+    to their last trusted frame.
     """
     seeds = np.random.SeedSequence(seed)
     replica_seeds, retrain_seed = seeds.spawn(2)
@@ -162,6 +177,10 @@ def run_active_learning(
     frames = list(frames)
     result = ActiveLearningResult(committee, frames, [], [], [], converged=False)
     result.trust = calibrated_trust(committee, held_out, settings.trust, force_scale_ev_a)
+    ceiling_ev = np.inf
+    if max_energy_above_minimum_ev is not None and frames:
+        lowest = min(frame.get_potential_energy() for frame in frames)
+        ceiling_ev = lowest + max_energy_above_minimum_ev
     retrain_seeds = retrain_seed.generate_state(max(settings.max_iterations, 1))
     retraining = committee_settings.replace(epochs=settings.retrain_epochs)
     first = 1
@@ -204,9 +223,11 @@ def run_active_learning(
         result.converged = is_quiet(round_, settings, complete=True)
         count = 0 if result.converged else settings.frames_per_iteration
         chosen = select(round_.candidates, count)
-        new_frames, rows = label(chosen, oracle, iteration)
-        for candidate in chosen:
+        new_frames, rows = label(chosen, oracle, iteration, ceiling_ev)
+        for candidate, row in zip(chosen, rows, strict=True):
             replicas[candidate.replica].offered = True
+            if row["status"] == "strained":
+                replicas[candidate.replica].go_back()
         result.oracle_log += rows
         summary = {
             "iteration": iteration,
@@ -217,7 +238,8 @@ def run_active_learning(
             "checks": len(round_.trace),
             "untrusted": round_.untrusted,
             "labelled": len(new_frames),
-            "failed": len(rows) - len(new_frames),
+            "strained": sum(row["status"] == "strained" for row in rows),
+            "failed": sum(row["status"] == "failed" for row in rows),
             "max_disagreement_ev_a": max(
                 (t["disagreement_ev_a"] for t in round_.trace), default=0.0
             ),

@@ -2,6 +2,7 @@ rule active_learning:
     input:
         train=f"{RESULTS}/dataset/train.extxyz",
         test=f"{RESULTS}/dataset/test.extxyz",
+        reference=f"{RESULTS}/dataset/oracle.json",
         model=f"{RESULTS}/model/committee.pt",
         structure=config["system"]["structure"],
     output:

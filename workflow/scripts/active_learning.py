@@ -20,11 +20,12 @@ from mlpmf.config import load_system
 from mlpmf.dataset import read_labelled_frames
 from mlpmf.dynamics import LangevinSettings
 from mlpmf.evaluation import evaluate_model, save_model_and_metrics, thermal_force_scale
-from mlpmf.io import atomic_path, write_table
+from mlpmf.io import atomic_path, read_json, write_table
 from mlpmf.models import load_model
 from mlpmf.oracles import make_robust_oracle
 from mlpmf.training import CommitteeSettings
 from mlpmf.umbrella import grid_biases
+from mlpmf.units import kj_mol_to_ev
 
 torch.set_num_threads(snakemake.threads)
 params = snakemake.params
@@ -46,6 +47,8 @@ for path in snakemake.input:
     digest.update(Path(path).read_bytes())
 checkpoint = Path(snakemake.output.model).parent / f"checkpoint_{digest.hexdigest()[:16]}.pt"
 
+# labels the reference data's own energy filter would drop are not trained on either
+energy_threshold_kj_mol = read_json(snakemake.input.reference)["energy_threshold_kj_mol"]
 result = run_active_learning(
     load_model(snakemake.input.model),
     train,
@@ -62,9 +65,11 @@ result = run_active_learning(
     checkpoint=checkpoint,
     force_scale_ev_a=thermal_force_scale(train, md.temperature_k, params.data_temperature_k),
     exchange_every=params.exchange_every,
+    max_energy_above_minimum_ev=kj_mol_to_ev(energy_threshold_kj_mol),
 )
 md_steps = sum(row["md_steps"] for row in result.iterations)
 labelled = sum(row["status"] == "labelled" for row in result.oracle_log)
+strained = sum(row["status"] == "strained" for row in result.oracle_log)
 metrics = evaluate_model(result.committee, test)
 metrics.update(
     {
@@ -74,7 +79,8 @@ metrics.update(
         "committee_md_steps": md_steps,
         "oracle_calls": len(result.oracle_log),
         "labelled_frames": labelled,
-        "failed_oracle_calls": len(result.oracle_log) - labelled,
+        "strained_frames": strained,
+        "failed_oracle_calls": len(result.oracle_log) - labelled - strained,
         "oracle_calls_per_md_step": len(result.oracle_log) / max(md_steps, 1),
         "oracle_time_s": float(sum(row.get("seconds", 0.0) for row in result.oracle_log)),
         "initial_training_frames": len(train),
@@ -84,13 +90,14 @@ metrics.update(
 )
 logging.info(
     "active learning: %d iterations (converged: %s), %d oracle calls for %d committee MD "
-    "steps (%.3f%%), %d failed; trust levels %s",
+    "steps (%.3f%%), %d failed, %d strained (not trained on); trust levels %s",
     metrics["iterations"],
     result.converged,
     metrics["oracle_calls"],
     md_steps,
     100 * metrics["oracle_calls_per_md_step"],
     metrics["failed_oracle_calls"],
+    strained,
     result.trust,
 )
 if not result.converged:
