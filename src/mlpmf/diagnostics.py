@@ -137,30 +137,31 @@ def convergence_check_2d(
     return first, second, *_half_difference(first, second, temperature)
 
 
-def _half_z(first, second) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The halves' difference less its mean offset over the bins both fill, its standard
-    error (both errors combined), and the mask of those bins."""
+def _half_z(first, second) -> tuple[np.ndarray, np.ndarray]:
+    """The halves' difference less its mean offset over the bins both fill (NaN
+    elsewhere), and its size in standard errors, both errors combined (-inf elsewhere)."""
     difference = second.free_energy - first.free_energy
     error = np.hypot(first.uncertainty, second.uncertainty)
     both = np.isfinite(difference) & np.isfinite(error) & (error > 0)
-    difference = np.where(both, difference - difference[both].mean(), np.nan)
-    return difference, error, both
+    shifted = np.full(difference.shape, np.nan)
+    shifted[both] = difference[both] - difference[both].mean()
+    z = np.full(difference.shape, -np.inf)
+    z[both] = np.abs(shifted[both]) / error[both]
+    return shifted, z
 
 
 def _half_difference(first, second, temperature: float) -> tuple[float, float]:
     """Largest difference of two PMFs (1D or 2D) in kT, after removing their mean offset
     over the bins both fill, and in units of its standard error (both errors combined)."""
-    difference, error, both = _half_z(first, second)
-    largest_kt = float(np.max(np.abs(difference[both])) / kt_kj_mol(temperature))
-    return largest_kt, float(np.max(np.abs(difference[both]) / error[both]))
+    shifted, z = _half_z(first, second)
+    return float(np.nanmax(np.abs(shifted)) / kt_kj_mol(temperature)), float(z.max())
 
 
 def largest_half_difference_at(first, second) -> tuple[float, ...]:
     """The bin centre (1D: ``(cv,)``; 2D: ``(cv_1, cv_2)``) where the halves of
     :func:`convergence_check` or :func:`convergence_check_2d` differ by the most standard
     errors: where a drift warning should send the user to look."""
-    difference, error, both = _half_z(first, second)
-    z = np.where(both, np.abs(difference) / np.where(both, error, 1.0), -np.inf)
+    _, z = _half_z(first, second)
     where = np.unravel_index(int(np.argmax(z)), z.shape)
     axes = (first.cv,) if z.ndim == 1 else (first.x, first.y)
     return tuple(float(axis[i]) for axis, i in zip(axes, where, strict=True))
