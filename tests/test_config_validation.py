@@ -44,6 +44,14 @@ CASES = {
         lambda: double_well_study(free_energy={"bins": {"start": 2.0, "stop": 3.9, "num": 40}}),
         "free_energy.bins",
     ),
+    "oracle checks off the recorded frames": (
+        lambda: double_well_study(potential="committee", umbrella__oracle_every=25),
+        "umbrella.oracle_every: 25 is not a multiple of umbrella.record_every",
+    ),
+    "oracle checks of the oracle": (
+        lambda: double_well_study(umbrella__oracle_every=20),
+        "umbrella.oracle_every: the oracle itself drives the windows",
+    ),
     "empty list of window centres": (
         lambda: double_well_study(umbrella__centers=[]),
         r"instance\['umbrella'\]\['centers'\]",

@@ -33,8 +33,8 @@ def exact_barrier():
     return pmf[start:end].max() - pmf[start]
 
 
-def rms_error_kt(table):
-    error = table["free_energy_kj_mol"] - exact_pmf(table["cv"].to_numpy())
+def rms_error_kt(table, column="free_energy_kj_mol"):
+    error = table[column] - exact_pmf(table["cv"].to_numpy())
     return float(np.sqrt(np.mean((error - error.mean()) ** 2)) / KT)
 
 
@@ -198,9 +198,10 @@ def test_report_is_built(oracle_study, tmp_path):
 def test_committee_study_pmf_matches_exact(tmp_path):
     """The committee's PMF is the oracle's, although a softer double well (a third of
     the barrier, 4 kT lower) explores for the reference data: the oracle labels the
-    explored frames, once each, and the ledger counts its calls."""
+    explored frames, once each, and the ledger counts its calls. The oracle labels every
+    10th recorded window frame too, and the PMF reweighted to it is the exact one."""
     config = double_well_study(potential="committee")
-    config["umbrella"].update(steps=8000, windows_per_job=17)  # one batched job
+    config["umbrella"].update(steps=8000, windows_per_job=17, oracle_every=20)  # one job
     config["dataset"] = {"explorer": {"kind": "double_well_bond", "barrier_ev": 0.05}}
     result = run_snakemake(tmp_path, config)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -210,13 +211,15 @@ def test_committee_study_pmf_matches_exact(tmp_path):
     assert reference["oracle_calls"] == reference["frames_sampled"]  # one call per frame
     assert reference["explorer_calls"] > 10 * reference["oracle_calls"]  # MD ran on it
     ledger = json.loads((results / "oracle_ledger.json").read_text())
-    assert ledger["oracle_calls"] == reference["oracle_calls"]  # no active learning here
+    assert ledger["oracle_calls"] == reference["oracle_calls"] + 17 * 400  # + window checks
     assert ledger["committee_md_steps"] == {"umbrella_windows": 17 * (8000 + 1000)}
     metrics = json.loads((results / "model/metrics.json").read_text())
     assert len(metrics["members"]) == 4
     assert metrics["force_rmse_over_reference_std"] < 0.1
     series = pd.read_csv(results / "umbrella/window_008.csv")
     assert series["max_force_disagreement_ev_a"].notna().all()
+    labelled = np.flatnonzero(series["oracle_energy_offset_ev"].notna())
+    np.testing.assert_array_equal(labelled, np.arange(9, len(series), 10))
     table = pd.read_csv(results / "free_energy/pmf_mbar.csv")
     assert rms_error_kt(table) < 0.5
     # the model's share of the error: each member's PMF by reweighting, their spread
@@ -225,6 +228,12 @@ def test_committee_study_pmf_matches_exact(tmp_path):
     assert (table.loc[visited, "model_uncertainty_kj_mol"] >= 0).all()
     total = np.hypot(table["uncertainty_kj_mol"], table["model_uncertainty_kj_mol"])
     np.testing.assert_allclose(table["total_uncertainty_kj_mol"], total)
+    # the committee's energy error in the windows is small: reweighting moves little
+    assert rms_error_kt(table, "free_energy_oracle_kj_mol") < 0.5
+    reweighted = table["free_energy_oracle_kj_mol"].notna()
+    assert reweighted.sum() >= visited.sum() - 2  # an edge bin may hold no oracle row
+    assert (table.loc[reweighted, "oracle_effective_samples"] >= 1).all()
+    assert np.nanmax(table["oracle_correction_kj_mol"]) < 2 * KT
     rates = json.loads((results / "free_energy/rates.json").read_text())
     assert len(rates["member_barriers_kj_mol"]) == 4
     assert rates["barrier_total_uncertainty_kj_mol"] >= rates["barrier_uncertainty_kj_mol"]

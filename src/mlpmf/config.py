@@ -199,6 +199,7 @@ def check_study(config: Mapping) -> None:
             f"descriptor.cutoff_a ({descriptor['cutoff_a']} Å); expected at most the cutoff"
         )
     _check_second_cv(config, atoms)
+    _check_oracle_every(config)
     reactant = config["rates"]["reactant"]
     product = config["rates"]["product"]
     for name, interval in (("reactant", reactant), ("product", product)):
@@ -208,6 +209,29 @@ def check_study(config: Mapping) -> None:
             raise ConfigError(f"rates.{name}: {interval} lies outside free_energy.bins")
     if reactant[0] < product[1] and product[0] < reactant[1]:
         raise ConfigError(f"rates: reactant {reactant} and product {product} overlap")
+
+
+def _check_oracle_every(config: Mapping) -> None:
+    umbrella = config["umbrella"]
+    every = umbrella.get("oracle_every", 0)
+    if not every:
+        return
+    if config["potential"] == "oracle":
+        raise ConfigError(
+            "umbrella.oracle_every: the oracle itself drives the windows (potential: "
+            "oracle), so there is no model to check against it; expected 0"
+        )
+    if every % umbrella["record_every"]:
+        raise ConfigError(
+            f"umbrella.oracle_every: {every} is not a multiple of umbrella.record_every "
+            f"({umbrella['record_every']}); expected a multiple, so that labelled frames "
+            "are recorded frames"
+        )
+    if second_cv(config) is not None:
+        raise ConfigError(
+            "umbrella.oracle_every: not yet available with umbrella.second_cv (2D "
+            "umbrella sampling); expected 0"
+        )
 
 
 def _check_second_cv(config: Mapping, atoms: Atoms) -> None:
@@ -292,6 +316,7 @@ class WindowSettings:
     record_every: int = 2  # steps between recorded frames
     precision: str = "float64"  # of the committee's forward pass
     exchange_every: int = 0  # steps between replica-exchange attempts; 0: none
+    oracle_every: int = 0  # production steps between oracle labels of a window; 0: none
 
     @classmethod
     def from_config(cls, section: Mapping) -> "WindowSettings":

@@ -17,6 +17,7 @@ def oracle_ledger(
     active_learning: Mapping | None,
     window_md_steps: int,
     transmission: Mapping | None = None,
+    window_check_calls: int = 0,
 ) -> dict:
     """Oracle calls and seconds the study used, and the oracle time the same MD would
     have taken on the oracle (its MD steps times the measured seconds per call).
@@ -33,6 +34,9 @@ def oracle_ledger(
         MD steps of all umbrella windows, equilibration included.
     transmission
         ``free_energy/transmission.json`` (its ``md_steps``), or None.
+    window_check_calls
+        Oracle calls on window frames (``umbrella.oracle_every``); their seconds are
+        estimated at the other stages' seconds per call.
     """
     stages = {
         "reference_data": {
@@ -55,6 +59,14 @@ def oracle_ledger(
     calls = sum(stage["oracle_calls"] for stage in stages.values())
     seconds = sum(stage["oracle_time_s"] for stage in stages.values())
     per_call = seconds / max(calls, 1)
+    if window_check_calls:
+        stages["window_checks"] = {
+            "oracle_calls": int(window_check_calls),
+            "oracle_time_s": window_check_calls * per_call,
+            "oracle_time_estimated": True,
+        }
+        calls += int(window_check_calls)
+        seconds += window_check_calls * per_call
     md_steps = {"umbrella_windows": int(window_md_steps)}
     if transmission is not None and "md_steps" in transmission:
         md_steps["transmission"] = int(transmission["md_steps"])

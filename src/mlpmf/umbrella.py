@@ -35,10 +35,16 @@ from mlpmf.dynamics import (
     own_calculators,
 )
 from mlpmf.io import atomic_path
+from mlpmf.oracles import RobustOracle
 from mlpmf.placement import move_to_window
 from mlpmf.units import kt_ev
 
 log = logging.getLogger(__name__)
+
+
+ORACLE_OFFSET_COLUMN = "oracle_energy_offset_ev"
+"""Column of a window table: the oracle's energy minus the model's on every
+``oracle_every``-th step, eV; NaN on the other rows (and where the oracle failed)."""
 
 
 def member_energy_column(member: int) -> str:
@@ -165,6 +171,8 @@ def run_umbrella_windows(
     progress_label: str | None = None,
     exchange_every: int = 0,
     members: int = 0,
+    oracle: RobustOracle | None = None,
+    oracle_every: int = 0,
 ) -> list[dict[str, np.ndarray]]:
     """Umbrella windows, integrated together: place each CV at its window's centre,
     equilibrate, then record.
@@ -183,14 +191,24 @@ def run_umbrella_windows(
     (:class:`ReplicaExchange`) of one batch, also during equilibration. With ``members`` > 0 (a
     committee whose results carry ``member_energies``) every recorded frame also gets
     each member's energy minus the committee mean, ``member_energy_NN_ev``: what
-    reweighting to each member's potential needs (:mod:`mlpmf.reweighting`).
+    reweighting to each member's potential needs (:mod:`mlpmf.reweighting`). With an
+    ``oracle`` and ``oracle_every`` > 0 (a multiple of ``record_every``), every
+    ``oracle_every``-th production step's frame is also labelled by the oracle:
+    ``oracle_energy_offset_ev`` is its energy minus the force field's, NaN on the other
+    rows; what carries the PMF to the oracle's potential
+    (:func:`mlpmf.reweighting.oracle_correction`) and measures the model's error where
+    the windows go.
     """
+    checks_oracle = oracle is not None and oracle_every > 0
+    if checks_oracle and oracle_every % record_every:
+        raise ValueError(f"oracle_every ({oracle_every}) must be a multiple of record_every")
     observables = dict(observables or {})
     dimensions = max(len(bias.terms) for bias in biases)
     names = ["time_fs", "cv", *[f"cv_{d + 1}" for d in range(1, dimensions)]]
     names += ["max_force_disagreement_ev_a"]
     names += [f"observable_{name}" for name in observables]
     names += [member_energy_column(m) for m in range(members)]
+    names += [ORACLE_OFFSET_COLUMN] if checks_oracle else []
     series = [{name: [] for name in names} for _ in replicas]
     total = equilibration_steps + steps
     saved = [c.load() for c in checkpoints] if checkpoints else [None] * len(replicas)
@@ -249,6 +267,13 @@ def run_umbrella_windows(
                 energies = np.asarray(results["member_energies"], dtype=float)
                 for m, offset in enumerate(energies - energies.mean()):
                     row[member_energy_column(m)].append(float(offset))
+            if checks_oracle:
+                offset = np.nan
+                if (step - equilibration_steps) % oracle_every == 0:
+                    labelled = oracle.label(atoms)
+                    if labelled is not None:
+                        offset = labelled[0] - float(results["energy"])
+                row[ORACLE_OFFSET_COLUMN].append(offset)
 
         def save(step: int, group=group) -> None:
             for k in group:

@@ -37,5 +37,7 @@ rule oracle_ledger:
     params:
         steps_per_window=config["umbrella"]["steps"]
         + config["umbrella"]["equilibration_steps"],
+        production_steps=config["umbrella"]["steps"],
+        oracle_every=config["umbrella"]["oracle_every"],
     script:
         "../scripts/oracle_ledger.py"

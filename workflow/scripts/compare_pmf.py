@@ -1,5 +1,6 @@
-"""Compare the MBAR PMF with a reference PMF and, for a mirror-symmetric CV, with its
-own mirror image; write free_energy/comparison.json."""
+"""Compare the MBAR PMF with a reference PMF (and, with umbrella.oracle_every, the
+oracle-reweighted PMF too) and, for a mirror-symmetric CV, with its own mirror image;
+write free_energy/comparison.json."""
 
 import sys
 
@@ -29,6 +30,17 @@ if "reference" in snakemake.input.keys():
         pmf["model_uncertainty_kj_mol"].to_numpy() if "model_uncertainty_kj_mol" in pmf else None,
     )
     comparison["reference"]["file"] = snakemake.input.reference
+    if "free_energy_oracle_kj_mol" in pmf:  # umbrella.oracle_every: the model's PMF
+        # carried to the oracle's potential, which is what the reference was run on
+        comparison["reference_oracle_reweighted"] = compare_profiles(
+            cv,
+            pmf["free_energy_oracle_kj_mol"].to_numpy(),
+            pmf["uncertainty_oracle_kj_mol"].to_numpy(),
+            reference["cv"].to_numpy(),
+            reference["free_energy_kj_mol"].to_numpy(),
+            None if reference_error is None else reference_error.to_numpy(),
+            snakemake.params.below_kj_mol,
+        )
 if snakemake.params.mirror_symmetric:
     mirrored = compare_profiles(cv, free, error, -cv[::-1], free[::-1], error[::-1])
     comparison["mirror"] = mirrored

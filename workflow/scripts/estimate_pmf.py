@@ -14,6 +14,7 @@ from mlpmf.config import FreeEnergySettings
 from mlpmf.io import atomic_path, read_json, write_table
 from mlpmf.readers import read_window_series
 from mlpmf.trust import WindowTrust, untrusted_bins
+from mlpmf.umbrella import ORACLE_OFFSET_COLUMN
 
 params = snakemake.params
 settings = FreeEnergySettings.from_config(params.free_energy)
@@ -75,6 +76,47 @@ if member_columns and snakemake.wildcards.estimator == "mbar":
     )
     if reweighted.effective_fraction.min() < 0.1:
         logging.warning("a member's reweighting rests on few samples: the model band is rough")
+if ORACLE_OFFSET_COLUMN in columns and snakemake.wildcards.estimator == "mbar":
+    # the oracle labelled every umbrella.oracle_every-th frame: the PMF on its potential
+    cv_rows, offsets = [], []
+    for path, cv_series, k in zip(snakemake.input.trajectories, series, kept, strict=True):
+        offset = pd.read_csv(path, usecols=[ORACLE_OFFSET_COLUMN])[ORACLE_OFFSET_COLUMN]
+        rows = np.flatnonzero(np.isfinite(offset.to_numpy()))
+        rows = rows[rows >= k.min()]  # after the window's detected equilibration
+        cv_rows.append(cv_series[rows])
+        offsets.append(offset.to_numpy()[rows])
+    correction = reweighting.oracle_correction(
+        cv_rows,
+        offsets,
+        arguments["centers"],
+        arguments["spring_constants"],
+        params.temperature_k,
+        arguments["bin_edges"],
+        pmf.window_free_energies,
+        params.period,
+        settings.bootstrap_samples,
+        params.seed,
+    )
+    table = table.assign(
+        **correction.columns(table["free_energy_kj_mol"], table["uncertainty_kj_mol"])
+    )
+    logging.info(
+        "oracle rows per window: %s; the model's energy error (std of oracle minus model) "
+        "per window: %s kJ/mol; Kish fraction of e^(-Delta/kT): %s; correction spans "
+        "%.2f kJ/mol",
+        [len(r) for r in cv_rows],
+        np.round(correction.energy_error_kj_mol, 2).tolist(),
+        np.round(correction.effective_fraction, 2).tolist(),
+        np.nanmax(correction.correction),
+    )
+    rough = np.flatnonzero(correction.effective_fraction < 0.1)
+    if len(rough):
+        logging.warning(
+            "windows at %s: the model's energies scatter so far from the oracle's that "
+            "under 10%% of their oracle rows carry the reweighting; "
+            "free_energy_oracle_kj_mol is rough there (more active learning helps)",
+            windows["center"].to_numpy()[rough].tolist(),
+        )
 verdicts = [
     WindowTrust(**{**w, "cv_range": tuple(w["cv_range"])})
     for w in read_json(snakemake.input.trust)["windows"]

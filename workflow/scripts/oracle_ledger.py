@@ -12,11 +12,14 @@ from mlpmf.io import read_json, write_json
 from mlpmf.ledger import oracle_ledger
 
 inputs = snakemake.input
+params = snakemake.params
+windows = len(pd.read_csv(inputs.windows))
 ledger = oracle_ledger(
     read_json(inputs.reference),
     read_json(inputs.active_learning) if "active_learning" in inputs.keys() else None,
-    len(pd.read_csv(inputs.windows)) * snakemake.params.steps_per_window,
+    windows * params.steps_per_window,
     read_json(inputs.transmission) if "transmission" in inputs.keys() else None,
+    windows * (params.production_steps // params.oracle_every) if params.oracle_every else 0,
 )
 write_json(ledger, snakemake.output[0])
 logging.info(

@@ -16,6 +16,9 @@ cv_settings = params.collective_variable
 unit = period_and_unit(cv_settings)[1]
 cv_label = f"{cv_settings['kind']} of atoms {cv_settings['atoms']}" + (f" ({unit})" if unit else "")
 pmfs = {name: pd.read_csv(snakemake.input[name]) for name in ("wham", "mbar")}
+if "free_energy_oracle_kj_mol" in pmfs["mbar"]:  # umbrella.oracle_every
+    columns = ["cv", "free_energy_oracle_kj_mol", "uncertainty_oracle_kj_mol"]
+    pmfs["mbar reweighted to the oracle"] = pmfs["mbar"][columns]
 if "reference_pmf" in snakemake.input.keys():
     mirrored = params.reference["pmf_mirrored"]
     label = "reference PMF at -x" if mirrored else "reference PMF"

@@ -29,6 +29,7 @@ from mlpmf.colvars import make_colvar, periodic_difference
 from mlpmf.config import WindowSettings, load_system
 from mlpmf.dynamics import LangevinSettings, SimulationError
 from mlpmf.io import write_table
+from mlpmf.oracles import make_robust_oracle
 from mlpmf.placement import nearest_positions
 from mlpmf.trust import window_failure_message
 from mlpmf.umbrella import WindowCheckpoint, grid_biases, run_umbrella_windows
@@ -67,6 +68,9 @@ force_field, members = study_force_field(
     umbrella.precision,
     snakemake.config["device"],  # not a param: the device reruns nothing
 )
+oracle = None  # labels every umbrella.oracle_every-th step: the model's error in the windows
+if umbrella.oracle_every:
+    oracle = make_robust_oracle(params.oracle)
 
 # A checkpoint belongs to a window's physics, not to its place in the list or its length:
 # more steps extend it, an inserted window leaves the others' checkpoints valid (with
@@ -103,12 +107,19 @@ try:
         progress_label="windows " + ", ".join(w["window"] for w in windows),
         exchange_every=umbrella.exchange_every,
         members=members,
+        oracle=oracle,
+        oracle_every=umbrella.oracle_every,
     )
 except SimulationError as error:
     message = window_failure_message(error, windows, params.potential, cv.unit)
     logging.error(message)
     print(message, file=sys.__stderr__)
     sys.exit(1)
+if oracle is not None:
+    logging.info(
+        "oracle checks: %d calls (%d failed), %.1f s in all", oracle.calls, oracle.failures,
+        oracle.seconds,
+    )  # fmt: skip
 tables = []
 for window, series in zip(windows, all_series, strict=True):
     for column, key, restrained in (("cv", "center", cv), ("cv_2", "center_2", second)):
