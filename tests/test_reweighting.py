@@ -125,7 +125,7 @@ def test_windows_on_a_model_give_the_oracles_pmf_through_their_oracle_rows():
     from mlpmf.dynamics import LangevinSettings, UmbrellaBias
     from mlpmf.oracles import DoubleWellBond, RobustOracle, double_well_exact_pmf
     from mlpmf.timeseries import kept_indices
-    from mlpmf.umbrella import ORACLE_OFFSET_COLUMN, run_umbrella_windows
+    from mlpmf.umbrella import ORACLE_FORCE_COLUMN, ORACLE_OFFSET_COLUMN, run_umbrella_windows
     from mlpmf.units import ev_to_kj_mol
 
     well = {"r_mid": 3.2, "half_width": 0.45}
@@ -148,6 +148,10 @@ def test_windows_on_a_model_give_the_oracles_pmf_through_their_oracle_rows():
         np.testing.assert_array_equal(np.flatnonzero(labelled), np.arange(9, len(offset), 10))
         s = (window["cv"][labelled] - 3.2) / 0.45
         np.testing.assert_allclose(offset[labelled], -0.04 * (s * s - 1) ** 2, atol=1e-9)
+        # the force difference, -dV/dr along the bond on each atom: RMS over 6 components
+        slope = -0.16 * s * (s * s - 1) / 0.45  # eV/Å
+        force_error = window[ORACLE_FORCE_COLUMN][labelled]
+        np.testing.assert_allclose(force_error, np.abs(slope) / np.sqrt(3), rtol=1e-6, atol=1e-9)
     assert oracle.calls == len(centers) * 500
 
     cvs = [w["cv"] for w in series]

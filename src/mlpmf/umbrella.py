@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 ORACLE_OFFSET_COLUMN = "oracle_energy_offset_ev"
 """Column of a window table: the oracle's energy minus the model's on every
 ``oracle_every``-th step, eV; NaN on the other rows (and where the oracle failed)."""
+ORACLE_FORCE_COLUMN = "oracle_force_rmse_ev_a"
+"""Column of a window table: the RMS over atoms and components of the oracle's forces
+minus the model's, eV/Å, on the same rows."""
 
 
 def member_energy_column(member: int) -> str:
@@ -194,8 +197,9 @@ def run_umbrella_windows(
     reweighting to each member's potential needs (:mod:`mlpmf.reweighting`). With an
     ``oracle`` and ``oracle_every`` > 0 (a multiple of ``record_every``), every
     ``oracle_every``-th production step's frame is also labelled by the oracle:
-    ``oracle_energy_offset_ev`` is its energy minus the force field's, NaN on the other
-    rows; what carries the PMF to the oracle's potential
+    ``oracle_energy_offset_ev`` is its energy minus the force field's and
+    ``oracle_force_rmse_ev_a`` the RMS of their force difference on the movable atoms,
+    NaN on the other rows; what carries the PMF to the oracle's potential
     (:func:`mlpmf.reweighting.oracle_correction`) and measures the model's error where
     the windows go.
     """
@@ -208,7 +212,7 @@ def run_umbrella_windows(
     names += ["max_force_disagreement_ev_a"]
     names += [f"observable_{name}" for name in observables]
     names += [member_energy_column(m) for m in range(members)]
-    names += [ORACLE_OFFSET_COLUMN] if checks_oracle else []
+    names += [ORACLE_OFFSET_COLUMN, ORACLE_FORCE_COLUMN] if checks_oracle else []
     series = [{name: [] for name in names} for _ in replicas]
     total = equilibration_steps + steps
     saved = [c.load() for c in checkpoints] if checkpoints else [None] * len(replicas)
@@ -268,12 +272,16 @@ def run_umbrella_windows(
                 for m, offset in enumerate(energies - energies.mean()):
                     row[member_energy_column(m)].append(float(offset))
             if checks_oracle:
-                offset = np.nan
+                offset = force_error = np.nan
                 if (step - equilibration_steps) % oracle_every == 0:
                     labelled = oracle.label(atoms)
                     if labelled is not None:
                         offset = labelled[0] - float(results["energy"])
+                        difference = labelled[1] - np.asarray(results["forces"], dtype=float)
+                        movable = ~fixed_atom_mask(atoms)  # fixed atoms' forces do not act
+                        force_error = float(np.sqrt(np.mean(difference[movable] ** 2)))
                 row[ORACLE_OFFSET_COLUMN].append(offset)
+                row[ORACLE_FORCE_COLUMN].append(force_error)
 
         def save(step: int, group=group) -> None:
             for k in group:

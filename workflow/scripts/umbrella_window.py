@@ -32,7 +32,14 @@ from mlpmf.io import write_table
 from mlpmf.oracles import make_robust_oracle
 from mlpmf.placement import nearest_positions
 from mlpmf.trust import window_failure_message
-from mlpmf.umbrella import WindowCheckpoint, grid_biases, run_umbrella_windows
+from mlpmf.umbrella import (
+    ORACLE_FORCE_COLUMN,
+    ORACLE_OFFSET_COLUMN,
+    WindowCheckpoint,
+    grid_biases,
+    run_umbrella_windows,
+)
+from mlpmf.units import ev_to_kj_mol
 
 CHECKPOINT_EVERY_STEPS = 1000
 
@@ -130,6 +137,15 @@ for window, series in zip(windows, all_series, strict=True):
         logging.info(
             "window %s: %s mean %.4f, std %.4f",
             window["window"], column, window[key] + offsets.mean(), offsets.std(),
+        )  # fmt: skip
+    if oracle is not None:
+        labelled = np.isfinite(series[ORACLE_OFFSET_COLUMN])
+        logging.info(
+            "window %s against the oracle on %d frames: energy error std %.2f kJ/mol, "
+            "median force RMSE %.3f eV/Å",
+            window["window"], labelled.sum(),
+            ev_to_kj_mol(np.std(series[ORACLE_OFFSET_COLUMN][labelled])),
+            np.median(series[ORACLE_FORCE_COLUMN][labelled]) if labelled.any() else np.nan,
         )  # fmt: skip
     tables.append(pd.DataFrame({"window": int(window["window"]), **series}))
 write_table(pd.concat(tables, ignore_index=True), snakemake.output[0])
