@@ -220,7 +220,7 @@ def test_committee_study_pmf_matches_exact(tmp_path):
     assert series["max_force_disagreement_ev_a"].notna().all()
     labelled = np.flatnonzero(series["oracle_energy_offset_ev"].notna())
     np.testing.assert_array_equal(labelled, np.arange(9, len(series), 10))
-    assert series["oracle_force_rmse_ev_a"].iloc[labelled].between(0, 0.1).all()  # eV/Å
+    assert series["oracle_force_rmse_ev_a"].iloc[labelled].between(0, 0.3).all()  # eV/Å
     table = pd.read_csv(results / "free_energy/pmf_mbar.csv")
     assert rms_error_kt(table) < 0.5
     # the model's share of the error: each member's PMF by reweighting, their spread
