@@ -44,4 +44,10 @@ if "reference" in snakemake.input.keys():
 if snakemake.params.mirror_symmetric:
     mirrored = compare_profiles(cv, free, error, -cv[::-1], free[::-1], error[::-1])
     comparison["mirror"] = mirrored
+    if "free_energy_oracle_kj_mol" in pmf:
+        oracle = pmf["free_energy_oracle_kj_mol"].to_numpy()
+        oracle_error = pmf["uncertainty_oracle_kj_mol"].to_numpy()
+        comparison["mirror_oracle_reweighted"] = compare_profiles(
+            cv, oracle, oracle_error, -cv[::-1], oracle[::-1], oracle_error[::-1]
+        )
 write_json(comparison, snakemake.output[0])
