@@ -197,6 +197,8 @@ class ExternalCommittee(Calculator):
         if not members:
             raise ValueError("ExternalCommittee: no calculators")
         self.members = members
+        if len(members) == 1:  # one calculator has no disagreement to ask for
+            self.implemented_properties = ["energy", "free_energy", "forces"]
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)

@@ -227,11 +227,6 @@ def _check_oracle_every(config: Mapping) -> None:
             f"({umbrella['record_every']}); expected a multiple, so that labelled frames "
             "are recorded frames"
         )
-    if second_cv(config) is not None:
-        raise ConfigError(
-            "umbrella.oracle_every: not yet available with umbrella.second_cv (2D "
-            "umbrella sampling); expected 0"
-        )
 
 
 def _check_second_cv(config: Mapping, atoms: Atoms) -> None:

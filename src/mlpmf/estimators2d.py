@@ -224,7 +224,7 @@ def collapse_samples_2d(samples, centers, spring_constants, temperature_k, bin_e
     return CollapsedSamples(points, counts, u_kx, sample_points)
 
 
-def _bin_index(points, bin_edges, periods):
+def bin_index_2d(points, bin_edges, periods):
     """Flat 2D bin of every point (row-major over the bins) and whether it is inside."""
     shape = (len(bin_edges[0]) - 1, len(bin_edges[1]) - 1)
     idx = [np.digitize(wrap(points[:, d], periods[d], bin_edges[d][0]), bin_edges[d]) - 1
@@ -240,7 +240,7 @@ def bin_samples_2d(samples, centers, spring_constants, temperature_k, bin_edges,
     shape = (len(bin_edges[0]) - 1, len(bin_edges[1]) - 1)
     sample_points = []
     for s in samples:
-        flat, inside = _bin_index(np.asarray(s, float), bin_edges, periods)
+        flat, inside = bin_index_2d(np.asarray(s, float), bin_edges, periods)
         sample_points.append(flat[inside])
     size = shape[0] * shape[1]
     counts = np.array([np.bincount(p, minlength=size) for p in sample_points], float)
@@ -259,7 +259,7 @@ def _binned(f, data: CollapsedSamples, weights, bin_edges, periods, temperature_
     log_d = logsumexp(np.log(data.n_k)[:, None] + f[:, None] - data.u_kx, axis=0)
     with np.errstate(divide="ignore"):
         log_p = np.log(weights) - log_d
-    flat, inside = _bin_index(data.points, bin_edges, periods)
+    flat, inside = bin_index_2d(data.points, bin_edges, periods)
     inside &= np.isfinite(log_p)
     shift = log_p[inside].max()
     totals = np.bincount(
@@ -292,7 +292,7 @@ def _estimate(data, bin_edges, periods, temperature_k, bootstrap_samples, seed) 
             normalised = [_normalise(r, areas, temperature_k) for r in replicas]
             error = np.nanstd(normalised, axis=0, ddof=1)
         error[np.isnan(free)] = np.nan
-    flat, inside = _bin_index(data.points, bin_edges, periods)
+    flat, inside = bin_index_2d(data.points, bin_edges, periods)
     counts = np.bincount(flat[inside], weights=data.point_weights[inside], minlength=free.size)
     centres = [0.5 * (e[1:] + e[:-1]) for e in bin_edges]
     return PMF2D(centres[0], centres[1], free, error, counts.reshape(free.shape).astype(int), f,

@@ -7,9 +7,9 @@ more dimensions, so the observables need be neither biased nor correlated with t
 Uncertainties are bootstrap standard errors up to normalisation, every window's samples
 redrawn with replacement.
 
-The same weights carry a PMF from the potential that drove the windows to another one
-whose energy is known on some samples: each committee member's (:func:`member_pmfs`,
-the model's uncertainty) and the oracle's (:func:`oracle_correction`, the model's error).
+The same weights carry a PMF from the potential that drove the windows to each
+committee member's (:func:`member_pmfs`, the model's uncertainty); to the oracle's,
+known on a subsample, :mod:`mlpmf.correction` carries it (the model's error).
 """
 
 import warnings
@@ -20,15 +20,8 @@ import numpy as np
 from scipy.special import logsumexp
 
 from mlpmf.estimators import check_inputs
-from mlpmf.solver import (
-    collapse_samples,
-    log_denominator,
-    reduced_bias,
-    solve_free_energies,
-    wrap,
-)
-from mlpmf.timeseries import statistical_inefficiency
-from mlpmf.units import ev_to_kj_mol, kt_ev, kt_kj_mol
+from mlpmf.solver import collapse_samples, log_denominator, solve_free_energies
+from mlpmf.units import kt_ev, kt_kj_mol
 
 
 @dataclass
@@ -191,146 +184,3 @@ def member_pmfs(
         spread = np.nanstd(free, axis=0, ddof=1) if len(free) > 1 else np.zeros(free.shape[1])
     spread[np.isnan(free).any(0)] = np.nan
     return MemberPMFs(free, spread, np.array(effective))
-
-
-@dataclass
-class OracleCorrection:
-    """What the PMF would be on the oracle's potential, from the windows' own samples."""
-
-    correction: np.ndarray  # (B,) kJ/mol, F_oracle - F_model up to a constant; NaN: no rows
-    uncertainty: np.ndarray  # (B,) kJ/mol, block-bootstrap standard error up to a constant
-    effective_samples: np.ndarray  # (B,) Kish effective number of rows of each bin
-    energy_error_kj_mol: np.ndarray  # (K,) std of oracle minus model energy in each window
-    effective_fraction: np.ndarray  # (K,) Kish fraction of each window's e^{-beta Delta}
-
-    def columns(self, free_energy: np.ndarray, uncertainty: np.ndarray) -> dict[str, np.ndarray]:
-        """The PMF table's oracle columns, given the model's PMF and its errors (kJ/mol):
-        the oracle-reweighted PMF (minimum 0; NaN where no row fell) and its error (the
-        model PMF's and the correction's in quadrature), the correction and the bins'
-        effective rows."""
-        oracle = np.asarray(free_energy, dtype=float) + self.correction
-        return {
-            "free_energy_oracle_kj_mol": oracle - np.nanmin(oracle),
-            "uncertainty_oracle_kj_mol": np.hypot(uncertainty, self.uncertainty),
-            "oracle_correction_kj_mol": self.correction,
-            "oracle_correction_uncertainty_kj_mol": self.uncertainty,
-            "oracle_effective_samples": self.effective_samples,
-        }
-
-
-def oracle_correction(
-    cv_rows: Sequence[np.ndarray],
-    energy_offsets_ev: Sequence[np.ndarray],
-    centers: Sequence[float],
-    spring_constants: Sequence[float],
-    temperature: float,
-    bin_edges: np.ndarray,
-    window_free_energies: np.ndarray,
-    period: float | None = None,
-    bootstrap_samples: int = 100,
-    seed: int = 0,
-) -> OracleCorrection:
-    r"""The correction that turns a model-driven PMF into the oracle's.
-
-    The windows sample the model's potential :math:`U` plus their bias; on some of their
-    frames (the rows) the oracle's energy :math:`U_O` is known too. With
-    :math:`\Delta = U_O - U`, the oracle's PMF along the CV is the model's plus
-
-    .. math:: c(s) = -kT \ln \langle e^{-\beta\Delta} \rangle_{U, s},
-
-    the exponential average over the model's unbiased ensemble at CV value *s*
-    (free-energy perturbation, Zwanzig 1954; the "indirect" route from an MLP or MM
-    ensemble to the reference method's, as in Rufa et al., arXiv:2010.03957 (2020)).
-    Every row gets its MBAR weight :math:`1/\sum_k N_k e^{f_k - u_k(x_n)}` with the
-    window free energies of the model's MBAR solution and :math:`N_k` the rows of
-    window k. Only the correction comes from the rows: the model's PMF keeps all its
-    samples, and *c* varies slowly where the model is good.
-
-    The exponential average is reliable while the model's energy error scatters by
-    about kT or less within a bin (``energy_error_kj_mol``; ``effective_fraction``
-    near 1); at several kT it rests on a few rows, which ``effective_samples`` shows.
-    Uncertainties: rows redrawn in blocks of their statistical inefficiency, within
-    each window, with the :math:`f_k` fixed (their error is the model PMF's own).
-
-    Parameters
-    ----------
-    cv_rows
-        K arrays of the CV at the rows where the oracle's energy is known.
-    energy_offsets_ev
-        K arrays, same rows: oracle minus model energy, eV (any constant offset cancels).
-    window_free_energies
-        The :math:`f_k` (kT) of :func:`mlpmf.estimators.mbar` on the model's samples.
-    Other parameters as for :func:`mlpmf.estimators.mbar`.
-    """
-    check_inputs(cv_rows, centers, spring_constants)
-    kt = kt_kj_mol(temperature)
-    beta_ev = 1.0 / kt_ev(temperature)
-    rows = [np.asarray(r, dtype=float) for r in cv_rows]
-    deltas = [np.asarray(d, dtype=float) for d in energy_offsets_ev]
-    if any(len(r) != len(d) for r, d in zip(rows, deltas, strict=True)):
-        raise ValueError("cv_rows and energy_offsets_ev differ in length in some window")
-    n_k = np.array([len(r) for r in rows], dtype=float)
-    if not n_k.all():
-        raise ValueError(f"windows {np.flatnonzero(n_k == 0).tolist()} have no oracle rows")
-    x = np.concatenate(rows)
-    delta = np.concatenate(deltas)
-    delta = (delta - delta.mean()) * beta_ev  # in kT
-    u_kn = reduced_bias(x, centers, spring_constants, temperature, period)
-    log_w = -log_denominator(np.asarray(window_free_energies, float), np.log(n_k), u_kn)
-    edges = np.asarray(bin_edges, dtype=float)
-    bins = np.digitize(wrap(x, period, edges[0]), edges) - 1
-    inside = (bins >= 0) & (bins < len(edges) - 1)
-    count = len(edges) - 1
-
-    def correction(multiplicity):
-        top = log_w[inside].max()  # one shift for both sums: their ratio per bin is exact
-        model = multiplicity[inside] * np.exp(log_w[inside] - top)
-        oracle = model * np.exp(-delta[inside])
-        model = np.bincount(bins[inside], model, minlength=count)
-        oracle = np.bincount(bins[inside], oracle, minlength=count)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            c = -kt * np.log(oracle / model)
-        c[model == 0] = np.nan
-        return c
-
-    ones = np.ones(len(x))
-    point = correction(ones)
-    offsets = np.cumsum([0, *[len(r) for r in rows]])
-    rng = np.random.default_rng(seed)
-    replicas = []
-    for _ in range(bootstrap_samples):
-        multiplicity = np.zeros(len(x))
-        for k in range(len(rows)):
-            n = int(n_k[k])
-            block = max(1, int(np.ceil(statistical_inefficiency(deltas[k]))))
-            starts = rng.integers(0, max(1, n - block + 1), int(np.ceil(n / block)))
-            drawn = (starts[:, None] + np.arange(block)).ravel()[:n]
-            multiplicity += np.bincount(offsets[k] + drawn, minlength=len(x))
-        replica = correction(multiplicity)
-        shift = np.nanmean(replica - point)  # up to a constant, as the PMF's own errors
-        replicas.append(replica - shift)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        uncertainty = (
-            np.nanstd(replicas, axis=0, ddof=1) if bootstrap_samples > 1 else np.full(count, np.nan)
-        )
-    uncertainty[np.isnan(point)] = np.nan
-
-    def kish(log_weights, groups, size):
-        top = np.full(size, -np.inf)
-        np.maximum.at(top, groups, log_weights)
-        w = np.exp(log_weights - top[groups])
-        total = np.bincount(groups, w, minlength=size)
-        squares = np.bincount(groups, w**2, minlength=size)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(squares > 0, total**2 / squares, 0.0)
-
-    window_of = np.repeat(np.arange(len(rows)), n_k.astype(int))
-    per_window = kish(-delta, window_of, len(rows)) / n_k
-    return OracleCorrection(
-        correction=point - np.nanmin(point),
-        uncertainty=uncertainty,
-        effective_samples=kish((log_w - delta)[inside], bins[inside], count),
-        energy_error_kj_mol=ev_to_kj_mol(np.array([np.std(d) for d in deltas])),
-        effective_fraction=per_window,
-    )

@@ -82,6 +82,25 @@ def kept_indices(
     return [decorrelated_indices(series, detect_equilibration) for series in windows]
 
 
+def kept_pair_indices(
+    first: Sequence[np.ndarray],
+    second: Sequence[np.ndarray],
+    decorrelate: bool = True,
+    detect_equilibration: bool = True,
+    centers: Sequence[Sequence[float]] | None = None,
+    periods: tuple[float | None, float | None] = (None, None),
+) -> list[np.ndarray]:
+    """Windows on two CVs (``centers``: (K, 2)): per window the indices of
+    :func:`kept_indices`, the sparser subsample of the two CVs' (the longer equilibration
+    and correlation time)."""
+    centers = np.zeros((len(first), 2)) if centers is None else np.asarray(centers, float)
+    kept = [
+        kept_indices(series, decorrelate, detect_equilibration, centers[:, d], periods[d])
+        for d, series in enumerate((first, second))
+    ]
+    return [a if len(a) <= len(b) else b for a, b in zip(*kept, strict=True)]
+
+
 def kept_pairs(
     first: Sequence[np.ndarray],
     second: Sequence[np.ndarray],
@@ -90,15 +109,8 @@ def kept_pairs(
     centers: Sequence[Sequence[float]] | None = None,
     periods: tuple[float | None, float | None] = (None, None),
 ) -> list[np.ndarray]:
-    """Windows on two CVs (``centers``: (K, 2)): per window the (N, 2) samples of
-    :func:`kept_indices`, the sparser subsample of the two CVs' (the longer equilibration
-    and correlation time)."""
-    centers = np.zeros((len(first), 2)) if centers is None else np.asarray(centers, float)
-    kept = [
-        kept_indices(series, decorrelate, detect_equilibration, centers[:, d], periods[d])
-        for d, series in enumerate((first, second))
-    ]
-    sparser = [a if len(a) <= len(b) else b for a, b in zip(*kept, strict=True)]
+    """Per window the (N, 2) samples of :func:`kept_pair_indices`."""
+    sparser = kept_pair_indices(first, second, decorrelate, detect_equilibration, centers, periods)
     return [np.column_stack([x[k], y[k]]) for x, y, k in zip(first, second, sparser, strict=True)]
 
 

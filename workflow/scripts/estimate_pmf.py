@@ -9,7 +9,7 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 import numpy as np
 import pandas as pd
 
-from mlpmf import estimators, reweighting, timeseries
+from mlpmf import correction, estimators, reweighting, timeseries
 from mlpmf.config import FreeEnergySettings
 from mlpmf.io import atomic_path, read_json, write_table
 from mlpmf.readers import read_window_series
@@ -85,7 +85,7 @@ if ORACLE_OFFSET_COLUMN in columns and snakemake.wildcards.estimator == "mbar":
         rows = rows[rows >= k.min()]  # after the window's detected equilibration
         cv_rows.append(cv_series[rows])
         offsets.append(offset.to_numpy()[rows])
-    correction = reweighting.oracle_correction(
+    oracle = correction.oracle_correction(
         cv_rows,
         offsets,
         arguments["centers"],
@@ -97,26 +97,8 @@ if ORACLE_OFFSET_COLUMN in columns and snakemake.wildcards.estimator == "mbar":
         settings.bootstrap_samples,
         params.seed,
     )
-    table = table.assign(
-        **correction.columns(table["free_energy_kj_mol"], table["uncertainty_kj_mol"])
-    )
-    logging.info(
-        "oracle rows per window: %s; the model's energy error (std of oracle minus model) "
-        "per window: %s kJ/mol; Kish fraction of e^(-Delta/kT): %s; correction spans "
-        "%.2f kJ/mol",
-        [len(r) for r in cv_rows],
-        np.round(correction.energy_error_kj_mol, 2).tolist(),
-        np.round(correction.effective_fraction, 2).tolist(),
-        np.nanmax(correction.correction),
-    )
-    rough = np.flatnonzero(correction.effective_fraction < 0.1)
-    if len(rough):
-        logging.warning(
-            "windows at %s: the model's energies scatter so far from the oracle's that "
-            "under 10%% of their oracle rows carry the reweighting; "
-            "free_energy_oracle_kj_mol is rough there (more active learning helps)",
-            windows["center"].to_numpy()[rough].tolist(),
-        )
+    table = table.assign(**oracle.columns(table["free_energy_kj_mol"], table["uncertainty_kj_mol"]))
+    oracle.log_summary([len(r) for r in cv_rows], windows["center"].tolist())
 verdicts = [
     WindowTrust(**{**w, "cv_range": tuple(w["cv_range"])})
     for w in read_json(snakemake.input.trust)["windows"]

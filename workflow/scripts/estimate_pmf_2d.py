@@ -12,11 +12,12 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 import numpy as np
 import pandas as pd
 
-from mlpmf import estimators2d, timeseries
+from mlpmf import correction, estimators2d, timeseries
 from mlpmf.config import FreeEnergySettings
 from mlpmf.io import atomic_path, read_json, write_json, write_table
 from mlpmf.readers import read_window_series
 from mlpmf.trust import WindowTrust, untrusted_bins
+from mlpmf.umbrella import ORACLE_OFFSET_COLUMN
 
 params = snakemake.params
 settings = FreeEnergySettings.from_config(params.free_energy)
@@ -26,9 +27,10 @@ kappas = windows[["spring_constant", "spring_constant_2"]].to_numpy()
 first = read_window_series(snakemake.input.trajectories, "cv")
 second = read_window_series(snakemake.input.trajectories, "cv_2")
 periods = (params.period, params.period_2)
-samples = timeseries.kept_pairs(
+kept = timeseries.kept_pair_indices(
     first, second, settings.decorrelate, settings.detect_equilibration, centers, periods
 )
+samples = [np.column_stack([x[k], y[k]]) for x, y, k in zip(first, second, kept, strict=True)]
 logging.info("independent samples per window: %s", [len(s) for s in samples])
 estimate = estimators2d.mbar_2d if snakemake.wildcards.estimator == "mbar" else estimators2d.wham_2d
 pmf = estimate(
@@ -46,13 +48,36 @@ verdicts = [
     for w in read_json(snakemake.input.trust)["windows"]
 ]
 surface = pmf.to_frame()
+table = pmf.projection(0)
+columns = pd.read_csv(snakemake.input.trajectories[0], nrows=0).columns
+if ORACLE_OFFSET_COLUMN in columns and snakemake.wildcards.estimator == "mbar":
+    # the oracle labelled every umbrella.oracle_every-th frame: the PMF on its potential
+    rows, offsets = [], []
+    for path, x, y, k in zip(snakemake.input.trajectories, first, second, kept, strict=True):
+        offset = pd.read_csv(path, usecols=[ORACLE_OFFSET_COLUMN])[ORACLE_OFFSET_COLUMN]
+        labelled = np.flatnonzero(np.isfinite(offset.to_numpy()))
+        labelled = labelled[labelled >= k.min()]  # after the window's equilibration
+        rows.append(np.column_stack([x[labelled], y[labelled]]))
+        offsets.append(offset.to_numpy()[labelled])
+    on_surface, along_cv = correction.oracle_correction_2d(
+        rows, offsets, centers, kappas, params.temperature_k, pmf.bin_edges,
+        pmf.window_free_energies, periods, settings.bootstrap_samples, params.seed,
+    )  # fmt: skip
+    surface = surface.assign(
+        **on_surface.columns(surface["free_energy_kj_mol"], surface["uncertainty_kj_mol"])
+    )
+    table = table.assign(
+        **along_cv.columns(table["free_energy_kj_mol"], table["uncertainty_kj_mol"])
+    )
+    on_surface.log_summary([len(r) for r in rows], windows["window"].tolist())
 surface["trusted"] = ~untrusted_bins(surface["cv_1"].to_numpy(), verdicts, params.period)
 write_table(surface, snakemake.output.pmf_2d)
 
-table = pmf.projection(0)
 table["trusted"] = ~untrusted_bins(table["cv"].to_numpy(), verdicts, params.period)
+first_columns = ["cv", "free_energy_kj_mol", "uncertainty_kj_mol", "trusted"]  # DESIGN's
 write_table(
-    table[["cv", "free_energy_kj_mol", "uncertainty_kj_mol", "trusted"]], snakemake.output.pmf
+    table[first_columns + [c for c in table.columns if c not in first_columns]],
+    snakemake.output.pmf,
 )
 with atomic_path(snakemake.output.bootstrap) as tmp:
     np.save(tmp, pmf.projected_replicas(0))

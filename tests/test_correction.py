@@ -4,8 +4,8 @@ exponential averaging of their energy difference (free-energy perturbation)."""
 import numpy as np
 import pytest
 
+from mlpmf.correction import oracle_correction
 from mlpmf.estimators import mbar
-from mlpmf.reweighting import oracle_correction
 from mlpmf.units import kj_mol_to_ev, kt_kj_mol
 
 TEMPERATURE_K = 300.0
@@ -186,3 +186,66 @@ def test_windows_on_a_model_give_the_oracles_pmf_through_their_oracle_rows():
     assert np.sqrt(np.mean(reweighted**2)) < np.sqrt(np.mean(sampling**2)) + 0.02 * KT
     assert np.sqrt(np.mean(unmoved**2)) > 2 * np.sqrt(np.mean(reweighted**2))
     assert np.all(columns["uncertainty_oracle_kj_mol"] >= model.uncertainty)
+
+
+def test_the_2d_correction_and_its_projection_follow_the_oracle():
+    """Windows on a grid over (x, y), the model separable, F = f(x) + g(y); the oracle
+    adds Delta = 3x - 2y + 4xy (kJ/mol). The surface's correction is Delta itself (no
+    hidden coordinate), the projection's -kT ln of the y-average of exp(-Delta/kT) under
+    exp(-g(y)/kT): both within their errors."""
+    from mlpmf.correction import oracle_correction_2d
+    from mlpmf.estimators2d import mbar_2d
+
+    def f(x):
+        return 6.0 * (x**2 - 1.0) ** 2
+
+    def g(y):
+        return 3.0 * y**2
+
+    def delta(x, y):
+        return 3.0 * x - 2.0 * y + 4.0 * x * y
+
+    axis = np.linspace(-1.2, 1.2, 7)
+    centers = np.array([(a, b) for a in axis for b in axis])
+    kappas = np.full(centers.shape, 60.0)
+    grid = np.linspace(-2.0, 2.0, 8001)
+    rng = np.random.default_rng(21)
+
+    def draw(potential, center, n):
+        log_p = -(potential(grid) + 30.0 * (grid - center) ** 2) / KT
+        cdf = np.cumsum(np.exp(log_p - log_p.max()))
+        return np.interp(rng.random(n), cdf / cdf[-1], grid)
+
+    samples = [np.column_stack([draw(f, a, 1500), draw(g, b, 1500)]) for a, b in centers]
+    edges = (np.linspace(-1.0, 1.0, 11), np.linspace(-1.0, 1.0, 11))
+    model = mbar_2d(samples, centers, kappas, TEMPERATURE_K, edges, bootstrap_samples=2)
+    rows = [s[::3] for s in samples]
+    offsets = [kj_mol_to_ev(delta(r[:, 0], r[:, 1])) for r in rows]
+    surface, projection = oracle_correction_2d(
+        rows, offsets, centers, kappas, TEMPERATURE_K, edges, model.window_free_energies, seed=5
+    )
+    mid = [0.5 * (e[1:] + e[:-1]) for e in edges]
+    x, y = np.meshgrid(*mid, indexing="ij")
+    # within a bin 0.2 wide, -kT ln <exp(-Delta/kT)> differs from Delta at the centre
+    # by the bin's spread of Delta: compare with the bin average by quadrature
+    fine = [np.linspace(-0.1, 0.1, 41)] * 2
+    u, v = np.meshgrid(*fine, indexing="ij")
+    exact = np.array([
+        [-KT * np.log(np.mean(np.exp(-(delta(a + u, b + v) + f(a + u) + g(b + v)) / KT))
+                      / np.mean(np.exp(-(f(a + u) + g(b + v)) / KT)))
+         for b in mid[1]] for a in mid[0]
+    ])  # fmt: skip
+    error = surface.correction.reshape(x.shape) - exact
+    error -= np.nanmean(error)
+    z = error / surface.uncertainty.reshape(x.shape)
+    assert np.sqrt(np.nanmean(error**2)) < 0.1 * KT
+    assert np.nanmean(z**2) < 2.0
+    weights = np.exp(-g(grid) / KT)
+    exact_projection = np.array(
+        [-KT * np.log(np.sum(weights * np.exp(-delta(a, grid) / KT)) / weights.sum())
+         for a in mid[0]]
+    )  # fmt: skip
+    error = projection.correction - exact_projection
+    error -= error.mean()
+    assert np.sqrt(np.mean(error**2)) < 0.05 * KT
+    assert np.mean((error / projection.uncertainty) ** 2) < 3.0
