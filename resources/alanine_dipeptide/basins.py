@@ -2,7 +2,7 @@
 PMF compares with others.
 
     python resources/alanine_dipeptide/basins.py PMF_2D.csv [--surface OTHER_2D.csv] \\
-        [--projection PHI_OF_2D.csv --compare PHI.csv ...]
+        [--projection PHI_OF_2D.csv --compare PHI.csv ...] [--oracle-reweighted]
 
 PMF_2D.csv is a 2D table (cv_1 = phi, cv_2 = psi, free_energy_kj_mol,
 uncertainty_kj_mol; e.g. free_energy/pmf_2d_mbar.csv of a 2D study). A basin's free
@@ -16,7 +16,10 @@ where the other lies below ``--below`` kJ/mol. With ``--compare``, the
 phi table (cv, free_energy_kj_mol, uncertainty_kj_mol; finer bins are merged onto the
 projection's) by :func:`mlpmf.diagnostics.compare_profiles`, over the bins where the
 other table lies below ``--below`` kJ/mol: RMS difference after the best constant shift
-and chi2 per bin against both tables' errors.
+and chi2 per bin against both tables' errors. With ``--oracle-reweighted``, PMF_2D.csv
+and the projection are read at their oracle-reweighted columns
+(``free_energy_oracle_kj_mol``, ``uncertainty_oracle_kj_mol``: a study run with
+``umbrella.oracle_every``) instead of the model's.
 """
 
 import argparse
@@ -85,6 +88,20 @@ def compare_surfaces(table: pd.DataFrame, other: pd.DataFrame, below_kj_mol: flo
     )  # fmt: skip
 
 
+def read_table(path: str, oracle_reweighted: bool) -> pd.DataFrame:
+    """A PMF table; with ``oracle_reweighted`` its oracle-reweighted PMF in the place of
+    the model's."""
+    table = pd.read_csv(path)
+    if not oracle_reweighted:
+        return table
+    if "free_energy_oracle_kj_mol" not in table:
+        raise SystemExit(f"{path}: no free_energy_oracle_kj_mol (run with umbrella.oracle_every)")
+    return table.assign(
+        free_energy_kj_mol=table.free_energy_oracle_kj_mol,
+        uncertainty_kj_mol=table.uncertainty_oracle_kj_mol,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("table")
@@ -93,11 +110,15 @@ def main() -> None:
     parser.add_argument("--compare", nargs="*", default=[])
     parser.add_argument("--below", type=float, default=25.0)
     parser.add_argument("--temperature-k", type=float, default=300.0)
+    parser.add_argument(
+        "--oracle-reweighted", action="store_true",
+        help="read the table and the projection at their oracle-reweighted columns",
+    )  # fmt: skip
     arguments = parser.parse_args()
     if arguments.compare and not arguments.projection:
         parser.error("--compare needs --projection (the phi PMF written beside the 2D table)")
     kt = kt_kj_mol(arguments.temperature_k)
-    table = pd.read_csv(arguments.table)
+    table = read_table(arguments.table, arguments.oracle_reweighted)
     filled = np.isfinite(table.free_energy_kj_mol)
     print(f"{arguments.table}: {int(filled.sum())} of {len(table)} bins filled")
     basins = basin_free_energies(table, kt)
@@ -116,7 +137,7 @@ def main() -> None:
               f"largest {result['max_abs_difference_kj_mol']:.1f}")  # fmt: skip
     if not arguments.compare:
         return
-    mine = pd.read_csv(arguments.projection)
+    mine = read_table(arguments.projection, arguments.oracle_reweighted)
     for path in arguments.compare:
         other = rebinned(pd.read_csv(path), mine.cv.to_numpy(float), kt)
         result = compare_profiles(
