@@ -83,3 +83,21 @@ def test_any_ase_calculator_is_an_oracle_by_module_or_file():
 def test_an_ase_oracle_that_cannot_be_built_is_named(settings, message):
     with pytest.raises(ValueError, match=message):
         make_oracle({"kind": "ase", **settings})
+
+
+def test_one_external_calculator_drives_md_without_a_disagreement():
+    """potential: ase with a single calculator: it passes through (its energy and
+    forces), and MD does not ask it for a committee disagreement it cannot give."""
+    from ase.calculators.lj import LennardJones
+
+    from mlpmf.calculator import ExternalCommittee
+    from mlpmf.dynamics import own_calculators
+
+    dimer = Atoms("Ar2", positions=[[0, 0, 0], [3.9, 0, 0]])
+    reference = dimer.copy()
+    reference.calc = LennardJones(sigma=3.4, epsilon=0.01, rc=10.0)
+    dimer.calc = ExternalCommittee([LennardJones(sigma=3.4, epsilon=0.01, rc=10.0)])
+    (result,) = own_calculators([dimer], True)
+    np.testing.assert_allclose(result["forces"], reference.get_forces())
+    assert result["energy"] == pytest.approx(reference.get_potential_energy())
+    assert "force_disagreement" not in result
