@@ -23,7 +23,7 @@ def plot_pmfs(
     the barrier found, a reference barrier (e.g. NEB) as a horizontal line and a
     reference energy profile (cv, energy, label; e.g. a relaxed scan). Bins a table
     marks untrusted (column ``trusted``) are shaded red."""
-    figure, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
+    figure, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
     shaded = False
     for name, table in pmfs.items():
         cv, free, error = (table[c].to_numpy() for c in table.columns[:3])
@@ -60,7 +60,8 @@ def plot_pmfs(
         ax.axhline(reference_barrier_kj_mol, color="grey", ls=":", label="reference barrier")
     ax.set_xlabel(cv_label)
     ax.set_ylabel(f"free energy ({energy_unit})")
-    ax.legend(loc="best", fontsize="small")
+    # below the axes: inside, "best" ignores the barrier's annotation and hides curves
+    figure.legend(loc="outside lower center", ncols=3, fontsize="small", frameon=False)
     return figure
 
 
