@@ -168,6 +168,20 @@ def read_window_series(paths, column: str = "cv") -> list[np.ndarray]:
     return [read_timeseries(path, column).values for path in paths]
 
 
+def read_labelled_rows(paths, column: str, kept: Sequence[np.ndarray]):
+    """The rows of every window's table where ``column`` is set (e.g. the frames the
+    oracle labelled), from the window's first ``kept`` sample on (after its detected
+    equilibration): per window the row indices and the column's values there."""
+    rows, values = [], []
+    for path, k in zip(paths, kept, strict=True):
+        value = pd.read_csv(path, usecols=[column])[column].to_numpy()
+        labelled = np.flatnonzero(np.isfinite(value))
+        labelled = labelled[labelled >= k.min()]
+        rows.append(labelled)
+        values.append(value[labelled])
+    return rows, values
+
+
 def read_wham_metadata(path: str | os.PathLike) -> list[WindowSpec]:
     """The windows of a Grossfield WHAM metadata file (``path center k [tau [T]]``)."""
     path = Path(path)

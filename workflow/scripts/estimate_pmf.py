@@ -12,7 +12,7 @@ import pandas as pd
 from mlpmf import correction, estimators, reweighting, timeseries
 from mlpmf.config import FreeEnergySettings
 from mlpmf.io import atomic_path, read_json, write_table
-from mlpmf.readers import read_window_series
+from mlpmf.readers import read_labelled_rows, read_window_series
 from mlpmf.trust import WindowTrust, untrusted_bins
 from mlpmf.umbrella import ORACLE_OFFSET_COLUMN
 
@@ -78,13 +78,8 @@ if member_columns and snakemake.wildcards.estimator == "mbar":
         logging.warning("a member's reweighting rests on few samples: the model band is rough")
 if ORACLE_OFFSET_COLUMN in columns and snakemake.wildcards.estimator == "mbar":
     # the oracle labelled every umbrella.oracle_every-th frame: the PMF on its potential
-    cv_rows, offsets = [], []
-    for path, cv_series, k in zip(snakemake.input.trajectories, series, kept, strict=True):
-        offset = pd.read_csv(path, usecols=[ORACLE_OFFSET_COLUMN])[ORACLE_OFFSET_COLUMN]
-        rows = np.flatnonzero(np.isfinite(offset.to_numpy()))
-        rows = rows[rows >= k.min()]  # after the window's detected equilibration
-        cv_rows.append(cv_series[rows])
-        offsets.append(offset.to_numpy()[rows])
+    rows, offsets = read_labelled_rows(snakemake.input.trajectories, ORACLE_OFFSET_COLUMN, kept)
+    cv_rows = [cv_series[r] for cv_series, r in zip(series, rows, strict=True)]
     oracle = correction.oracle_correction(
         cv_rows,
         offsets,

@@ -15,7 +15,7 @@ import pandas as pd
 from mlpmf import correction, estimators2d, timeseries
 from mlpmf.config import FreeEnergySettings
 from mlpmf.io import atomic_path, read_json, write_json, write_table
-from mlpmf.readers import read_window_series
+from mlpmf.readers import read_labelled_rows, read_window_series
 from mlpmf.trust import WindowTrust, untrusted_bins
 from mlpmf.umbrella import ORACLE_OFFSET_COLUMN
 
@@ -52,13 +52,8 @@ table = pmf.projection(0)
 columns = pd.read_csv(snakemake.input.trajectories[0], nrows=0).columns
 if ORACLE_OFFSET_COLUMN in columns and snakemake.wildcards.estimator == "mbar":
     # the oracle labelled every umbrella.oracle_every-th frame: the PMF on its potential
-    rows, offsets = [], []
-    for path, x, y, k in zip(snakemake.input.trajectories, first, second, kept, strict=True):
-        offset = pd.read_csv(path, usecols=[ORACLE_OFFSET_COLUMN])[ORACLE_OFFSET_COLUMN]
-        labelled = np.flatnonzero(np.isfinite(offset.to_numpy()))
-        labelled = labelled[labelled >= k.min()]  # after the window's equilibration
-        rows.append(np.column_stack([x[labelled], y[labelled]]))
-        offsets.append(offset.to_numpy()[labelled])
+    labelled, offsets = read_labelled_rows(snakemake.input.trajectories, ORACLE_OFFSET_COLUMN, kept)
+    rows = [np.column_stack([x[r], y[r]]) for x, y, r in zip(first, second, labelled, strict=True)]
     on_surface, along_cv = correction.oracle_correction_2d(
         rows, offsets, centers, kappas, params.temperature_k, pmf.bin_edges,
         pmf.window_free_energies, periods, settings.bootstrap_samples, params.seed,
