@@ -193,6 +193,36 @@ def test_every_shipped_study_plans_from_a_fresh_checkout(study, tmp_path):
     assert "Nothing to be done" not in result.stdout + result.stderr
 
 
+def test_every_oracle_reference_of_a_shipped_study_plans(tmp_path):
+    """resources/oracle_reference.py turns a study with a reference PMF into the same
+    windows on the oracle: that config must pass the checks and plan (a study that checks
+    its windows against the oracle, umbrella.oracle_every, once made it fail: the oracle
+    cannot check itself)."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    import yaml
+
+    path = REPO / "resources/oracle_reference.py"
+    spec = importlib.util.spec_from_file_location("oracle_reference", path)
+    oracle_reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(oracle_reference)
+    studies = [p for p in sorted((REPO / "config/studies").glob("*.yaml"))
+               if "reference" in yaml.safe_load(p.read_text())]  # fmt: skip
+    assert any("oracle_every" in p.read_text() for p in studies)  # the case that once failed
+    for path in studies:
+        config = oracle_reference.oracle_study(yaml.safe_load(path.read_text()), "none")
+        assert config["potential"] == "oracle" and "oracle_every" not in config["umbrella"]
+        (tmp_path / path.name).write_text(yaml.safe_dump(config, sort_keys=False))
+        result = subprocess.run(
+            [sys.executable, "-m", "snakemake", "-n", "--nolock", "--cores", "2",
+             "--configfile", str(tmp_path / path.name)],
+            cwd=REPO, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, (path.name, result.stderr[-3000:])
+
+
 def schema_defaults(section: str) -> dict:
     import yaml
 

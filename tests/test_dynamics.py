@@ -167,6 +167,68 @@ def test_replica_exchange_swaps_and_resumes_bit_for_bit(tmp_path):
         np.testing.assert_array_equal(a["cv"], b["cv"])
 
 
+def periodic_track_force_field(length: float, barrier_ev: float):
+    """One atom on a ring of circumference ``length`` (its x, Å): V = barrier/2 (1 + cos 4 pi
+    x / length), two barriers per turn; y and z are free."""
+
+    def evaluate(structures, _disagreement: bool = True) -> list[dict]:
+        results = []
+        for atoms in structures:
+            phase = 4 * np.pi * atoms.positions[0, 0] / length
+            forces = np.zeros_like(atoms.positions)
+            forces[0, 0] = 0.5 * barrier_ev * np.sin(phase) * 4 * np.pi / length
+            results.append({"energy": 0.5 * barrier_ev * (1 + np.cos(phase)), "forces": forces})
+        return results
+
+    return evaluate
+
+
+def test_windows_round_a_periodic_cv_exchange_across_its_seam():
+    """Windows every 1 Å round a ring of 6 Å (a periodic CV) exchange as a ring: the last
+    and the first window are neighbours across the seam and swap too, and each window
+    still samples its biased distribution exp(-(V + U_k)/kT) with U on the periodic
+    distance to its centre (mean and spread within 4 standard errors of quadrature).
+    Windows over half the ring stay a chain; an odd ring rotates its pairs and tries every
+    pair equally often."""
+    from mlpmf.umbrella import ReplicaExchange
+
+    length, centers = 6.0, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    cv, kappa = Position((0,), "x", period=length), 10.0
+    settings = LangevinSettings(300.0, 2.0, 0.02)
+    biases = [UmbrellaBias(cv, c, kappa) for c in centers]
+    replicas = [Atoms("Ar", positions=[[c, 0.0, 0.0]]) for c in centers]
+    series = run_umbrella_windows(
+        replicas, biases, settings, 12000, 500, 1,
+        [np.random.default_rng(30 + k) for k in range(len(centers))],
+        periodic_track_force_field(length, 0.05), exchange_every=10,
+    )  # fmt: skip
+    d = np.linspace(-length / 2, length / 2, 6001)[:-1]
+    for center, window in zip(centers, series, strict=True):
+        potential = ev_to_kj_mol(0.025 * (1 + np.cos(4 * np.pi * (center + d) / length)))
+        weight = np.exp(-(potential + 0.5 * kappa * d**2) / kt_kj_mol(300.0))
+        mean = np.sum(d * weight) / np.sum(weight)
+        std = np.sqrt(np.sum((d - mean) ** 2 * weight) / np.sum(weight))
+        x = (window["cv"] - center + length / 2) % length - length / 2
+        independent = len(decorrelate(x))
+        assert abs(x.mean() - mean) < 4 * std / np.sqrt(independent), center
+        assert abs(x.std() / std - 1) < 4 / np.sqrt(2 * independent), center
+
+    rngs = [np.random.default_rng(k) for k in range(6)]
+    ring = ReplicaExchange(biases[::-1], rngs, 300.0, 10)  # any order: sorted by centre
+    half = ReplicaExchange([UmbrellaBias(cv, c, kappa) for c in (0.0, 1.0, 2.0)], rngs, 300.0, 10)
+    positions = [np.array([[c, 0.0, 0.0]]) for c in centers[::-1]]
+    for step in range(10, 210, 10):
+        ring(step, positions, [None] * 6, [None] * 6)
+        half(step, positions[:3], [None] * 3, [None] * 3)
+    assert [pair[:2] for pair in ring.acceptance()][-1] == (5.0, 0.0)  # the seam
+    assert ring.attempted.tolist() == [10] * 6
+    assert [pair[:2] for pair in half.acceptance()] == [(0.0, 1.0), (1.0, 2.0)]
+    odd = ReplicaExchange([UmbrellaBias(cv, c, kappa) for c in (0.0, 2.0, 4.0)], rngs, 300.0, 10)
+    for step in range(10, 310, 10):
+        odd(step, positions[:3], [None] * 3, [None] * 3)
+    assert odd.attempted.tolist() == [10, 10, 10]
+
+
 @pytest.mark.parametrize("exchange_every", [0, 10])
 def test_more_steps_extend_windows_from_their_last_state(tmp_path, exchange_every):
     """A finished window asked for more steps runs only the extra steps and equals the

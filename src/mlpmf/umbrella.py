@@ -11,8 +11,14 @@ enter, since all windows share one potential. Each window still samples its own 
 ensemble, so its time series goes to MBAR as before, but a configuration stuck behind a
 barrier orthogonal to the CV (alanine dipeptide's psi in a phi window) can leave by
 walking to a window where that barrier is crossed. Exchanges happen among the windows
-of one job (``umbrella.windows_per_job``); the acceptance test draws from the lower
-window's random stream, so runs stay reproducible and resume bit for bit.
+of one job (``umbrella.windows_per_job``); the acceptance test draws from the random
+stream of the pair's first window in centre order, so runs stay reproducible and resume
+bit for bit. Along a periodic CV whose windows in one job go round the whole period (a
+dihedral's windows every 15 deg from -180 to 165), the last and the first window are
+neighbours across the seam and exchange too: a ring, so no window is an end that
+configurations reach from one side only, and a configuration can travel the whole
+circle (on alanine dipeptide's phi this is what converged the psi mix of the C5 basin;
+two chains of 12 windows left it 2-3 kJ/mol off).
 """
 
 import json
@@ -87,16 +93,25 @@ class ReplicaExchange:
     ):
         self.biases, self.rngs, self.every = biases, rngs, every_steps
         self.kt = kt_ev(temperature_k)
-        self.order = [int(k) for k in np.argsort([b.center for b in biases], kind="stable")]
-        self.attempted = np.zeros(max(len(biases) - 1, 0), dtype=int)
+        centers = np.array([b.center for b in biases], dtype=float)
+        self.order = [int(k) for k in np.argsort(centers, kind="stable")]
+        self.ring = _closes_a_ring(biases, centers[self.order])
+        pairs = len(biases) if self.ring else max(len(biases) - 1, 0)
+        self.attempted = np.zeros(pairs, dtype=int)
         self.accepted = np.zeros_like(self.attempted)
 
     def __call__(self, step: int, positions: list, momenta: list, results: list) -> list[int]:
         if step % self.every:
             return []
         swapped = []
-        for a in range((step // self.every) % 2, len(self.order) - 1, 2):
-            i, j = self.order[a], self.order[a + 1]
+        n, attempt = len(self.order), step // self.every
+        if self.ring:  # n // 2 disjoint pairs; an odd ring rotates its start
+            start = attempt % 2 if n % 2 == 0 else attempt % n
+            slots = [(start + 2 * j) % n for j in range(n // 2)]
+        else:
+            slots = range(attempt % 2, n - 1, 2)
+        for a in slots:
+            i, j = self.order[a], self.order[(a + 1) % n]
             bi, bj = self.biases[i], self.biases[j]
             delta = (
                 bi.energy(positions[j]) + bj.energy(positions[i])
@@ -112,11 +127,23 @@ class ReplicaExchange:
 
     def acceptance(self) -> list[tuple[float, float, float]]:
         """(centre, next centre, accepted fraction) of every neighbour pair tried."""
+        n = len(self.order)
         return [
-            (self.biases[self.order[a]].center, self.biases[self.order[a + 1]].center,
+            (self.biases[self.order[a]].center, self.biases[self.order[(a + 1) % n]].center,
              float(self.accepted[a] / self.attempted[a]))
             for a in range(len(self.attempted)) if self.attempted[a]
         ]  # fmt: skip
+
+
+def _closes_a_ring(biases: Sequence[Bias], sorted_centers: np.ndarray) -> bool:
+    """Whether the last and first windows (by centre) of a periodic 1D CV are neighbours
+    across the period's seam: three windows or more, and the gap across the seam no wider
+    than the widest gap between consecutive centres."""
+    period = biases[0].cv.period if biases else None
+    if period is None or len(biases) < 3 or any(len(b.terms) > 1 for b in biases):
+        return False
+    seam = sorted_centers[0] + period - sorted_centers[-1]
+    return 0.0 < seam <= np.max(np.diff(sorted_centers)) * (1.0 + 1e-9)
 
 
 class WindowCheckpoint:
