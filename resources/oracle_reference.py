@@ -31,6 +31,22 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
+def oracle_study(config: dict, start_frames: str) -> dict:
+    """The study ``config`` with the oracle driving its windows: named <study>_oracle,
+    without the sections a model needs (reference PMF, active learning, dataset,
+    descriptor, committee) nor the windows' oracle checks, its windows started from
+    ``start_frames`` (a path; "none": the input structure)."""
+    config = {**config, "umbrella": dict(config.get("umbrella", {}))}
+    if start_frames != "none":
+        config["umbrella"]["start_frames"] = str(start_frames)
+    config["umbrella"].pop("oracle_every", None)  # the oracle itself drives these windows
+    config["study"] = f"{config['study']}_oracle"
+    config["potential"] = "oracle"
+    for section in ("reference", "active_learning", "dataset", "descriptor", "committee"):
+        config.pop(section, None)
+    return config
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", type=Path)
@@ -45,12 +61,7 @@ def main() -> None:
         command = [sys.executable, "-m", "snakemake", start_frames, "--cores", arguments.cores,
                    "--rerun-triggers", "mtime", "--configfile", str(arguments.study)]  # fmt: skip
         subprocess.run(command, cwd=REPO, check=True)
-    if start_frames != "none":
-        config.setdefault("umbrella", {})["start_frames"] = str(start_frames)
-    config["study"] = f"{config['study']}_oracle"
-    config["potential"] = "oracle"
-    for section in ("reference", "active_learning", "dataset", "descriptor", "committee"):
-        config.pop(section, None)
+    config = oracle_study(config, start_frames)
     target = f"results/{config['study']}/free_energy/pmf_mbar.csv"
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(config, handle, sort_keys=False)
