@@ -59,17 +59,27 @@ def second_cv(config: Mapping) -> tuple[str, Mapping] | None:
 def window_grid(config: Mapping) -> dict[str, np.ndarray]:
     """Every window's centre and spring constant: ``center``, ``spring_constant`` and,
     in 2D umbrella sampling, ``center_2``, ``spring_constant_2`` (every centre of the
-    CV with every centre of the second CV, the second varying fastest)."""
+    CV with every centre of the second CV, the second varying fastest); and ``repeat``,
+    which of the ``umbrella.repeats`` independent sets of windows (different seeds, the
+    same centres) the window belongs to: set r holds windows r*n .. (r+1)*n - 1."""
     centers, kappas = window_centers(config), window_spring_constants(config)
-    if second_cv(config) is None:
-        return {"center": centers, "spring_constant": kappas}
-    section = config["umbrella"]["second_cv"]
-    second = linear_or_list(section["centers"], "umbrella.second_cv.centers")
+    grid = {"center": centers, "spring_constant": kappas}
+    if second_cv(config) is not None:
+        section = config["umbrella"]["second_cv"]
+        second = linear_or_list(section["centers"], "umbrella.second_cv.centers")
+        grid = {
+            "center": np.repeat(centers, len(second)),
+            "spring_constant": np.repeat(kappas, len(second)),
+            "center_2": np.tile(second, len(centers)),
+            "spring_constant_2": np.full(
+                len(centers) * len(second), section["spring_constant_kj_mol"]
+            ),
+        }
+    repeats = int(config["umbrella"].get("repeats", 1))
+    size = len(grid["center"])
     return {
-        "center": np.repeat(centers, len(second)),
-        "spring_constant": np.repeat(kappas, len(second)),
-        "center_2": np.tile(second, len(centers)),
-        "spring_constant_2": np.full(len(centers) * len(second), section["spring_constant_kj_mol"]),
+        **{name: np.tile(values, repeats) for name, values in grid.items()},
+        "repeat": np.repeat(np.arange(repeats), size),
     }
 
 
@@ -101,13 +111,17 @@ def window_seed(
     spring_constant: float,
     center_2: float | None = None,
     spring_constant_2: float | None = None,
+    repeat: int = 0,
 ) -> int:
-    """The seed of the umbrella window at ``center`` (and ``center_2`` in 2D): tied to
-    the window's centres and spring constants, not to its place in the list, so
-    inserting a window leaves the others' seeds (and trajectories) as they were."""
+    """The seed of the umbrella window at ``center`` (and ``center_2`` in 2D) in set
+    ``repeat`` of ``umbrella.repeats``: tied to the window's centres, spring constants
+    and set, not to its place in the list, so inserting a window (or adding a set)
+    leaves the others' seeds (and trajectories) as they were."""
     key = f"{float(center) + 0.0:.9g}/{float(spring_constant):.9g}"  # no -0 vs 0
     if center_2 is not None:
         key += f"/{float(center_2) + 0.0:.9g}/{float(spring_constant_2):.9g}"
+    if repeat:
+        key += f"#{int(repeat)}"
     return child_seed(seed, 1, zlib.crc32(key.encode()))
 
 
@@ -191,6 +205,12 @@ def check_study(config: Mapping) -> None:
         raise ConfigError(
             f"free_energy.bins: [{edges[0]:g}, {edges[-1]:g}] reaches outside the window "
             f"centres [{centers.min():g}, {centers.max():g}]; unsampled bins would be empty"
+        )
+    umbrella = config["umbrella"]
+    if umbrella.get("repeats", 1) > 1 and umbrella.get("adaptive", {}).get("enabled"):
+        raise ConfigError(
+            "umbrella.repeats: independent sets of windows are not available with "
+            "umbrella.adaptive.enabled (insertion judges one set of windows); expected 1"
         )
     descriptor = config["descriptor"]
     if descriptor["angular_cutoff_a"] > descriptor["cutoff_a"]:

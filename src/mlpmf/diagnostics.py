@@ -5,7 +5,9 @@ r"""Diagnostics of an umbrella-sampling PMF: window overlap, convergence, agreem
   attributed to window *l*; neighbouring windows below :data:`OVERLAP_WARNING_THRESHOLD`
   are not joined reliably.
 - Convergence: the MBAR PMFs of the first and the second half of every window's
-  samples, and how far they differ in units of their standard errors.
+  samples, and how far they differ in units of their standard errors; with independent
+  sets of windows (``umbrella.repeats``), the same between the sets' PMFs: a test of the
+  error bars that a slow motion orthogonal to the CV fails.
 - Agreement: the difference between a PMF and a reference profile, up to the constant
   a PMF is defined up to.
 - Before any solving: each window's spread against the width its spring alone would
@@ -155,6 +157,29 @@ def _half_difference(first, second, temperature: float) -> tuple[float, float]:
     over the bins both fill, and in units of its standard error (both errors combined)."""
     shifted, z = _half_z(first, second)
     return float(np.nanmax(np.abs(shifted)) / kt_kj_mol(temperature)), float(z.max())
+
+
+def compare_sets(pmfs: Sequence[PMF | PMF2D]) -> tuple[float, float, tuple[float, ...], int]:
+    """How far the PMFs of independent sets of windows (``umbrella.repeats``) differ.
+
+    For every pair of sets, the difference less its mean offset over the bins both fill,
+    in standard errors (both errors combined). Returns the mean of its square over bins
+    and pairs (about 1 where the error bars are right: a slow motion the CV does not see
+    makes it larger), the largest |z| and the bin where it lies, and how many bins were
+    compared (per pair).
+    """
+    if len(pmfs) < 2:
+        raise ValueError("compare_sets: at least two sets of windows are needed")
+    squares, largest, where, compared = [], -np.inf, (), 0
+    for a in range(len(pmfs)):
+        for b in range(a + 1, len(pmfs)):
+            _, z = _half_z(pmfs[a], pmfs[b])
+            filled = np.isfinite(z)
+            squares.append(z[filled] ** 2)
+            compared = max(compared, int(filled.sum()))
+            if z.max() > largest:
+                largest, where = float(z.max()), largest_half_difference_at(pmfs[a], pmfs[b])
+    return float(np.concatenate(squares).mean()), largest, where, compared
 
 
 def largest_half_difference_at(first, second) -> tuple[float, ...]:

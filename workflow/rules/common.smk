@@ -25,7 +25,10 @@ except ConfigError as error:
 STUDY_CONFIG = copy.deepcopy(config)  # as validated, before report-only additions
 STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
-GRID = window_grid(config)  # per window: centre and spring constant (and on a 2nd CV)
+GRID = window_grid(config)  # per window: centre, spring constant (2nd CV), repeat
+FIRST_SET = {  # the windows of one set of umbrella.repeats: what active learning explores
+    name: values[GRID["repeat"] == 0] for name, values in GRID.items() if name != "repeat"
+}
 CENTERS = GRID["center"]
 SPRING_CONSTANTS = GRID["spring_constant"]
 SECOND_CV = second_cv(config)  # (observable name, its spec) in 2D umbrella sampling
@@ -44,8 +47,8 @@ def stage_seeds():
         "transmission": child_seed(config["seed"], 7),
     }
     for k, window in enumerate(WINDOWS):
-        values = [GRID[name][k] for name in GRID]  # centre, kappa (centre_2, kappa_2)
-        seeds[f"umbrella_window_{window}"] = window_seed(config["seed"], *values)
+        values = {name: GRID[name][k] for name in GRID}  # centre, kappa (2nd CV), repeat
+        seeds[f"umbrella_window_{window}"] = window_seed(config["seed"], **values)
     return seeds
 
 
@@ -153,6 +156,7 @@ def window_md_settings():
     that changing one window reruns only that window, nor the batching)."""
     shared = dict(config["umbrella"])
     del shared["centers"], shared["spring_constant_kj_mol"], shared["windows_per_job"]
+    del shared["repeats"]  # a window's set is in its seed
     del shared["start_frames"]  # an input file, not a setting
     del shared["adaptive"]  # decides which windows run, not how
     del shared["second_cv"]  # per-window centres (its CV travels with the observables)
@@ -176,14 +180,14 @@ def window_spec(window):
 
 def static_window_rows():
     """The windows of ``umbrella.centers``: id, centre, spring constant, batch."""
-    size = config["umbrella"]["windows_per_job"]
+    batch_of_window = {w: f"{b:03d}" for b, batch in enumerate(window_batches()) for w in batch}
     return [
         {
             "window": k,
             "center": float(center),
             "spring_constant": float(kappa),
             "round": 0,
-            "batch": f"{k // size:03d}",
+            "batch": batch_of_window[f"{k:03d}"],
             "reason": "umbrella.centers",
         }
         for k, (center, kappa) in enumerate(zip(CENTERS, SPRING_CONSTANTS, strict=True))
@@ -256,15 +260,23 @@ def batch_inputs(wildcards):
 
 
 def window_batches():
-    """Windows batched into one job each, ``umbrella.windows_per_job`` at a time."""
+    """Windows batched into one job each, ``umbrella.windows_per_job`` at a time; a job
+    holds windows of one set of ``umbrella.repeats`` only (a set may close a ring)."""
     size = config["umbrella"]["windows_per_job"]
-    return [WINDOWS[k : k + size] for k in range(0, len(WINDOWS), size)]
+    per_set = len(WINDOWS) // (int(GRID["repeat"].max()) + 1)
+    return [
+        WINDOWS[start + k : start + min(k + size, per_set)]
+        for start in range(0, len(WINDOWS), per_set)
+        for k in range(0, per_set, size)
+    ]
 
 
 def batch_of(window):
     """The batch (job) that runs ``window``."""
     if int(window) < len(CENTERS):
-        return f"{int(window) // config['umbrella']['windows_per_job']:03d}"
+        return next(
+            f"{b:03d}" for b, batch in enumerate(window_batches()) if f"{int(window):03d}" in batch
+        )
     for round_ in range(1, config["umbrella"]["adaptive"]["max_rounds"] + 1):
         for row in window_rows_after(round_):
             if row["window"] == int(window):

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from mlpmf import diagnostics, timeseries
+from mlpmf import diagnostics, estimators, timeseries
 from mlpmf.config import FreeEnergySettings
+from mlpmf.estimators2d import mbar_2d
 from mlpmf.io import read_json, write_json
 from mlpmf.plotting import plot_diagnostics
 from mlpmf.readers import read_window_series
@@ -75,6 +76,62 @@ else:  # 2D umbrella sampling: neighbours on the grid of centres, the 2D half-sp
     ]
     first, second, drift_kt, drift_z = diagnostics.convergence_check_2d(*arguments)
     halves = {"first half": first.projection(0), "second half": second.projection(0)}
+sets = windows["repeat"].to_numpy() if "repeat" in windows else np.zeros(len(windows), int)
+repeats = {}
+if sets.max() > 0:  # independent sets of windows (umbrella.repeats): do their PMFs agree?
+    parts = [np.flatnonzero(sets == r) for r in range(sets.max() + 1)]
+    if grid_pairs is None:
+        pmfs = [
+            estimators.mbar(
+                [samples[k] for k in part],
+                centers[part],
+                kappas[part],
+                params.temperature_k,
+                edges,
+                params.period,
+            )
+            for part in parts
+        ]
+    else:
+        pmfs = [
+            mbar_2d(
+                [samples[k] for k in part],
+                grid[part],
+                windows[["spring_constant", "spring_constant_2"]].to_numpy()[part],
+                params.temperature_k,
+                (edges, np.asarray(params.bin_edges_2)),
+                periods,
+                bootstrap_samples=20,
+            )
+            for part in parts
+        ]
+    chi2, set_z, set_at, set_bins = diagnostics.compare_sets(pmfs)
+    pairs = len(parts) * (len(parts) - 1) // 2
+    set_limit = float(norm.isf(HALF_SPLIT_FALSE_ALARM / (2 * max(set_bins * pairs, 1))))
+    repeats = {
+        "repeats": len(parts),
+        "repeats_chi2_per_bin": chi2,
+        "repeats_max_difference_standard_errors": set_z,
+        "repeats_noise_limit_standard_errors": set_limit,
+    }
+    logging.info(
+        "%d independent sets of windows: their PMFs differ by %.2f standard errors RMS "
+        "(1 where the error bars are right), at most %.1f at (%s)",
+        len(parts),
+        np.sqrt(chi2),
+        set_z,
+        ", ".join(f"{v:g}" for v in set_at),
+    )
+    if set_z > set_limit:
+        warnings.append(
+            f"the {len(parts)} independent sets of windows (umbrella.repeats) differ by up to "
+            f"{set_z:.1f} standard errors at ({', '.join(f'{v:g}' for v in set_at)}) (noise "
+            f"stays below {set_limit:.1f} in {set_bins} bins): the error bars understate the "
+            f"sampling error, by about {np.sqrt(chi2):.1f}x RMS (a slow motion the CV does "
+            "not drive; longer windows or more sets)"
+        )
+    for r, pmf in enumerate(pmfs):
+        halves[f"set {r}"] = pmf.to_frame() if grid_pairs is None else pmf.projection(0)
 disagreement = read_window_series(snakemake.input.trajectories, "max_force_disagreement_ev_a")
 largest_disagreement = [float(np.max(d)) if np.isfinite(d).any() else None for d in disagreement]
 trust = read_json(snakemake.input.trust)
@@ -105,6 +162,7 @@ write_json(
         "samples_per_window": [len(s) for s in raw],
         "independent_samples_per_window": [len(s) for s in samples],
         "largest_force_disagreement_ev_a_per_window": largest_disagreement,
+        **repeats,
         "warnings": warnings,
     },
     snakemake.output.summary,
