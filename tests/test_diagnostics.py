@@ -2,11 +2,20 @@
 where the two halves of a run disagree."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from mlpmf.diagnostics import grid_neighbour_overlaps, largest_half_difference_at
-from mlpmf.estimators import PMF
+from mlpmf.diagnostics import (
+    compare_sets,
+    error_scale,
+    grid_neighbour_overlaps,
+    largest_half_difference_at,
+    set_pmfs,
+    window_sets,
+)
+from mlpmf.estimators import PMF, mbar
 from mlpmf.estimators2d import PMF2D
+from mlpmf.timeseries import kept_indices
 
 TEMPERATURE = 300.0
 
@@ -61,3 +70,87 @@ def test_the_largest_half_difference_is_located():
     halves = [PMF2D(x, y, f, error_2d, np.ones((5, 3)), np.zeros(1), (x, y), TEMPERATURE,
                     np.empty((0, 5, 3))) for f in (surface, bumped)]  # fmt: skip
     assert largest_half_difference_at(*halves) == (0.5, 0.0)
+
+
+def two_state_windows(rng, centers, kappa, steps, switch_per_step, sets):
+    """Umbrella windows on x for a system with a hidden state s in {0, 1} the CV does not
+    drive: in state s, x sits in a harmonic well at WELLS[s] (WELL_KJ_MOL per unit^2).
+    Given s, x is drawn exactly (independent frames); s itself is a Markov chain with
+    the window's stationary state weights that leaves its state with probability up to
+    ``switch_per_step``: slow switching is a slow motion orthogonal to the CV."""
+    kt = TEMPERATURE * 0.0083144626
+    windows = []
+    for _ in range(sets):
+        for c in centers:
+            stiffness = WELL_KJ_MOL + kappa
+            means = np.array([(WELL_KJ_MOL * a + kappa * c) / stiffness for a in WELLS])
+            log_w = np.array([-0.5 * WELL_KJ_MOL * kappa / stiffness * (a - c) ** 2 for a in WELLS])
+            weights = np.exp((log_w - log_w.max()) / kt)
+            weights /= weights.sum()
+            leave = switch_per_step * weights[::-1] / weights.max()  # detailed balance
+            state = np.empty(steps, dtype=int)
+            state[0] = rng.random() < weights[1]
+            jumps = rng.random(steps)
+            for t in range(1, steps):
+                previous = state[t - 1]
+                state[t] = 1 - previous if jumps[t] < leave[previous] else previous
+            windows.append(means[state] + rng.normal(0.0, np.sqrt(kt / stiffness), steps))
+    return windows
+
+
+WELLS = (-0.5, 0.5)
+WELL_KJ_MOL = 100.0  # 40 kT per unit^2
+
+
+@pytest.mark.parametrize(
+    ("switch_per_step", "sets"), [(0.5, 2), (0.02, 4)], ids=["fast hidden state", "slow"]
+)
+def test_independent_sets_of_windows_scale_error_bars_to_a_hidden_slow_motion(
+    switch_per_step, sets
+):
+    """With umbrella.repeats, the pooled PMF's error bars are the estimator's times the
+    sets' scatter in standard errors (never less): where the hidden state switches
+    fast, the sets agree within their errors (chi2 per bin ~1, no scaling) and the PMF
+    is within its errors of the exact one; where it switches a few times per window, the
+    estimator's errors (from the CV's own correlation time) understate the real error
+    several fold, and the scaled errors are about right again.
+
+    20 repeats of 11 windows x 2000 frames. Over 40 trial repeats the means per repeat
+    were: fast, chi2 1.19 (sd 0.89), squared error/uncertainty 0.95 (sd 0.49); slow,
+    chi2 9.1 (sd 8.0), unscaled 12 (sd 18), scaled 1.7 (sd 2.3); the bounds below lie at
+    least 3 standard errors of a 20-repeat mean from those means.
+    """
+    kt = TEMPERATURE * 0.0083144626
+    centers, kappa = np.linspace(-1.0, 1.0, 11), 150.0
+    edges = np.linspace(-1.0, 1.0, 41)
+    x = 0.5 * (edges[1:] + edges[:-1])
+    exact = -kt * np.log(sum(np.exp(-0.5 * WELL_KJ_MOL * (x - a) ** 2 / kt) for a in WELLS))
+    chi2s, unscaled, scaled = [], [], []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        raw = two_state_windows(rng, centers, kappa, 2000, switch_per_step, sets)
+        samples = [s[k] for s, k in zip(raw, kept_indices(raw), strict=True)]
+        all_centers = np.tile(centers, sets)
+        kappas = np.full(len(all_centers), kappa)
+        pooled = mbar(samples, all_centers, kappas, TEMPERATURE, edges)
+        parts = window_sets(pd.DataFrame({"repeat": np.repeat(np.arange(sets), len(centers))}))
+        pmfs = set_pmfs(
+            mbar, samples, parts, all_centers, kappas, temperature=TEMPERATURE, bin_edges=edges
+        )
+        chi2 = compare_sets(pmfs)[0]
+        filled = np.isfinite(pooled.free_energy) & (pooled.uncertainty > 0)
+        error = pooled.free_energy[filled] - exact[filled]
+        weights = pooled.uncertainty[filled] ** -2
+        z2 = np.mean(
+            ((error - np.average(error, weights=weights)) / pooled.uncertainty[filled]) ** 2
+        )
+        chi2s.append(chi2)
+        unscaled.append(z2)
+        scaled.append(z2 / error_scale(chi2) ** 2)
+    if switch_per_step > 0.1:
+        assert 0.5 < np.mean(chi2s) < 1.8
+        assert 0.6 < np.mean(unscaled) < 1.5 and 0.6 < np.mean(scaled) < 1.5
+    else:
+        assert np.mean(chi2s) > 3.0
+        assert np.mean(unscaled) > 2 * np.mean(scaled)  # the estimator's errors understate
+        assert 0.4 < np.mean(scaled) < 3.3

@@ -183,6 +183,43 @@ def test_adaptive_windows_close_a_gap_and_match_the_evenly_dense_study(oracle_st
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
+def test_independent_sets_of_windows_add_to_the_first_and_test_its_error_bars(
+    oracle_study, tmp_path
+):
+    """umbrella.repeats: 2 runs every centre twice (each half as long: the same cost);
+    the first set keeps the seeds, jobs and so the trajectories of the study without
+    repeats (as far as they go), the second differs. The two
+    sets' PMFs agree within their errors (no motion the bond does not see: chi2 per bin
+    ~1, below 2.5 for 60 correlated bins), so the pooled PMF's error bars stay the
+    estimator's and it matches the exact PMF."""
+    config = oracle_study_config()
+    config["transmission"] = {"enabled": False}
+    config["umbrella"].update(repeats=2, steps=config["umbrella"]["steps"] // 2)  # same cost
+    result = run_snakemake(tmp_path, config)
+    assert result.returncode == 0, result.stderr[-4000:]
+    results = tmp_path / "results" / "double_well_bond"
+    windows = pd.read_csv(results / "umbrella/windows.csv")
+    single = len(pd.read_csv(oracle_study[0] / "umbrella/windows.csv"))
+    assert len(windows) == 2 * single
+    assert windows["repeat"].tolist() == [0] * single + [1] * single
+    assert np.allclose(windows["center"][:single], windows["center"][single:])
+    for k in (0, single - 1):
+        first = pd.read_csv(results / f"umbrella/window_{k:03d}.csv")
+        alone = pd.read_csv(oracle_study[0] / f"umbrella/window_{k:03d}.csv")
+        twin = pd.read_csv(results / f"umbrella/window_{k + single:03d}.csv")
+        assert first["cv"].equals(alone["cv"].iloc[: len(first)])  # the same trajectory
+        assert not first["cv"].equals(twin["cv"])
+    diagnostics = json.loads((results / "free_energy/diagnostics.json").read_text())
+    assert diagnostics["repeats"] == 2 and diagnostics["repeats_chi2_per_bin"] < 2.5
+    table = pd.read_csv(results / "free_energy/pmf_mbar.csv")
+    scale = diagnostics["repeats_error_scale"]
+    filled = table["uncertainty_kj_mol"].notna()
+    assert np.allclose(
+        table["uncertainty_kj_mol"][filled], scale * table["estimator_uncertainty_kj_mol"][filled]
+    )
+    assert rms_error_kt(table) < 0.3
+
+
 def test_report_is_built(oracle_study, tmp_path):
     results, _ = oracle_study
     workdir = results.parents[1]

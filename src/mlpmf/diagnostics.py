@@ -159,6 +159,33 @@ def _half_difference(first, second, temperature: float) -> tuple[float, float]:
     return float(np.nanmax(np.abs(shifted)) / kt_kj_mol(temperature)), float(z.max())
 
 
+def window_sets(windows) -> list[np.ndarray]:
+    """The windows (row indices of the windows table) of each independent set of
+    ``umbrella.repeats``: one set when the table has no ``repeat`` column."""
+    if "repeat" not in windows:
+        return [np.arange(len(windows))]
+    sets = np.asarray(windows["repeat"], dtype=int)
+    return [np.flatnonzero(sets == r) for r in range(sets.max() + 1)]
+
+
+def set_pmfs(estimate, samples, sets, centers, spring_constants, **arguments) -> list:
+    """The PMF of each set of windows (``sets`` as :func:`window_sets`) by ``estimate``
+    (:func:`mlpmf.estimators.mbar`, ``wham``, ``mbar_2d``; ``arguments`` its others)."""
+    centers, spring_constants = np.asarray(centers), np.asarray(spring_constants)
+    return [
+        estimate([samples[k] for k in part], centers[part], spring_constants[part], **arguments)
+        for part in sets
+    ]
+
+
+def error_scale(chi2_per_bin: float) -> float:
+    """What the error bars of pooled sets of windows are multiplied by: the RMS of the
+    sets' differences in standard errors (:func:`compare_sets`), never below 1 (the
+    Birge ratio: independent sets that scatter more than their errors say, say how much
+    a slow motion the CV does not see adds)."""
+    return max(1.0, float(np.sqrt(chi2_per_bin)))
+
+
 def compare_sets(pmfs: Sequence[PMF | PMF2D]) -> tuple[float, float, tuple[float, ...], int]:
     """How far the PMFs of independent sets of windows (``umbrella.repeats``) differ.
 

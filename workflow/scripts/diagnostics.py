@@ -76,41 +76,39 @@ else:  # 2D umbrella sampling: neighbours on the grid of centres, the 2D half-sp
     ]
     first, second, drift_kt, drift_z = diagnostics.convergence_check_2d(*arguments)
     halves = {"first half": first.projection(0), "second half": second.projection(0)}
-sets = windows["repeat"].to_numpy() if "repeat" in windows else np.zeros(len(windows), int)
+parts = diagnostics.window_sets(windows)
 repeats = {}
-if sets.max() > 0:  # independent sets of windows (umbrella.repeats): do their PMFs agree?
-    parts = [np.flatnonzero(sets == r) for r in range(sets.max() + 1)]
+if len(parts) > 1:  # independent sets of windows (umbrella.repeats): do their PMFs agree?
     if grid_pairs is None:
-        pmfs = [
-            estimators.mbar(
-                [samples[k] for k in part],
-                centers[part],
-                kappas[part],
-                params.temperature_k,
-                edges,
-                params.period,
-            )
-            for part in parts
-        ]
+        pmfs = diagnostics.set_pmfs(
+            estimators.mbar,
+            samples,
+            parts,
+            centers,
+            kappas,
+            temperature=params.temperature_k,
+            bin_edges=edges,
+            period=params.period,
+        )
     else:
-        pmfs = [
-            mbar_2d(
-                [samples[k] for k in part],
-                grid[part],
-                windows[["spring_constant", "spring_constant_2"]].to_numpy()[part],
-                params.temperature_k,
-                (edges, np.asarray(params.bin_edges_2)),
-                periods,
-                bootstrap_samples=20,
-            )
-            for part in parts
-        ]
+        pmfs = diagnostics.set_pmfs(
+            mbar_2d,
+            samples,
+            parts,
+            grid,
+            windows[["spring_constant", "spring_constant_2"]].to_numpy(),
+            temperature=params.temperature_k,
+            bin_edges=(edges, np.asarray(params.bin_edges_2)),
+            periods=periods,
+            bootstrap_samples=20,
+        )
     chi2, set_z, set_at, set_bins = diagnostics.compare_sets(pmfs)
     pairs = len(parts) * (len(parts) - 1) // 2
     set_limit = float(norm.isf(HALF_SPLIT_FALSE_ALARM / (2 * max(set_bins * pairs, 1))))
     repeats = {
         "repeats": len(parts),
         "repeats_chi2_per_bin": chi2,
+        "repeats_error_scale": diagnostics.error_scale(chi2),
         "repeats_max_difference_standard_errors": set_z,
         "repeats_noise_limit_standard_errors": set_limit,
     }
@@ -126,9 +124,9 @@ if sets.max() > 0:  # independent sets of windows (umbrella.repeats): do their P
         warnings.append(
             f"the {len(parts)} independent sets of windows (umbrella.repeats) differ by up to "
             f"{set_z:.1f} standard errors at ({', '.join(f'{v:g}' for v in set_at)}) (noise "
-            f"stays below {set_limit:.1f} in {set_bins} bins): the error bars understate the "
-            f"sampling error, by about {np.sqrt(chi2):.1f}x RMS (a slow motion the CV does "
-            "not drive; longer windows or more sets)"
+            f"stays below {set_limit:.1f} in {set_bins} bins): a slow motion the CV does not "
+            f"drive; the PMF's error bars are {diagnostics.error_scale(chi2):.1f}x the "
+            "estimator's for it (longer windows or more sets would narrow them)"
         )
     for r, pmf in enumerate(pmfs):
         halves[f"set {r}"] = pmf.to_frame() if grid_pairs is None else pmf.projection(0)

@@ -2,6 +2,7 @@
 
 import logging
 import sys
+from functools import partial
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 logging.basicConfig(stream=sys.stderr, level=logging.INFO)
@@ -9,7 +10,7 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 import numpy as np
 import pandas as pd
 
-from mlpmf import correction, estimators, reweighting, timeseries
+from mlpmf import correction, diagnostics, estimators, reweighting, timeseries
 from mlpmf.config import FreeEnergySettings
 from mlpmf.io import atomic_path, read_json, write_table
 from mlpmf.readers import read_labelled_rows, read_window_series
@@ -40,10 +41,34 @@ arguments = dict(
     seed=params.seed,
 )
 if snakemake.wildcards.estimator == "mbar":
-    pmf = estimators.mbar(**arguments, uncertainty=settings.uncertainty)
+    estimate = partial(estimators.mbar, uncertainty=settings.uncertainty)
 else:
-    pmf = estimators.wham(**arguments)
+    estimate = estimators.wham
+pmf = estimate(**arguments)
 table = pmf.to_frame()
+bootstrap = pmf.bootstrap_free_energies
+sets = diagnostics.window_sets(windows)
+if len(sets) > 1:  # independent sets (umbrella.repeats): their scatter scales the errors
+    others = {
+        k: v for k, v in arguments.items() if k not in ("cv_samples", "centers", "spring_constants")
+    }
+    pmfs = diagnostics.set_pmfs(
+        estimate, samples, sets, windows["center"], windows["spring_constant"], **others
+    )
+    chi2 = diagnostics.compare_sets(pmfs)[0]
+    scale = diagnostics.error_scale(chi2)
+    logging.info(
+        "%d independent sets of windows differ by %.2f standard errors RMS: error bars x %.2f",
+        len(sets),
+        np.sqrt(chi2),
+        scale,
+    )
+    table["estimator_uncertainty_kj_mol"] = table["uncertainty_kj_mol"]
+    table["uncertainty_kj_mol"] *= scale
+    if len(bootstrap):
+        bootstrap = np.nanmean(bootstrap, axis=0) + scale * (
+            bootstrap - np.nanmean(bootstrap, axis=0)
+        )
 columns = pd.read_csv(snakemake.input.trajectories[0], nrows=0).columns
 member_columns = [c for c in columns if c.startswith("member_energy_")]
 members = np.empty((0, len(table)))
@@ -108,6 +133,6 @@ if not table["trusted"].all():
 first = ["cv", "free_energy_kj_mol", "uncertainty_kj_mol", "trusted"]  # DESIGN's table
 write_table(table[first + [c for c in table.columns if c not in first]], snakemake.output.pmf)
 with atomic_path(snakemake.output.bootstrap) as tmp:
-    np.save(tmp, pmf.bootstrap_free_energies)
+    np.save(tmp, bootstrap)
 with atomic_path(snakemake.output.members) as tmp:
     np.save(tmp, members)

@@ -12,7 +12,7 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 import numpy as np
 import pandas as pd
 
-from mlpmf import correction, estimators2d, timeseries
+from mlpmf import correction, diagnostics, estimators2d, timeseries
 from mlpmf.config import FreeEnergySettings
 from mlpmf.io import atomic_path, read_json, write_json, write_table
 from mlpmf.readers import read_labelled_rows, read_window_series
@@ -33,22 +33,41 @@ kept = timeseries.kept_pair_indices(
 samples = [np.column_stack([x[k], y[k]]) for x, y, k in zip(first, second, kept, strict=True)]
 logging.info("independent samples per window: %s", [len(s) for s in samples])
 estimate = estimators2d.mbar_2d if snakemake.wildcards.estimator == "mbar" else estimators2d.wham_2d
-pmf = estimate(
-    samples,
-    centers,
-    kappas,
-    params.temperature_k,
-    (np.asarray(params.bin_edges), np.asarray(params.bin_edges_2)),
-    periods,
+others = dict(
+    temperature=params.temperature_k,
+    bin_edges=(np.asarray(params.bin_edges), np.asarray(params.bin_edges_2)),
+    periods=periods,
     bootstrap_samples=settings.bootstrap_samples,
     seed=params.seed,
 )
+pmf = estimate(samples, centers, kappas, **others)
+scale = None  # with sets of windows: what their scatter multiplies the errors by
+sets = diagnostics.window_sets(windows)
+if len(sets) > 1:  # independent sets (umbrella.repeats): their scatter scales the errors
+    chi2 = diagnostics.compare_sets(
+        diagnostics.set_pmfs(estimate, samples, sets, centers, kappas, **others)
+    )[0]
+    scale = diagnostics.error_scale(chi2)
+    logging.info(
+        "%d independent sets of windows differ by %.2f standard errors RMS: error bars x %.2f",
+        len(sets),
+        np.sqrt(chi2),
+        scale,
+    )
 verdicts = [
     WindowTrust(**{**w, "cv_range": tuple(w["cv_range"])})
     for w in read_json(snakemake.input.trust)["windows"]
 ]
 surface = pmf.to_frame()
 table = pmf.projection(0)
+replicas = pmf.projected_replicas(0)
+if scale is not None:
+    for frame in (surface, table):
+        frame["estimator_uncertainty_kj_mol"] = frame["uncertainty_kj_mol"]
+        frame["uncertainty_kj_mol"] *= scale
+    if len(replicas):
+        mean = np.nanmean(replicas, axis=0)
+        replicas = mean + scale * (replicas - mean)
 columns = pd.read_csv(snakemake.input.trajectories[0], nrows=0).columns
 if ORACLE_OFFSET_COLUMN in columns and snakemake.wildcards.estimator == "mbar":
     # the oracle labelled every umbrella.oracle_every-th frame: the PMF on its potential
@@ -75,7 +94,7 @@ write_table(
     snakemake.output.pmf,
 )
 with atomic_path(snakemake.output.bootstrap) as tmp:
-    np.save(tmp, pmf.projected_replicas(0))
+    np.save(tmp, replicas)
 with atomic_path(snakemake.output.members) as tmp:
     np.save(tmp, np.empty((0, len(table))))  # no model band in 2D (yet)
 
