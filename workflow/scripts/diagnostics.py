@@ -147,6 +147,7 @@ if drift_z > z_limit:
         f"{drift_z:.1f} standard errors at ({at}) (noise stays below {z_limit:.1f} in "
         f"{compared} bins): sampling has not converged"
     )
+warnings = list(dict.fromkeys(warnings))  # sets of windows at the same centres repeat a pair
 for warning in warnings:
     logging.warning(warning)
 write_json(
