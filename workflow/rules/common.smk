@@ -26,9 +26,13 @@ STUDY_CONFIG = copy.deepcopy(config)  # as validated, before report-only additio
 STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
 GRID = window_grid(config)  # per window: centre, spring constant (2nd CV), repeat
-FIRST_SET = {  # the windows of one set of umbrella.repeats: what active learning explores
-    name: values[GRID["repeat"] == 0] for name, values in GRID.items() if name != "repeat"
-}
+FIRST_SET = (
+    {  # the windows of one set of umbrella.repeats: what active learning explores
+        name: values[GRID["repeat"] == 0]
+        for name, values in GRID.items()
+        if name != "repeat"
+    }
+)
 CENTERS = GRID["center"]
 SPRING_CONSTANTS = GRID["spring_constant"]
 SECOND_CV = second_cv(config)  # (observable name, its spec) in 2D umbrella sampling
@@ -47,7 +51,9 @@ def stage_seeds():
         "transmission": child_seed(config["seed"], 7),
     }
     for k, window in enumerate(WINDOWS):
-        values = {name: GRID[name][k] for name in GRID}  # centre, kappa (2nd CV), repeat
+        values = {
+            name: GRID[name][k] for name in GRID
+        }  # centre, kappa (2nd CV), repeat
         seeds[f"umbrella_window_{window}"] = window_seed(config["seed"], **values)
     return seeds
 
@@ -180,7 +186,9 @@ def window_spec(window):
 
 def static_window_rows():
     """The windows of ``umbrella.centers``: id, centre, spring constant, batch."""
-    batch_of_window = {w: f"{b:03d}" for b, batch in enumerate(window_batches()) for w in batch}
+    batch_of_window = {
+        w: f"{b:03d}" for b, batch in enumerate(window_batches()) for w in batch
+    }
     return [
         {
             "window": k,
@@ -275,7 +283,9 @@ def batch_of(window):
     """The batch (job) that runs ``window``."""
     if int(window) < len(CENTERS):
         return next(
-            f"{b:03d}" for b, batch in enumerate(window_batches()) if f"{int(window):03d}" in batch
+            f"{b:03d}"
+            for b, batch in enumerate(window_batches())
+            if f"{int(window):03d}" in batch
         )
     for round_ in range(1, config["umbrella"]["adaptive"]["max_rounds"] + 1):
         for row in window_rows_after(round_):
