@@ -9,7 +9,11 @@ rule umbrella_windows:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        grid={name: values.tolist() for name, values in GRID.items()},
+        grid={  # the column repeat only with umbrella.repeats > 1
+            name: values.tolist()
+            for name, values in GRID.items()
+            if name != "repeat" or GRID["repeat"].any()
+        },
     script:
         "../scripts/umbrella_windows.py"
 
