@@ -16,6 +16,7 @@ r"""Diagnostics of an umbrella-sampling PMF: window overlap, convergence, agreem
   overlap at all (what a solver that does not converge needs).
 """
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,6 +26,8 @@ from mlpmf.estimators import PMF, mbar
 from mlpmf.estimators2d import DEFAULT_GRID_RESOLUTION_2D, PMF2D, collapse_samples_2d, mbar_2d
 from mlpmf.solver import CollapsedSamples, collapse_samples, log_denominator, solve_free_energies
 from mlpmf.units import kt_kj_mol
+
+logger = logging.getLogger(__name__)
 
 OVERLAP_WARNING_THRESHOLD = 0.03
 """Smallest acceptable MBAR overlap between neighbouring windows (pymbar's guidance)."""
@@ -184,6 +187,35 @@ def error_scale(chi2_per_bin: float) -> float:
     Birge ratio: independent sets that scatter more than their errors say, say how much
     a slow motion the CV does not see adds)."""
     return max(1.0, float(np.sqrt(chi2_per_bin)))
+
+
+def sets_error_scale(estimate, samples, windows, centers, spring_constants, **arguments):
+    """The factor the pooled PMF's error bars take from its independent sets of windows
+    (:func:`error_scale` of :func:`compare_sets` of :func:`set_pmfs`), logged; None when
+    the windows table (``windows``) holds one set."""
+    sets = window_sets(windows)
+    if len(sets) < 2:
+        return None
+    chi2 = compare_sets(set_pmfs(estimate, samples, sets, centers, spring_constants, **arguments))[
+        0
+    ]
+    scale = error_scale(chi2)
+    logger.info(
+        "%d independent sets of windows differ by %.2f standard errors RMS: error bars x %.2f",
+        len(sets),
+        np.sqrt(chi2),
+        scale,
+    )
+    return scale
+
+
+def scale_spread(replicas: np.ndarray, scale: float) -> np.ndarray:
+    """Bootstrap replicas (R, ...) of a PMF spread ``scale`` times as far about their mean,
+    so that errors drawn from them (a barrier's) carry the same factor."""
+    if not len(replicas):
+        return replicas
+    mean = np.nanmean(replicas, axis=0)
+    return mean + scale * (replicas - mean)
 
 
 def compare_sets(pmfs: Sequence[PMF | PMF2D]) -> tuple[float, float, tuple[float, ...], int]:

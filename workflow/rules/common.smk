@@ -186,16 +186,13 @@ def window_spec(window):
 
 def static_window_rows():
     """The windows of ``umbrella.centers``: id, centre, spring constant, batch."""
-    batch_of_window = {
-        w: f"{b:03d}" for b, batch in enumerate(window_batches()) for w in batch
-    }
     return [
         {
             "window": k,
             "center": float(center),
             "spring_constant": float(kappa),
             "round": 0,
-            "batch": batch_of_window[f"{k:03d}"],
+            "batch": f"{static_batch(k):03d}",
             "reason": "umbrella.centers",
         }
         for k, (center, kappa) in enumerate(zip(CENTERS, SPRING_CONSTANTS, strict=True))
@@ -267,26 +264,28 @@ def batch_inputs(wildcards):
     return inputs
 
 
-def window_batches():
-    """Windows batched into one job each, ``umbrella.windows_per_job`` at a time; a job
-    holds windows of one set of ``umbrella.repeats`` only (a set may close a ring)."""
+def static_batch(window):
+    """The batch of window ``window`` of ``umbrella.centers``: ``windows_per_job`` at a
+    time within one set of ``umbrella.repeats`` (a job never mixes sets: a set may close
+    a ring)."""
     size = config["umbrella"]["windows_per_job"]
-    per_set = len(WINDOWS) // (int(GRID["repeat"].max()) + 1)
-    return [
-        WINDOWS[start + k : start + min(k + size, per_set)]
-        for start in range(0, len(WINDOWS), per_set)
-        for k in range(0, per_set, size)
-    ]
+    per_set = len(FIRST_SET["center"])
+    batches_per_set = -(-per_set // size)
+    return int(window) // per_set * batches_per_set + int(window) % per_set // size
+
+
+def window_batches():
+    """The windows of ``umbrella.centers`` batched into one job each (static_batch)."""
+    batches = {}
+    for window in WINDOWS:
+        batches.setdefault(static_batch(window), []).append(window)
+    return list(batches.values())
 
 
 def batch_of(window):
     """The batch (job) that runs ``window``."""
     if int(window) < len(CENTERS):
-        return next(
-            f"{b:03d}"
-            for b, batch in enumerate(window_batches())
-            if f"{int(window):03d}" in batch
-        )
+        return f"{static_batch(window):03d}"
     for round_ in range(1, config["umbrella"]["adaptive"]["max_rounds"] + 1):
         for row in window_rows_after(round_):
             if row["window"] == int(window):

@@ -30,12 +30,12 @@ kept = timeseries.kept_indices(
 )
 samples = [s[k] for s, k in zip(series, kept, strict=True)]
 logging.info("independent samples per window: %s", [len(s) for s in samples])
-arguments = dict(
-    cv_samples=samples,
-    centers=windows["center"].to_numpy(),
-    spring_constants=windows["spring_constant"].to_numpy(),
+centers = windows["center"].to_numpy()
+kappas = windows["spring_constant"].to_numpy()
+bin_edges = np.asarray(params.bin_edges)
+others = dict(
     temperature=params.temperature_k,
-    bin_edges=np.asarray(params.bin_edges),
+    bin_edges=bin_edges,
     period=params.period,
     bootstrap_samples=settings.bootstrap_samples,
     seed=params.seed,
@@ -44,31 +44,15 @@ if snakemake.wildcards.estimator == "mbar":
     estimate = partial(estimators.mbar, uncertainty=settings.uncertainty)
 else:
     estimate = estimators.wham
-pmf = estimate(**arguments)
+pmf = estimate(samples, centers, kappas, **others)
 table = pmf.to_frame()
 bootstrap = pmf.bootstrap_free_energies
-sets = diagnostics.window_sets(windows)
-if len(sets) > 1:  # independent sets (umbrella.repeats): their scatter scales the errors
-    others = {
-        k: v for k, v in arguments.items() if k not in ("cv_samples", "centers", "spring_constants")
-    }
-    pmfs = diagnostics.set_pmfs(
-        estimate, samples, sets, windows["center"], windows["spring_constant"], **others
-    )
-    chi2 = diagnostics.compare_sets(pmfs)[0]
-    scale = diagnostics.error_scale(chi2)
-    logging.info(
-        "%d independent sets of windows differ by %.2f standard errors RMS: error bars x %.2f",
-        len(sets),
-        np.sqrt(chi2),
-        scale,
-    )
+# independent sets of windows (umbrella.repeats): their scatter scales the errors
+scale = diagnostics.sets_error_scale(estimate, samples, windows, centers, kappas, **others)
+if scale is not None:
     table["estimator_uncertainty_kj_mol"] = table["uncertainty_kj_mol"]
     table["uncertainty_kj_mol"] *= scale
-    if len(bootstrap):
-        bootstrap = np.nanmean(bootstrap, axis=0) + scale * (
-            bootstrap - np.nanmean(bootstrap, axis=0)
-        )
+    bootstrap = diagnostics.scale_spread(bootstrap, scale)
 columns = pd.read_csv(snakemake.input.trajectories[0], nrows=0).columns
 member_columns = [c for c in columns if c.startswith("member_energy_")]
 members = np.empty((0, len(table)))
@@ -81,10 +65,10 @@ if member_columns and snakemake.wildcards.estimator == "mbar":
     reweighted = reweighting.member_pmfs(
         samples,
         offsets,
-        arguments["centers"],
-        arguments["spring_constants"],
+        centers,
+        kappas,
         params.temperature_k,
-        arguments["bin_edges"],
+        bin_edges,
         params.period,
         pmf.window_free_energies,
     )
@@ -108,10 +92,10 @@ if ORACLE_OFFSET_COLUMN in columns and snakemake.wildcards.estimator == "mbar":
     oracle = correction.oracle_correction(
         cv_rows,
         offsets,
-        arguments["centers"],
-        arguments["spring_constants"],
+        centers,
+        kappas,
         params.temperature_k,
-        arguments["bin_edges"],
+        bin_edges,
         pmf.window_free_energies,
         params.period,
         settings.bootstrap_samples,

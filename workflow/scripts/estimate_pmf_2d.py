@@ -41,19 +41,7 @@ others = dict(
     seed=params.seed,
 )
 pmf = estimate(samples, centers, kappas, **others)
-scale = None  # with sets of windows: what their scatter multiplies the errors by
-sets = diagnostics.window_sets(windows)
-if len(sets) > 1:  # independent sets (umbrella.repeats): their scatter scales the errors
-    chi2 = diagnostics.compare_sets(
-        diagnostics.set_pmfs(estimate, samples, sets, centers, kappas, **others)
-    )[0]
-    scale = diagnostics.error_scale(chi2)
-    logging.info(
-        "%d independent sets of windows differ by %.2f standard errors RMS: error bars x %.2f",
-        len(sets),
-        np.sqrt(chi2),
-        scale,
-    )
+scale = diagnostics.sets_error_scale(estimate, samples, windows, centers, kappas, **others)
 verdicts = [
     WindowTrust(**{**w, "cv_range": tuple(w["cv_range"])})
     for w in read_json(snakemake.input.trust)["windows"]
@@ -65,9 +53,7 @@ if scale is not None:
     for frame in (surface, table):
         frame["estimator_uncertainty_kj_mol"] = frame["uncertainty_kj_mol"]
         frame["uncertainty_kj_mol"] *= scale
-    if len(replicas):
-        mean = np.nanmean(replicas, axis=0)
-        replicas = mean + scale * (replicas - mean)
+    replicas = diagnostics.scale_spread(replicas, scale)
 columns = pd.read_csv(snakemake.input.trajectories[0], nrows=0).columns
 if ORACLE_OFFSET_COLUMN in columns and snakemake.wildcards.estimator == "mbar":
     # the oracle labelled every umbrella.oracle_every-th frame: the PMF on its potential
