@@ -7,7 +7,11 @@ the barrier region along the CV:
 2. A restrained scan: umbrella-restrained MD at evenly spaced CV values across the
    window range. The scan walks outwards from the input structure's CV value in both
    directions, each point starting from the previous point's last frame, so that every
-   move along the CV is one scan step. Moving the CV's atoms strains the molecule
+   move along the CV is one scan step. With ``scan_both_ways`` the scan also comes
+   back: every centre is visited once approached from below and once from above (a
+   periodic CV is walked round the whole circle each way), so degrees of freedom that
+   lag behind the CV (hysteresis: a dihedral that keeps its state while its neighbour
+   is turned) are recorded on both branches. Moving the CV's atoms strains the molecule
    (only the atoms that define the CV move), so each point first relaxes under the
    restraint, then equilibrates, and only then records frames.
 
@@ -64,6 +68,7 @@ class DatasetSettings:
     scan_steps_per_point: int = 200
     scan_temperature_k: float = 450.0
     scan_spring_constant_kj_mol: float = 200.0
+    scan_both_ways: bool = False
     timestep_fs: float = 2.0
     friction_per_fs: float = 0.01
     record_every: int = 10
@@ -132,13 +137,38 @@ class _Restrained(Calculator):
         self.results = {"energy": energy + bias_energy, "forces": forces + bias_forces}
 
 
-def scan_order(start: float, centers: Sequence[float], period: float | None) -> list[list[float]]:
-    """The scan's two chains: centres at or above ``start`` going up, then those below
-    going down (by the periodic difference for a periodic CV)."""
+def scan_order(
+    start: float, centers: Sequence[float], period: float | None, both_ways: bool = False
+) -> list[list[float]]:
+    """The scan's chains, each walked from one structure: centres at or above ``start``
+    going up, then those below going down (by the periodic difference for a periodic
+    CV), each chain from the input structure.
+
+    ``both_ways``: one chain that visits every centre from both sides: a periodic CV
+    round the whole circle upwards and then back round it downwards; otherwise up to
+    the top centre, down to the bottom one and up again to ``start``.
+    """
     offsets = np.array([float(periodic_difference(c, start, period)) for c in centers])
-    up = [centers[k] for k in np.argsort(offsets) if offsets[k] >= 0]
-    down = [centers[k] for k in np.argsort(-offsets) if offsets[k] < 0]
-    return [chain for chain in (up, down) if chain]
+    if not both_ways:
+        up = [centers[k] for k in np.argsort(offsets) if offsets[k] >= 0]
+        down = [centers[k] for k in np.argsort(-offsets) if offsets[k] < 0]
+        return [chain for chain in (up, down) if chain]
+    if period is not None:
+        up_keys, down_keys = np.mod(offsets, period), np.mod(-offsets, period)
+        legs = [np.argsort(up_keys, kind="stable"), np.argsort(down_keys, kind="stable")]
+    else:
+        below = np.flatnonzero(offsets < 0)
+        legs = [
+            [k for k in np.argsort(offsets, kind="stable") if offsets[k] >= 0],
+            np.argsort(-offsets, kind="stable"),
+            below[np.argsort(offsets[below], kind="stable")],
+        ]
+    chain: list[float] = []
+    for leg in legs:
+        for k in leg:
+            if not chain or chain[-1] != centers[k]:
+                chain.append(centers[k])
+    return [chain]
 
 
 def _scan_point(atoms, oracle, bias, settings: DatasetSettings, rng) -> list[Atoms]:
@@ -261,7 +291,7 @@ def sample_reference(
             hot, hot_settings, settings.md_steps, rng, settings.record_every, label="hot MD"
         )
     start = cv.value(structure.positions)
-    for chain in scan_order(start, list(scan_centers), cv.period):
+    for chain in scan_order(start, list(scan_centers), cv.period, settings.scan_both_ways):
         atoms = structure.copy()
         for center in chain:
             bias = UmbrellaBias(cv, float(center), settings.scan_spring_constant_kj_mol)
