@@ -32,6 +32,45 @@ def test_the_scan_walks_outwards_from_the_start_in_both_directions():
     assert scan_order(2.0, [1.0, 2.5, 3.0], None) == [[2.5, 3.0], [1.0]]
 
 
+def _arrivals(chain, start, period):
+    """(centre, +1 arriving from below / -1 from above) for every point of ``chain``."""
+    previous = [start] + chain[:-1]
+    return {
+        (c, int(np.sign(periodic_difference(c, p, period)))) for c, p in zip(chain, previous)
+    }
+
+
+@pytest.mark.parametrize(
+    "start, centers, period",
+    [
+        (-92.0, list(np.arange(-180.0, 180.0, 15.0)), 360.0),  # phi of alanine
+        (15.0, list(np.arange(-180.0, 180.0, 30.0)), 360.0),  # start between centres
+        (2.6, list(np.linspace(1.0, 4.0, 7)), None),  # a distance, start inside
+        (0.5, list(np.linspace(1.0, 4.0, 7)), None),  # start below every centre
+    ],
+)
+def test_a_scan_both_ways_reaches_every_centre_from_both_sides_one_step_at_a_time(
+    start, centers, period
+):
+    """There and back: one chain from the input structure, every move one scan step,
+    every centre reached once coming up and once coming down except the turning points
+    (a periodic CV's one, a distance's ends), so an orthogonal degree of freedom that
+    lags behind the CV is recorded on both of its branches."""
+    (chain,) = scan_order(start, centers, period, both_ways=True)
+    spacing = abs(centers[1] - centers[0])
+    first_move = abs(periodic_difference(chain[0], start, period))
+    assert first_move <= spacing + 1e-9  # the first point is next to the structure
+    moves = np.abs(periodic_difference(np.array(chain[1:]), np.array(chain[:-1]), period))
+    np.testing.assert_allclose(moves, spacing)
+    arrivals = _arrivals(chain, start, period)
+    missing = {(c, d) for c in centers for d in (1, -1)} - arrivals
+    if period is not None:
+        assert len(missing) == 1 and len(chain) == 2 * len(centers) - 1
+    else:  # the ends are only reached from inside
+        assert missing <= {(centers[0], 1), (centers[-1], -1)} and len(missing) >= 1
+    assert scan_order(start, centers, period, both_ways=False) != [chain]
+
+
 def test_frames_far_above_the_lowest_energy_are_dropped_and_counted():
     frames = []
     for energy in (0.0, 0.3, 5.0, 0.9):
