@@ -293,3 +293,30 @@ def test_minimum_image_distance_crosses_the_cell_boundary():
 def test_combined_and_coordination_cvs_reject_bad_settings(settings, message):
     with pytest.raises(ValueError, match=message):
         make_colvar(settings)
+
+
+def test_start_frames_by_rank_give_each_set_of_windows_its_own_nearby_structure():
+    """Window k of set r (umbrella.repeats) starts from the frame r places further from
+    its centre than the nearest one: set 0 from the nearest, the sets from different
+    equilibrated structures, the farthest frame when there are fewer than r + 1;
+    frames of another system are skipped."""
+    from ase import Atoms
+
+    from mlpmf.dynamics import UmbrellaBias
+    from mlpmf.placement import nearest_positions
+
+    lengths = [1.0, 1.35, 1.2, 1.6]
+    frames = [Atoms("H2", positions=[[0, 0, 0], [0, 0, d]]) for d in lengths]
+    frames.insert(1, Atoms("He2", positions=[[0, 0, 0], [0, 0, 1.25]]))  # another system
+    cv = Distance((0, 1))
+    biases = [UmbrellaBias(cv, 1.25, 100.0)] * 4 + [UmbrellaBias(cv, 0.9, 100.0)]
+    reference = frames[0].positions + 5.0
+    starts = nearest_positions(biases, reference, frames[0].numbers, frames, [0, 1, 2, 9, 1])
+    picked = [float(cv.value(p)) for p in starts]
+    assert picked == pytest.approx([1.2, 1.35, 1.0, 1.6, 1.2])
+    alone = nearest_positions(biases, reference, frames[0].numbers, frames)
+    assert [float(cv.value(p)) for p in alone] == pytest.approx([1.2] * 4 + [1.0])
+    nothing = nearest_positions(biases[:1], reference, np.array([8, 8]), frames, [1])
+    np.testing.assert_allclose(nothing[0], reference)
+    with pytest.raises(ValueError, match="2 ranks for 1 biases"):
+        nearest_positions(biases[:1], reference, frames[0].numbers, frames, [0, 1])

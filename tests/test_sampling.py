@@ -35,9 +35,8 @@ def test_the_scan_walks_outwards_from_the_start_in_both_directions():
 def _arrivals(chain, start, period):
     """(centre, +1 arriving from below / -1 from above) for every point of ``chain``."""
     previous = [start] + chain[:-1]
-    return {
-        (c, int(np.sign(periodic_difference(c, p, period)))) for c, p in zip(chain, previous)
-    }
+    pairs = zip(chain, previous, strict=True)
+    return {(c, int(np.sign(periodic_difference(c, p, period)))) for c, p in pairs}
 
 
 @pytest.mark.parametrize(

@@ -128,25 +128,34 @@ def nearest_positions(
     reference: np.ndarray,
     numbers: np.ndarray,
     frames: Sequence,
+    ranks: Sequence[int] | None = None,
 ) -> list[np.ndarray]:
     """For every bias (:class:`mlpmf.dynamics.UmbrellaBias` or ``GridBias``), the
     positions of the frame (ASE Atoms with the same atoms as ``numbers``) where the bias
     is lowest (on one CV: the frame whose CV lies closest to the centre), or ``reference``
     when no frame fits: a starting point already equilibrated near the window, so that
     moving the CVs onto it (:func:`move_to_value`) strains nothing. Frames of other
-    systems are skipped."""
+    systems are skipped. ``ranks`` (one per bias, default all 0) takes the frame of
+    that rank instead (1: the second lowest bias, ...; the highest when there are fewer
+    frames): independent sets of windows at the same centres then start from
+    different equilibrated structures, so a slow motion's starting state is not shared."""
+    ranks = [0] * len(biases) if ranks is None else list(ranks)
+    if len(ranks) != len(biases):
+        raise ValueError(f"{len(ranks)} ranks for {len(biases)} biases")
     usable = [f for f in frames if len(f) == len(numbers) and np.array_equal(f.numbers, numbers)]
     if not usable:
         return [np.array(reference, dtype=float) for _ in biases]
     stack = np.stack([f.positions for f in usable])
     values = {}  # each CV once, for all frames
     starts = []
-    for bias in biases:
+    for bias, rank in zip(biases, ranks, strict=True):
         energy = np.zeros(len(usable))
         for term in bias.terms:
             if term.cv not in values:
                 values[term.cv] = term.cv.values(stack)
             deviation = periodic_difference(values[term.cv], term.center, term.cv.period)
             energy += term.spring_constant_kj_mol * deviation**2
-        starts.append(np.array(usable[int(np.argmin(energy))].positions, dtype=float))
+        order = np.argsort(energy, kind="stable")
+        best = usable[int(order[min(int(rank), len(order) - 1)])]
+        starts.append(np.array(best.positions, dtype=float))
     return starts

@@ -171,7 +171,8 @@ def window_md_settings():
 
 def window_spec(window):
     """What distinguishes one window: its index, centre, spring constant and seed
-    (and in 2D its centre and spring constant on the second CV)."""
+    (and in 2D its centre and spring constant on the second CV; in set r > 0 of
+    umbrella.repeats, r: the set starts from the r-th next nearest reference frame)."""
     spec = {
         "window": window,
         "center": float(CENTERS[int(window)]),
@@ -181,6 +182,8 @@ def window_spec(window):
     if SECOND_CV:
         spec["center_2"] = float(GRID["center_2"][int(window)])
         spec["spring_constant_2_kj_mol"] = float(GRID["spring_constant_2"][int(window)])
+    if int(window) < len(GRID["repeat"]) and GRID["repeat"][int(window)]:
+        spec["repeat"] = int(GRID["repeat"][int(window)])
     return spec
 
 

@@ -61,9 +61,9 @@ if second is not None:
     grid["spring_constant_2"] = [w["spring_constant_2_kj_mol"] for w in windows]
 biases = grid_biases(cv, grid, second)
 if "frames" in snakemake.input.keys():  # start from equilibrated training frames
-    starts = nearest_positions(
-        biases, replicas[0].positions, replicas[0].numbers, read(snakemake.input.frames, ":")
-    )
+    frames = read(snakemake.input.frames, ":")
+    ranks = [w.get("repeat", 0) for w in windows]  # each set of umbrella.repeats its own
+    starts = nearest_positions(biases, replicas[0].positions, replicas[0].numbers, frames, ranks)
     for atoms, start in zip(replicas, starts, strict=True):
         atoms.positions = start
 force_field, members = study_force_field(
