@@ -140,9 +140,9 @@ class _Restrained(Calculator):
 def scan_order(
     start: float, centers: Sequence[float], period: float | None, both_ways: bool = False
 ) -> list[list[float]]:
-    """The scan's chains, each walked from one structure: centres at or above ``start``
-    going up, then those below going down (by the periodic difference for a periodic
-    CV), each chain from the input structure.
+    """The scan's chains, each walked from the input structure: centres at or above
+    ``start`` going up, then those below going down (by the periodic difference for a
+    periodic CV).
 
     ``both_ways``: one chain that visits every centre from both sides: a periodic CV
     round the whole circle upwards and then back round it downwards; otherwise up to
@@ -153,21 +153,21 @@ def scan_order(
         up = [centers[k] for k in np.argsort(offsets) if offsets[k] >= 0]
         down = [centers[k] for k in np.argsort(-offsets) if offsets[k] < 0]
         return [chain for chain in (up, down) if chain]
-    if period is not None:
-        up_keys, down_keys = np.mod(offsets, period), np.mod(-offsets, period)
-        legs = [np.argsort(up_keys, kind="stable"), np.argsort(down_keys, kind="stable")]
-    else:
-        below = np.flatnonzero(offsets < 0)
+    if period is not None:  # round the circle upwards, then back
+        circle = [centers[k] for k in np.argsort(np.mod(offsets, period), kind="stable")]
+        legs = [circle, circle[::-1]]
+    else:  # up to the top, down to the bottom, up again to the start
+        rising = np.argsort(offsets, kind="stable")
         legs = [
-            [k for k in np.argsort(offsets, kind="stable") if offsets[k] >= 0],
-            np.argsort(-offsets, kind="stable"),
-            below[np.argsort(offsets[below], kind="stable")],
+            [centers[k] for k in rising if offsets[k] >= 0],
+            [centers[k] for k in rising[::-1]],
+            [centers[k] for k in rising if offsets[k] < 0],
         ]
     chain: list[float] = []
     for leg in legs:
-        for k in leg:
-            if not chain or chain[-1] != centers[k]:
-                chain.append(centers[k])
+        for center in leg:
+            if not chain or chain[-1] != center:  # a turning point is one scan point
+                chain.append(center)
     return [chain]
 
 

@@ -182,7 +182,7 @@ def window_spec(window):
     if SECOND_CV:
         spec["center_2"] = float(GRID["center_2"][int(window)])
         spec["spring_constant_2_kj_mol"] = float(GRID["spring_constant_2"][int(window)])
-    if int(window) < len(GRID["repeat"]) and GRID["repeat"][int(window)]:
+    if GRID["repeat"][int(window)]:
         spec["repeat"] = int(GRID["repeat"][int(window)])
     return spec
 
