@@ -18,7 +18,8 @@ import numpy as np
 from ase import Atoms
 from common import HERE
 
-from mlpmf.colvars import effective_mass_amu, make_colvar
+from mlpmf.colvars import effective_mass_amu
+from mlpmf.cvsettings import make_colvar
 from mlpmf.dynamics import LangevinSettings, integrate
 from mlpmf.oracles import double_well_exact_pmf, double_well_force_field
 from mlpmf.rates import barrier_and_rate, barrier_curvature, counted_rate, kramers_transmission

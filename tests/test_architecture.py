@@ -11,7 +11,7 @@ FLOORS = {
     1: {"descriptors", "neighbours", "timeseries", "readers", "io", "checkpoint", "units",
         "provenance", "ledger"},
     2: {"models", "oracles", "solver", "estimators", "estimators2d", "diagnostics", "reweighting",
-        "correction", "colvars", "placement", "config", "dataset", "trust"},
+        "correction", "colvars", "cvsettings", "placement", "config", "dataset", "trust"},
     3: {"training", "gaussian_process", "evaluation", "calculator", "dynamics", "umbrella",
         "rates", "plotting"},
     4: {"sampling", "exploration", "active_learning", "transmission"},

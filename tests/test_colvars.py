@@ -9,10 +9,10 @@ from mlpmf.colvars import (
     Position,
     SignedVolume,
     effective_mass_amu,
-    make_colvar,
     periodic_difference,
     rational_switch,
 )
+from mlpmf.cvsettings import make_colvar
 from mlpmf.placement import move_to_value
 
 POSITIONS = np.random.default_rng(3).normal(scale=2.0, size=(5, 3))

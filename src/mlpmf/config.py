@@ -15,7 +15,7 @@ import numpy as np
 from ase import Atoms
 from ase.io import iread, read
 
-from mlpmf.colvars import make_colvar, period_and_unit
+from mlpmf.cvsettings import make_colvar, period_and_unit
 from mlpmf.oracles import check_ase_settings, explorer_settings
 
 

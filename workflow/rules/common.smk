@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from snakemake.exceptions import WorkflowError
 
-from mlpmf.colvars import period_and_unit
+from mlpmf.cvsettings import period_and_unit
 from mlpmf.config import (
     ConfigError,
     bin_edges,

@@ -15,8 +15,8 @@ import torch
 from ase.io import write
 
 from mlpmf.active_learning import ActiveLearningSettings, run_active_learning
-from mlpmf.colvars import make_colvar
 from mlpmf.config import load_system
+from mlpmf.cvsettings import make_colvar
 from mlpmf.dataset import read_labelled_frames
 from mlpmf.dynamics import LangevinSettings
 from mlpmf.evaluation import evaluate_model, save_model_and_metrics, thermal_force_scale

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from ase.io import read
 
-from mlpmf.colvars import make_colvar
+from mlpmf.cvsettings import make_colvar
 from mlpmf.plotting import plot_active_learning
 
 initial = read(snakemake.input.initial, index=":")

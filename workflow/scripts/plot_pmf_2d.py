@@ -8,7 +8,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 import numpy as np
 import pandas as pd
 
-from mlpmf.colvars import period_and_unit
+from mlpmf.cvsettings import period_and_unit
 from mlpmf.io import read_json
 from mlpmf.plotting import plot_pmf2d
 from mlpmf.units import kt_kj_mol

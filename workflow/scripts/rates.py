@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 from ase.io import read
 
-from mlpmf.colvars import effective_mass_amu, make_colvar, periodic_difference
+from mlpmf.colvars import effective_mass_amu, periodic_difference
+from mlpmf.cvsettings import make_colvar
 from mlpmf.io import read_json, write_json, write_table
 from mlpmf.rates import barrier_and_rate, periodic_path_barriers
 

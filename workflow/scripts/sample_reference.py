@@ -10,8 +10,8 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 import numpy as np
 from ase.io import write
 
-from mlpmf.colvars import make_colvar
 from mlpmf.config import load_system
+from mlpmf.cvsettings import make_colvar
 from mlpmf.io import atomic_path, write_json
 from mlpmf.oracles import explorer_settings, make_robust_oracle, method_name
 from mlpmf.sampling import DatasetSettings, sample_reference, split_train_test

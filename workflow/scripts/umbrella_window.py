@@ -25,8 +25,9 @@ import torch
 from ase.io import read
 
 from mlpmf.calculator import study_force_field
-from mlpmf.colvars import make_colvar, periodic_difference
+from mlpmf.colvars import periodic_difference
 from mlpmf.config import WindowSettings, load_system
+from mlpmf.cvsettings import make_colvar
 from mlpmf.dynamics import LangevinSettings, SimulationError
 from mlpmf.io import write_table
 from mlpmf.oracles import make_robust_oracle

@@ -1,0 +1,110 @@
+"""Collective variables from their settings: the config's ``collective_variable``
+section (and each ``observables`` entry) checked and turned into a
+:class:`mlpmf.colvars.CollectiveVariable`, with errors that name the bad key."""
+
+from collections.abc import Mapping
+
+from mlpmf.colvars import (
+    AXES,
+    Angle,
+    CollectiveVariable,
+    CoordinationNumber,
+    Dihedral,
+    Distance,
+    LinearCombination,
+    Position,
+    SignedVolume,
+)
+
+CV_KINDS = (
+    "distance", "position", "angle", "dihedral", "signed_volume",
+    "difference_of_distances", "linear_combination", "coordination_number",
+)  # fmt: skip
+ATOM_COUNTS = {"distance": 2, "position": 1, "angle": 3, "dihedral": 4, "signed_volume": 4}
+
+
+def make_colvar(settings: Mapping, structure=None) -> CollectiveVariable:
+    """Build the CV described by the config's ``collective_variable`` section; a
+    minimum-image distance takes its cell from ``structure`` (an ASE Atoms)."""
+    kind = settings["kind"]
+    atoms = tuple(int(a) for a in settings["atoms"])
+    if kind not in CV_KINDS:
+        raise ValueError(
+            f"collective_variable.kind: unknown CV {kind!r}; expected one of {CV_KINDS}"
+        )
+    if kind in ("difference_of_distances", "linear_combination"):
+        return _linear_combination(kind, atoms, settings)
+    if kind == "coordination_number":
+        return _coordination_number(atoms, settings)
+    if len(atoms) != ATOM_COUNTS[kind] or len(set(atoms)) != len(atoms):
+        raise ValueError(
+            f"collective_variable.atoms: {kind} needs {ATOM_COUNTS[kind]} distinct atoms, "
+            f"got {list(atoms)}"
+        )
+    if kind == "position":
+        axis = settings.get("axis", "x")
+        if axis not in AXES:
+            raise ValueError(f"collective_variable.axis: expected one of x, y, z, got {axis!r}")
+        return Position(atoms, axis)
+    if kind == "distance" and settings.get("minimum_image", False):
+        if structure is None or not any(structure.pbc):
+            raise ValueError(
+                "collective_variable.minimum_image: needs a structure with a periodic cell "
+                "(pbc and cell in the structure file)"
+            )
+        cell = tuple(tuple(float(v) for v in row) for row in structure.cell.array)
+        return Distance(atoms, cell=cell, pbc=tuple(bool(p) for p in structure.pbc))
+    classes = {"distance": Distance, "angle": Angle, "dihedral": Dihedral}
+    return classes.get(kind, SignedVolume)(atoms)
+
+
+def period_and_unit(settings: Mapping) -> tuple[float | None, str]:
+    """Period (None when not periodic) and unit of the CV ``settings`` describe, without
+    the structure that a minimum-image distance needs to be evaluated."""
+    cv = make_colvar({**settings, "minimum_image": False})
+    return cv.period, cv.unit
+
+
+def _linear_combination(kind: str, atoms: tuple[int, ...], settings: Mapping):
+    if kind == "difference_of_distances":
+        if len(atoms) != 4:
+            raise ValueError(
+                "collective_variable.atoms: difference_of_distances needs 4 atoms, a b c d "
+                f"for |r_b - r_a| - |r_d - r_c|, got {list(atoms)}"
+            )
+        coefficients = (1.0, -1.0)
+    else:
+        coefficients = tuple(float(c) for c in settings.get("coefficients", ()))
+        if len(atoms) < 2 or len(atoms) % 2 or len(coefficients) != len(atoms) // 2:
+            raise ValueError(
+                "collective_variable.coefficients: linear_combination needs atoms in pairs "
+                f"and one coefficient per pair; got {len(atoms)} atoms and "
+                f"{len(coefficients)} coefficients"
+            )
+    pairs = tuple((atoms[k], atoms[k + 1]) for k in range(0, len(atoms), 2))
+    if any(i == j for i, j in pairs):
+        raise ValueError(f"collective_variable.atoms: a pair of one atom with itself in {pairs}")
+    return LinearCombination(pairs, coefficients)
+
+
+def _coordination_number(atoms: tuple[int, ...], settings: Mapping) -> CoordinationNumber:
+    other = tuple(int(a) for a in settings.get("other_atoms", ()))
+    switching = {"r0_a": 1.5, "d0_a": 0.0, "n": 6, "m": 0, **settings.get("switching", {})}
+    n, m = int(switching["n"]), int(switching["m"]) or 2 * int(switching["n"])
+    if len(set(atoms)) != len(atoms) or len(set(other)) != len(other):
+        raise ValueError("collective_variable.atoms: repeated atoms in a coordination group")
+    if not other and len(atoms) < 2:
+        raise ValueError(
+            "collective_variable.other_atoms: a coordination number needs a second group, "
+            "or at least two atoms to pair within atoms"
+        )
+    if other and not any(i != j for i in atoms for j in other):
+        raise ValueError("collective_variable.other_atoms: no pair of distinct atoms")
+    if switching["r0_a"] <= 0 or n < 1 or m == n:
+        raise ValueError(
+            "collective_variable.switching: expected r0_a > 0, n >= 1 and m != n (m = 0 "
+            f"means 2n), got {switching}"
+        )
+    return CoordinationNumber(
+        atoms, other, float(switching["r0_a"]), float(switching["d0_a"]), n, m
+    )
