@@ -8,7 +8,15 @@ import pandas as pd
 import pytest
 
 from mlpmf.evaluation import TrustSettings, trust_levels
-from mlpmf.trust import describe, judge_windows, summary, untrusted_bins
+from mlpmf.trust import (
+    describe,
+    judge_oracle_checks,
+    judge_windows,
+    summary,
+    untrusted_bins,
+    window_oracle_offsets,
+)
+from mlpmf.units import kt_ev, kt_kj_mol
 from tests.workflow_helpers import double_well_study, run_snakemake
 
 
@@ -57,6 +65,38 @@ def test_a_window_is_untrusted_above_the_upper_level_or_often_above_the_lower():
     document = summary(verdicts, 0.5, 1.5)
     assert not document["trusted"] and document["untrusted_windows"] == [1]
     assert "window 001 (centre 2" in describe(document)
+
+
+def test_the_oracles_checks_give_each_windows_free_energy_offset_and_flag_a_wrong_one():
+    """Window k's oracle-minus-model free energy is -kT ln <exp(-beta Delta)>: for
+    Gaussian Delta (mean mu, std sigma) exactly mu - sigma^2 / 2kT. Five windows with
+    the model off by a constant (harmless: a PMF is known up to one), one with it 0.8 kT
+    higher on average but scattered by 1 kT (net +0.3 kT: within the tolerance of 1 kT),
+    one 2 kT off (flagged): 1,600 independent rows each, so the offsets' standard
+    errors are ~0.03 kT and the estimates lie within 4 of them."""
+    rng = np.random.default_rng(7)
+    kt = kt_ev(300.0)
+    shape = [(0.05, 0.1)] * 5 + [(0.05 + 0.8, 1.0), (0.05 - 2.0, 0.1)]  # (mu, sigma) in kT
+    deltas = [rng.normal(mu * kt, sigma * kt, 1600) for mu, sigma in shape]
+    deltas[0][::7] = np.nan  # where the oracle failed: left out
+    offsets, errors = window_oracle_offsets(deltas, 300.0)
+    expected = np.array([mu - sigma**2 / 2 for mu, sigma in shape]) - (0.05 - 0.005)
+    assert np.all(np.abs(offsets / kt_kj_mol(300.0) - expected) < 4 * errors / kt_kj_mol(300.0))
+    assert np.all(errors < 0.05 * kt_kj_mol(300.0))
+    cv = [rng.normal(c, 0.1, 100) for c in range(7)]
+    verdicts = judge_windows(range(7), cv, [np.full(100, np.nan)] * 7, np.inf, np.inf)
+    judged = judge_oracle_checks(verdicts, deltas, 300.0, kt_kj_mol(300.0))
+    assert [v.oracle_agrees for v in judged] == [True] * 6 + [False]
+    assert [v.trusted for v in judged] == [True] * 6 + [False]
+    assert all(v.within_trust_levels for v in judged)
+    document = summary(judged, None, None, kt_kj_mol(300.0))
+    assert document["untrusted_windows"] == [6]
+    message = describe(document)
+    assert "oracle's checks" in message and "window 006 (centre 6: -5.0" in message
+    assert "trust levels" not in message  # no committee: nothing about its levels
+    json.dumps(document, allow_nan=False)  # valid JSON: no NaN
+    scattered = judge_oracle_checks(verdicts, [d[:3] for d in deltas], 300.0, kt_kj_mol(300.0))
+    assert all(v.trusted for v in scattered[:6])  # 3 rows: too few to judge a 1-kT scatter
 
 
 def test_untrusted_bins_wrap_round_a_periodic_cv():

@@ -145,17 +145,24 @@ def test_projection_is_the_pmf_along_the_first_cv(study):
 def test_windows_on_a_wrong_surface_give_the_oracles_through_their_labelled_frames(tmp_path):
     """The windows run on a Müller-Brown surface 40% too deep (an external potential, as
     a user's own MLIP would be); the oracle, the true surface, labels every 5th recorded
-    frame. The model's 2D PMF misses the true one by many standard errors; the PMF
-    reweighted to the oracle lies on it within its errors (chi2/bin bound as above), on
-    the surface and along x."""
+    frame. The oracle's checks see it: the run ends in the untrusted error, naming the
+    windows whose free energy on the oracle lies far from the model's, after writing
+    every result. The model's 2D PMF misses the true one by many standard errors; the
+    PMF reweighted to the oracle lies on it within its errors (chi2/bin bound as above),
+    on the surface and along x."""
     config = study_config()
     calculator = config["oracle"]["calculator"]
     config["potential"] = "ase"
     config["external_potential"] = [{"calculator": calculator, "parameters": {"scale": 0.0014}}]
     config["umbrella"]["oracle_every"] = 50
     result = run_snakemake(tmp_path, config)
-    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.returncode != 0 and "UNTRUSTED" in result.stderr, result.stderr[-4000:]
+    assert "the oracle's checks put the model's free energy" in result.stderr
     results = tmp_path / "results" / "muller_brown_2d"
+    trust = json.loads((results / "free_energy/trust.json").read_text())
+    assert trust["untrusted_windows"] and not any(
+        w["oracle_agrees"] for w in trust["windows"] if w["window"] in trust["untrusted_windows"]
+    )
     exact = exact_bin_free_energies()
     table = pd.read_csv(results / "free_energy/pmf_2d_mbar.csv")
 

@@ -1,4 +1,4 @@
-"""Whether umbrella windows stayed where their committee is trusted.
+r"""Whether umbrella windows stayed where their model is trusted.
 
 A window run on a committee records, on every recorded frame, the committee's
 disagreement (the largest difference between two members' forces on any atom). A
@@ -7,17 +7,31 @@ committee extrapolates so far that the force it integrates means nothing), or wh
 more than ``MAX_FRACTION_ABOVE_LOWER`` of its frames exceed the lower one (the
 committee is uncertain over a sizeable part of the window, not on a rare frame: DP-GEN2
 likewise calls an exploration converged when 90% of its frames lie below the lower
-level, its default ``conv_accuracy``). The
-PMF bins such a window samples are untrusted; results built on them are still written,
-marked as such (:mod:`mlpmf.estimators` and :mod:`mlpmf.rates` never see this).
+level, its default ``conv_accuracy``).
+
+Where the oracle labelled some of a window's frames (``umbrella.oracle_every``), a
+second, independent check: the window's free energy on the oracle's potential minus
+its free energy on the model's, :math:`\Delta F_k = -kT \ln \langle e^{-\beta \Delta}
+\rangle_k` with :math:`\Delta` the oracle's energy minus the model's on those frames
+(free-energy perturbation within the window). For a narrow window this is how far the
+model's PMF lies from the oracle's near the window's centre, up to a constant; a window
+whose :math:`\Delta F_k` lies further than a tolerance from the windows' median, beyond
+twice its statistical error, is untrusted. It sees what no disagreement can: members
+that agree on a wrong surface (missing reference data), and a single model.
+
+The PMF bins an untrusted window samples are untrusted; results built on them are
+still written, marked as such (:mod:`mlpmf.estimators` and :mod:`mlpmf.rates` never
+see this).
 """
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from mlpmf.colvars import periodic_difference
+from mlpmf.timeseries import statistical_inefficiency
+from mlpmf.units import ev_to_kj_mol, kt_ev
 
 MAX_FRACTION_ABOVE_LOWER = 0.1
 SAMPLED_QUANTILES = (0.025, 0.975)  # the CV range a window samples
@@ -31,8 +45,13 @@ class WindowTrust:
     center: float  # CV unit
     max_disagreement_ev_a: float
     fraction_above_lower: float
-    trusted: bool
+    trusted: bool  # within the trust levels and, with oracle checks, agreeing with them
     cv_range: tuple[float, float]  # CV the window sampled (SAMPLED_QUANTILES)
+    within_trust_levels: bool = True
+    # with oracle checks: Delta F_k minus the windows' median, and its standard error
+    oracle_offset_kj_mol: float = float("nan")
+    oracle_offset_uncertainty_kj_mol: float = float("nan")
+    oracle_agrees: bool = True
 
 
 def judge_windows(
@@ -66,9 +85,58 @@ def judge_windows(
                 fraction,
                 bool(trusted),
                 (float(center + low), float(center + high)),
+                bool(trusted),
             )  # fmt: skip
         )
     return verdicts
+
+
+def window_oracle_offsets(
+    energy_offsets_ev: Sequence[np.ndarray], temperature_k: float
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Every window's :math:`\Delta F_k` (kJ/mol) minus their median, and its standard
+    error (delta method, the rows' statistical inefficiency), from the oracle's energy
+    minus the model's on its labelled frames (eV; NaN rows, where the oracle failed or
+    did not label, are left out). NaN for a window with fewer than two rows."""
+    kt = kt_ev(temperature_k)
+    offsets, errors = [], []
+    for rows in energy_offsets_ev:
+        delta = np.asarray(rows, dtype=float)
+        delta = delta[np.isfinite(delta)]
+        if len(delta) < 2:
+            offsets.append(np.nan), errors.append(np.nan)
+            continue
+        shifted = np.exp(-(delta - delta.min()) / kt)  # <= 1: no overflow
+        mean = shifted.mean()
+        offsets.append(delta.min() - kt * np.log(mean))
+        inefficiency = statistical_inefficiency(shifted) if shifted.std() > 0 else 1.0
+        errors.append(kt * np.sqrt(inefficiency * shifted.var(ddof=1) / len(delta)) / mean)
+    offsets = np.array(offsets) - np.nanmedian(offsets) if offsets else np.array([])
+    return ev_to_kj_mol(offsets), ev_to_kj_mol(np.array(errors))
+
+
+def judge_oracle_checks(
+    verdicts: Sequence[WindowTrust],
+    energy_offsets_ev: Sequence[np.ndarray],
+    temperature_k: float,
+    tolerance_kj_mol: float,
+) -> list[WindowTrust]:
+    """The verdicts with the oracle's check added (module docstring): a window whose
+    offset exceeds ``tolerance_kj_mol`` by more than twice its error is untrusted."""
+    offsets, errors = window_oracle_offsets(energy_offsets_ev, temperature_k)
+    judged = []
+    for verdict, offset, error in zip(verdicts, offsets, errors, strict=True):
+        agrees = not (np.isfinite(offset) and abs(offset) - 2.0 * error > tolerance_kj_mol)
+        judged.append(
+            replace(
+                verdict,
+                oracle_offset_kj_mol=float(offset),
+                oracle_offset_uncertainty_kj_mol=float(error),
+                oracle_agrees=agrees,
+                trusted=verdict.trusted and agrees,
+            )
+        )
+    return judged
 
 
 def untrusted_bins(
@@ -85,17 +153,27 @@ def untrusted_bins(
     return mask
 
 
-def summary(verdicts: Sequence[WindowTrust], lower_ev_a: float, upper_ev_a: float) -> dict:
-    """The verdicts as a JSON-ready document."""
+def summary(
+    verdicts: Sequence[WindowTrust],
+    lower_ev_a: float | None,
+    upper_ev_a: float | None,
+    oracle_tolerance_kj_mol: float | None = None,
+) -> dict:
+    """The verdicts as a JSON-ready document (trust levels None: no committee;
+    tolerance None: no oracle checks)."""
     untrusted = [v for v in verdicts if not v.trusted]
     return {
         "trusted": not untrusted,
         "lower_trust_level_ev_a": lower_ev_a,
         "upper_trust_level_ev_a": upper_ev_a,
         "max_fraction_above_lower": MAX_FRACTION_ABOVE_LOWER,
+        "oracle_tolerance_kj_mol": oracle_tolerance_kj_mol,
         "untrusted_windows": [v.window for v in untrusted],
         "untrusted_centers": [v.center for v in untrusted],
-        "windows": [asdict(v) for v in verdicts],
+        "windows": [
+            {k: None if isinstance(x, float) and np.isnan(x) else x for k, x in asdict(v).items()}
+            for v in verdicts
+        ],  # JSON has no NaN: null where a window recorded no disagreement or checks
     }
 
 
@@ -103,20 +181,40 @@ def describe(document: dict, cv_unit: str = "") -> str:
     """One sentence naming the untrusted windows, for logs and error messages."""
     if "reason" in document:
         return document["reason"]
+    checks = []
+    if document.get("lower_trust_level_ev_a") is not None:
+        checks.append("within the committee's trust levels")
+    tolerance = document.get("oracle_tolerance_kj_mol")
+    if tolerance is not None:
+        checks.append(f"within {tolerance:.1f} kJ/mol of the oracle's checks")
     if document["trusted"]:
-        return "every window stayed within the committee's trust levels"
-    parts = [
+        return "every window stayed " + " and ".join(checks)
+    sentences = []
+    left = [
         f"window {w['window']:03d} (centre {w['center']:g}{cv_unit}: largest disagreement "
         f"{w['max_disagreement_ev_a']:.2f} eV/A, {100 * w['fraction_above_lower']:.1f}% of "
         f"frames above {document['lower_trust_level_ev_a']:.2f})"
         for w in document["windows"]
-        if not w["trusted"]
+        if not w.get("within_trust_levels", w["trusted"])
     ]
-    return (
-        f"UNTRUSTED: the committee left its trust levels (lower "
-        f"{document['lower_trust_level_ev_a']:.2f}, upper {document['upper_trust_level_ev_a']:.2f}"
-        f" eV/A) in " + "; ".join(parts)
-    )
+    if left:
+        sentences.append(
+            f"the committee left its trust levels (lower "
+            f"{document['lower_trust_level_ev_a']:.2f}, upper "
+            f"{document['upper_trust_level_ev_a']:.2f} eV/A) in " + "; ".join(left)
+        )
+    off = [
+        f"window {w['window']:03d} (centre {w['center']:g}{cv_unit}: "
+        f"{w['oracle_offset_kj_mol']:+.1f} +- {w['oracle_offset_uncertainty_kj_mol']:.1f} kJ/mol)"
+        for w in document["windows"]
+        if not w.get("oracle_agrees", True)
+    ]
+    if off:
+        sentences.append(
+            "the oracle's checks put the model's free energy further than "
+            f"{tolerance:.1f} kJ/mol from the windows' median in " + "; ".join(off)
+        )
+    return "UNTRUSTED: " + "; and ".join(sentences)
 
 
 def window_failure_message(error, windows: Sequence[dict], potential: str, cv_unit: str) -> str:

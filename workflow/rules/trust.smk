@@ -18,6 +18,8 @@ rule check_trust:
         period=cv_period(),
         potential=config["potential"],
         accept_untrusted=config["accept_untrusted"],
+        temperature_k=config["temperature_k"],
+        oracle_tolerance_kj_mol=config["umbrella"]["oracle_tolerance_kj_mol"],
     script:
         "../scripts/check_trust.py"
 

@@ -1,4 +1,5 @@
-"""Did every window stay within the committee's trust levels? (mlpmf.trust)"""
+"""Did every window stay within the committee's trust levels and, where the oracle
+labelled window frames, agree with the oracle's checks? (mlpmf.trust)"""
 
 import logging
 import sys
@@ -6,27 +7,47 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 
+import numpy as np
 import pandas as pd
 
 from mlpmf.io import read_json, write_json
 from mlpmf.readers import read_window_series
-from mlpmf.trust import describe, judge_windows, summary
+from mlpmf.trust import describe, judge_oracle_checks, judge_windows, summary
+from mlpmf.umbrella import ORACLE_OFFSET_COLUMN
 
 params = snakemake.params
+paths = snakemake.input.trajectories
 windows = pd.read_csv(snakemake.input.windows)
+checked = ORACLE_OFFSET_COLUMN in pd.read_csv(paths[0], nrows=0).columns
+lower = upper = None
 if "metrics" in snakemake.input.keys():
     levels = read_json(snakemake.input.metrics)["trust_levels"]
     lower, upper = levels["lower_ev_a"], levels["upper_ev_a"]
+if lower is not None or checked:
+    cv = read_window_series(paths)
+    disagreement = (
+        read_window_series(paths, "max_force_disagreement_ev_a")
+        if lower is not None
+        else [np.full(len(series), np.nan) for series in cv]  # a single model: none
+    )
     verdicts = judge_windows(
         windows["center"].to_numpy(),
-        read_window_series(snakemake.input.trajectories),
-        read_window_series(snakemake.input.trajectories, "max_force_disagreement_ev_a"),
-        lower,
-        upper,
+        cv,
+        disagreement,
+        np.inf if lower is None else lower,
+        np.inf if upper is None else upper,
         params.period,
     )
-    document = summary(verdicts, lower, upper)
-else:  # the oracle, or a single model without a committee's disagreement
+    if checked:
+        verdicts = judge_oracle_checks(
+            verdicts,
+            read_window_series(paths, ORACLE_OFFSET_COLUMN),
+            params.temperature_k,
+            params.oracle_tolerance_kj_mol,
+        )
+    tolerance = params.oracle_tolerance_kj_mol if checked else None
+    document = summary(verdicts, lower, upper, tolerance)
+else:  # the oracle, or a single model without a committee's disagreement nor checks
     document = {"trusted": True, "windows": [], "untrusted_windows": [], "untrusted_centers": []}
     document["reason"] = f"windows driven by the {params.potential}: no committee to judge"
 document["accepted"] = bool(params.accept_untrusted)

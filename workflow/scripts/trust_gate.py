@@ -16,8 +16,10 @@ if not document["trusted"] and not document["accepted"]:
     message = (
         f"{message}. The PMF, barrier and rate were written but are marked untrusted "
         "(free_energy/trust.json, the 'trusted' column of the PMF tables, rates.json). "
-        "Refine the committee where it failed (more active learning, a lower trigger, "
-        "more reference data) or set accept_untrusted: true to accept such results."
+        "Refine the model where it failed (more active learning, a lower trigger, more "
+        "reference data there; with oracle checks, the oracle-reweighted PMF, "
+        "free_energy_oracle_kj_mol, is the oracle's estimate) or set accept_untrusted: "
+        "true to accept such results."
     )
     logging.error(message)
     print(message, file=sys.__stderr__)
