@@ -12,9 +12,11 @@ from mlpmf.trust import (
     describe,
     judge_oracle_checks,
     judge_windows,
+    read_verdicts,
     summary,
     untrusted_bins,
     window_oracle_offsets,
+    with_second_cv,
 )
 from mlpmf.units import kt_ev, kt_kj_mol
 from tests.workflow_helpers import double_well_study, run_snakemake
@@ -106,6 +108,26 @@ def test_untrusted_bins_wrap_round_a_periodic_cv():
     mask = untrusted_bins(np.arange(-177.5, 180.0, 5.0), verdict, period=360.0)
     covered = np.arange(-177.5, 180.0, 5.0)[mask]
     assert 177.5 in covered and -177.5 in covered and 0 < mask.sum() < 10
+
+
+def test_a_2d_window_leaves_untrusted_only_the_bins_it_sampled_in_both_cvs():
+    """A 2D window at (phi, psi) = (-60, 175) marks its own corner of the surface, across
+    the psi seam, and not the rest of its phi column (the basins at other psi)."""
+    rng = np.random.default_rng(3)
+    phi = [rng.normal(-60.0, 6.0, 2000)]
+    psi = [(rng.normal(175.0, 6.0, 2000) + 180.0) % 360.0 - 180.0]
+    verdicts = judge_windows([-60.0], phi, [np.full(2000, 9.0)], 0.5, 1.5, period=360.0)
+    verdicts = with_second_cv(verdicts, [175.0], psi, 360.0)
+    grid = np.arange(-175.0, 180.0, 10.0)
+    x, y = np.meshgrid(grid, grid, indexing="ij")
+    mask = untrusted_bins(x.ravel(), verdicts, 360.0, y.ravel(), 360.0).reshape(x.shape)
+    assert mask[grid == -65.0][0][grid == 175.0] and mask[grid == -55.0][0][grid == -175.0]
+    assert not mask[grid == -65.0][0][np.abs(grid) < 150].any()  # the rest of the column
+    assert 0 < mask.sum() < 12
+    assert untrusted_bins(grid, verdicts, 360.0)[grid == -65.0].all()  # projection: all psi
+    document = summary(verdicts, 0.5, 1.5)
+    assert "centre (-60, 175)" in describe(document)
+    assert summary(read_verdicts(json.loads(json.dumps(document))), 0.5, 1.5) == document
 
 
 def one_basin_committee_study():

@@ -25,7 +25,7 @@ see this).
 """
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
@@ -52,6 +52,9 @@ class WindowTrust:
     oracle_offset_kj_mol: float = float("nan")
     oracle_offset_uncertainty_kj_mol: float = float("nan")
     oracle_agrees: bool = True
+    # 2D umbrella sampling: the second CV's centre and the range the window sampled
+    center_2: float | None = None
+    cv_range_2: tuple[float, float] | None = None
 
 
 def judge_windows(
@@ -75,8 +78,6 @@ def judge_windows(
         trusted = not (
             len(recorded) and (largest > upper_ev_a or fraction > MAX_FRACTION_ABOVE_LOWER)
         )
-        offsets = periodic_difference(np.asarray(cv, dtype=float), center, period)
-        low, high = np.quantile(offsets, SAMPLED_QUANTILES) if len(cv) else (0.0, 0.0)
         verdicts.append(
             WindowTrust(
                 k,
@@ -84,11 +85,32 @@ def judge_windows(
                 largest,
                 fraction,
                 bool(trusted),
-                (float(center + low), float(center + high)),
+                sampled_range(cv, center, period),
                 bool(trusted),
             )  # fmt: skip
         )
     return verdicts
+
+
+def sampled_range(cv: np.ndarray, center: float, period: float | None) -> tuple[float, float]:
+    """The CV range a window sampled (``SAMPLED_QUANTILES``), about its centre."""
+    offsets = periodic_difference(np.asarray(cv, dtype=float), center, period)
+    low, high = np.quantile(offsets, SAMPLED_QUANTILES) if len(offsets) else (0.0, 0.0)
+    return float(center + low), float(center + high)
+
+
+def with_second_cv(
+    verdicts: Sequence[WindowTrust],
+    centers_2: Sequence[float],
+    cv_2: Sequence[np.ndarray],
+    period_2: float | None,
+) -> list[WindowTrust]:
+    """The verdicts of 2D windows, with the second CV's centre and sampled range, so
+    that only the bins a window sampled in both CVs are untrusted."""
+    return [
+        replace(v, center_2=float(c), cv_range_2=sampled_range(x, c, period_2))
+        for v, c, x in zip(verdicts, centers_2, cv_2, strict=True)
+    ]
 
 
 def window_oracle_offsets(
@@ -140,16 +162,27 @@ def judge_oracle_checks(
 
 
 def untrusted_bins(
-    bin_centers: np.ndarray, verdicts: Sequence[WindowTrust], period: float | None = None
+    bin_centers: np.ndarray,
+    verdicts: Sequence[WindowTrust],
+    period: float | None = None,
+    bin_centers_2: np.ndarray | None = None,
+    period_2: float | None = None,
 ) -> np.ndarray:
-    """True for every bin inside the CV range an untrusted window sampled."""
+    """True for every bin inside the CV range an untrusted window sampled; with
+    ``bin_centers_2`` (the bins of a 2D surface), inside its ranges in both CVs."""
+
+    def inside(centers, center, cv_range, period):
+        offsets = periodic_difference(np.asarray(centers), center, period)
+        return (offsets >= cv_range[0] - center) & (offsets <= cv_range[1] - center)
+
     mask = np.zeros(len(bin_centers), dtype=bool)
     for verdict in verdicts:
         if verdict.trusted:
             continue
-        low, high = verdict.cv_range
-        offsets = periodic_difference(np.asarray(bin_centers), verdict.center, period)
-        mask |= (offsets >= low - verdict.center) & (offsets <= high - verdict.center)
+        hit = inside(bin_centers, verdict.center, verdict.cv_range, period)
+        if bin_centers_2 is not None and verdict.cv_range_2 is not None:
+            hit &= inside(bin_centers_2, verdict.center_2, verdict.cv_range_2, period_2)
+        mask |= hit
     return mask
 
 
@@ -177,6 +210,22 @@ def summary(
     }
 
 
+def read_verdicts(document: dict) -> list[WindowTrust]:
+    """The verdicts of a document :func:`summary` wrote (and a script annotated)."""
+    optional = {f.name: f.default is None for f in fields(WindowTrust)}
+    verdicts = []
+    for window in document["windows"]:
+        kept = {  # JSON's null back to NaN, where the field is a number
+            k: float("nan") if v is None and not optional[k] else v
+            for k, v in window.items()
+            if k in optional
+        }
+        if kept.get("cv_range_2") is not None:
+            kept["cv_range_2"] = tuple(kept["cv_range_2"])
+        verdicts.append(WindowTrust(**kept | {"cv_range": tuple(window["cv_range"])}))
+    return verdicts
+
+
 def describe(document: dict, cv_unit: str = "") -> str:
     """One sentence naming the untrusted windows, for logs and error messages."""
     if "reason" in document:
@@ -191,7 +240,7 @@ def describe(document: dict, cv_unit: str = "") -> str:
         return "every window stayed " + " and ".join(checks)
     sentences = []
     left = [
-        f"window {w['window']:03d} (centre {w['center']:g}{cv_unit}: largest disagreement "
+        f"window {w['window']:03d} (centre {_centre(w, cv_unit)}: largest disagreement "
         f"{w['max_disagreement_ev_a']:.2f} eV/A, {100 * w['fraction_above_lower']:.1f}% of "
         f"frames above {document['lower_trust_level_ev_a']:.2f})"
         for w in document["windows"]
@@ -204,7 +253,7 @@ def describe(document: dict, cv_unit: str = "") -> str:
             f"{document['upper_trust_level_ev_a']:.2f} eV/A) in " + "; ".join(left)
         )
     off = [
-        f"window {w['window']:03d} (centre {w['center']:g}{cv_unit}: "
+        f"window {w['window']:03d} (centre {_centre(w, cv_unit)}: "
         f"{w['oracle_offset_kj_mol']:+.1f} +- {w['oracle_offset_uncertainty_kj_mol']:.1f} kJ/mol)"
         for w in document["windows"]
         if not w.get("oracle_agrees", True)
@@ -215,6 +264,13 @@ def describe(document: dict, cv_unit: str = "") -> str:
             f"{tolerance:.1f} kJ/mol from the windows' median in " + "; ".join(off)
         )
     return "UNTRUSTED: " + "; and ".join(sentences)
+
+
+def _centre(window: dict, cv_unit: str) -> str:
+    """A window's centre as the messages write it: (phi, psi) for a 2D window."""
+    if window.get("center_2") is not None:
+        return f"({window['center']:g}, {window['center_2']:g}){cv_unit}"
+    return f"{window['center']:g}{cv_unit}"
 
 
 def window_failure_message(error, windows: Sequence[dict], potential: str, cv_unit: str) -> str:

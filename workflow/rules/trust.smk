@@ -16,6 +16,7 @@ rule check_trust:
         "../../envs/mlpmf.yaml"
     params:
         period=cv_period(),
+        period_2=second_cv_period(),
         potential=config["potential"],
         accept_untrusted=config["accept_untrusted"],
         temperature_k=config["temperature_k"],

@@ -12,7 +12,13 @@ import pandas as pd
 
 from mlpmf.io import read_json, write_json
 from mlpmf.readers import read_window_series
-from mlpmf.trust import describe, judge_oracle_checks, judge_windows, summary
+from mlpmf.trust import (
+    describe,
+    judge_oracle_checks,
+    judge_windows,
+    summary,
+    with_second_cv,
+)
 from mlpmf.umbrella import ORACLE_OFFSET_COLUMN
 
 params = snakemake.params
@@ -38,6 +44,13 @@ if lower is not None or checked:
         np.inf if upper is None else upper,
         params.period,
     )
+    if "center_2" in windows:  # 2D windows: untrusted where they sampled both CVs
+        verdicts = with_second_cv(
+            verdicts,
+            windows["center_2"].to_numpy(),
+            read_window_series(paths, "cv_2"),
+            params.period_2,
+        )
     if checked:
         verdicts = judge_oracle_checks(
             verdicts,

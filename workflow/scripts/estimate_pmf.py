@@ -14,7 +14,7 @@ from mlpmf import correction, diagnostics, estimators, reweighting, timeseries
 from mlpmf.config import FreeEnergySettings
 from mlpmf.io import atomic_path, read_json, write_table
 from mlpmf.readers import read_labelled_rows, read_window_series
-from mlpmf.trust import WindowTrust, untrusted_bins
+from mlpmf.trust import read_verdicts, untrusted_bins
 from mlpmf.umbrella import ORACLE_OFFSET_COLUMN
 
 params = snakemake.params
@@ -103,10 +103,7 @@ if ORACLE_OFFSET_COLUMN in columns and snakemake.wildcards.estimator == "mbar":
     )
     table = table.assign(**oracle.columns(table["free_energy_kj_mol"], table["uncertainty_kj_mol"]))
     oracle.log_summary([len(r) for r in cv_rows], windows["center"].tolist())
-verdicts = [
-    WindowTrust(**{**w, "cv_range": tuple(w["cv_range"])})
-    for w in read_json(snakemake.input.trust)["windows"]
-]
+verdicts = read_verdicts(read_json(snakemake.input.trust))
 table["trusted"] = ~untrusted_bins(table["cv"].to_numpy(), verdicts, params.period)
 if not table["trusted"].all():
     logging.warning(
