@@ -126,7 +126,8 @@ def window_oracle_offsets(
         delta = np.asarray(rows, dtype=float)
         delta = delta[np.isfinite(delta)]
         if len(delta) < 2:
-            offsets.append(np.nan), errors.append(np.nan)
+            offsets.append(np.nan)
+            errors.append(np.nan)
             continue
         shifted = np.exp(-(delta - delta.min()) / kt)  # <= 1: no overflow
         mean = shifted.mean()
@@ -211,19 +212,19 @@ def summary(
 
 
 def read_verdicts(document: dict) -> list[WindowTrust]:
-    """The verdicts of a document :func:`summary` wrote (and a script annotated)."""
+    """The verdicts of a document :func:`summary` wrote: JSON's null back to NaN where
+    the field is a number, its lists back to (low, high) tuples."""
     optional = {f.name: f.default is None for f in fields(WindowTrust)}
-    verdicts = []
-    for window in document["windows"]:
-        kept = {  # JSON's null back to NaN, where the field is a number
-            k: float("nan") if v is None and not optional[k] else v
-            for k, v in window.items()
-            if k in optional
-        }
-        if kept.get("cv_range_2") is not None:
-            kept["cv_range_2"] = tuple(kept["cv_range_2"])
-        verdicts.append(WindowTrust(**kept | {"cv_range": tuple(window["cv_range"])}))
-    return verdicts
+
+    def value(name, v):
+        if v is None:
+            return None if optional[name] else float("nan")
+        return tuple(v) if isinstance(v, list) else v
+
+    return [
+        WindowTrust(**{k: value(k, v) for k, v in window.items() if k in optional})
+        for window in document["windows"]
+    ]
 
 
 def describe(document: dict, cv_unit: str = "") -> str:

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from mlpmf.io import read_json, write_json
-from mlpmf.readers import read_window_series
 from mlpmf.trust import (
     describe,
     judge_oracle_checks,
@@ -30,16 +29,20 @@ if "metrics" in snakemake.input.keys():
     levels = read_json(snakemake.input.metrics)["trust_levels"]
     lower, upper = levels["lower_ev_a"], levels["upper_ev_a"]
 if lower is not None or checked:
-    cv = read_window_series(paths)
-    disagreement = (
-        read_window_series(paths, "max_force_disagreement_ev_a")
-        if lower is not None
-        else [np.full(len(series), np.nan) for series in cv]  # a single model: none
-    )
+    columns = ["cv"]  # each window's table read once, with the columns the checks need
+    columns += ["max_force_disagreement_ev_a"] if lower is not None else []
+    columns += ["cv_2"] if "center_2" in windows else []
+    columns += [ORACLE_OFFSET_COLUMN] if checked else []
+    tables = [pd.read_csv(path, usecols=columns) for path in paths]
     verdicts = judge_windows(
         windows["center"].to_numpy(),
-        cv,
-        disagreement,
+        [t["cv"].to_numpy() for t in tables],
+        [  # a single model records no disagreement
+            t["max_force_disagreement_ev_a"].to_numpy()
+            if lower is not None
+            else np.full(len(t), np.nan)
+            for t in tables
+        ],  # fmt: skip
         np.inf if lower is None else lower,
         np.inf if upper is None else upper,
         params.period,
@@ -48,13 +51,13 @@ if lower is not None or checked:
         verdicts = with_second_cv(
             verdicts,
             windows["center_2"].to_numpy(),
-            read_window_series(paths, "cv_2"),
+            [t["cv_2"].to_numpy() for t in tables],
             params.period_2,
         )
     if checked:
         verdicts = judge_oracle_checks(
             verdicts,
-            read_window_series(paths, ORACLE_OFFSET_COLUMN),
+            [t[ORACLE_OFFSET_COLUMN].to_numpy() for t in tables],
             params.temperature_k,
             params.oracle_tolerance_kj_mol,
         )
