@@ -172,7 +172,7 @@ def window_md_settings():
 def window_spec(window):
     """What distinguishes one window: its index, centre, spring constant and seed
     (and in 2D its centre and spring constant on the second CV; in set r > 0 of
-    umbrella.repeats, r: the set starts from the r-th most distinct nearby frame)."""
+    umbrella.repeats, r: the set starts from the r-th next nearest reference frame)."""
     spec = {
         "window": window,
         "center": float(CENTERS[int(window)]),

@@ -40,7 +40,7 @@ from mlpmf.umbrella import (
     grid_biases,
     run_umbrella_windows,
 )
-from mlpmf.units import ev_to_kj_mol, kt_kj_mol
+from mlpmf.units import ev_to_kj_mol
 
 CHECKPOINT_EVERY_STEPS = 1000
 
@@ -64,9 +64,7 @@ biases = grid_biases(cv, grid, second)
 if "frames" in snakemake.input.keys():  # start from equilibrated training frames
     frames = read(snakemake.input.frames, ":")
     ranks = [w.get("repeat", 0) for w in windows]  # each set of umbrella.repeats its own
-    kt = kt_kj_mol(params.temperature_k)  # sets of windows start in distinct slow states
-    first = replicas[0]
-    starts = nearest_positions(biases, first.positions, first.numbers, frames, ranks, kt)
+    starts = nearest_positions(biases, replicas[0].positions, replicas[0].numbers, frames, ranks)
     for atoms, start in zip(replicas, starts, strict=True):
         atoms.positions = start
 force_field, members = study_force_field(
