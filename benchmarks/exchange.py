@@ -124,7 +124,8 @@ def main() -> None:
         f"{args.hidden_barrier:g} kJ/mol\n\n"
         f"24 windows x {args.steps} steps of 1 fs (after 2000), all started in one hidden "
         "basin; MBAR on 36 bins against the exact PMF (see the script's docstring). "
-        "Produced by `python benchmarks/exchange.py`.\n\n"
+        "Produced by `python benchmarks/exchange.py`; the times are wall clock of each row "
+        "and not comparable where other work shared the cores.\n\n"
         "| exchange every (steps) | RMS from exact (kJ/mol) | largest | time |\n"
         "|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )

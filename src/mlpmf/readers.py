@@ -168,13 +168,19 @@ def read_window_series(paths, column: str = "cv") -> list[np.ndarray]:
     return [read_timeseries(path, column).values for path in paths]
 
 
+def read_window_columns(paths, columns: Sequence[str]) -> list[pd.DataFrame]:
+    """The named columns of every window's table (mlpmf's window CSVs), each file read
+    once: for checks that need several columns of every window."""
+    return [pd.read_csv(path, usecols=list(columns)) for path in paths]
+
+
 def read_labelled_rows(paths, column: str, kept: Sequence[np.ndarray]):
     """The rows of every window's table where ``column`` is set (e.g. the frames the
     oracle labelled), from the window's first ``kept`` sample on (after its detected
     equilibration): per window the row indices and the column's values there."""
     rows, values = [], []
     for path, k in zip(paths, kept, strict=True):
-        value = pd.read_csv(path, usecols=[column])[column].to_numpy()
+        value = read_window_columns([path], [column])[0][column].to_numpy()
         labelled = np.flatnonzero(np.isfinite(value))
         labelled = labelled[labelled >= k.min()]
         rows.append(labelled)

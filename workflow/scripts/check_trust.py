@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mlpmf.io import read_json, write_json
+from mlpmf.readers import read_window_columns
 from mlpmf.trust import (
     describe,
     judge_oracle_checks,
@@ -33,7 +34,7 @@ if lower is not None or checked:
     columns += ["max_force_disagreement_ev_a"] if lower is not None else []
     columns += ["cv_2"] if "center_2" in windows else []
     columns += [ORACLE_OFFSET_COLUMN] if checked else []
-    tables = [pd.read_csv(path, usecols=columns) for path in paths]
+    tables = read_window_columns(paths, columns)
     verdicts = judge_windows(
         windows["center"].to_numpy(),
         [t["cv"].to_numpy() for t in tables],
