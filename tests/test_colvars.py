@@ -320,3 +320,31 @@ def test_start_frames_by_rank_give_each_set_of_windows_its_own_nearby_structure(
     np.testing.assert_allclose(nothing[0], reference)
     with pytest.raises(ValueError, match="2 ranks for 1 biases"):
         nearest_positions(biases[:1], reference, frames[0].numbers, frames, [0, 1])
+
+
+def test_sets_of_windows_start_in_distinct_slow_states_within_kt_of_the_centre():
+    """With kT given, set 1 starts from the frame within kT of the window's lowest bias
+    that differs most in structure (a hidden coordinate in its other basin), not from the
+    next-nearest frame of the same basin; a frame of the other basin outside kT is never
+    taken; without kT, the (r+1)-th nearest as before."""
+    from ase import Atoms
+
+    from mlpmf.dynamics import UmbrellaBias
+    from mlpmf.placement import nearest_positions
+
+    def frame(cv_value, hidden):  # atoms 0-1 carry the CV, 2-3 a slow hidden bond
+        return Atoms("H4", positions=[[0, 0, 0], [0, 0, cv_value], [5, 0, 0], [5, 0, hidden]])
+
+    cv = Distance((0, 1))
+    kappa = 100.0  # kJ/mol/A^2: kT (2.49 kJ/mol) spans |d - c| < 0.22 A
+    frames = [frame(1.20, 1.0), frame(1.21, 1.02), frame(1.22, 0.98), frame(1.35, 2.0)]
+    frames.append(frame(1.60, 2.5))  # the other basin's farthest, but 8 kT up
+    biases = [UmbrellaBias(cv, 1.2, kappa)] * 3
+    kt = 2.494
+    first = frames[0]
+    starts = nearest_positions(biases, first.positions, first.numbers, frames, [0, 1, 2], kt)
+    hidden = [float(np.linalg.norm(p[3] - p[2])) for p in starts]
+    assert hidden == pytest.approx([1.0, 2.0, 0.98])  # nearest, other basin, then farthest left
+    assert [float(cv.value(p)) for p in starts] == pytest.approx([1.20, 1.35, 1.22])
+    plain = nearest_positions(biases, frames[0].positions, frames[0].numbers, frames, [0, 1, 2])
+    assert [float(cv.value(p)) for p in plain] == pytest.approx([1.20, 1.21, 1.22])

@@ -8,6 +8,10 @@ import numpy as np
 
 from mlpmf.colvars import Angle, CollectiveVariable, Dihedral, periodic_difference
 
+# How windows choose their start frames (nearest_positions). Restart files of windows and
+# of active learning carry it, so a change of the rule starts them afresh: bump it then.
+START_RULE_VERSION = 2  # 1: set r from the (r+1)-th nearest; 2: distinct within kT
+
 
 def move_to_value(
     cv: CollectiveVariable,
@@ -129,16 +133,24 @@ def nearest_positions(
     numbers: np.ndarray,
     frames: Sequence,
     ranks: Sequence[int] | None = None,
+    thermal_energy_kj_mol: float | None = None,
 ) -> list[np.ndarray]:
     """For every bias (:class:`mlpmf.dynamics.UmbrellaBias` or ``GridBias``), the
     positions of the frame (ASE Atoms with the same atoms as ``numbers``) where the bias
     is lowest (on one CV: the frame whose CV lies closest to the centre), or ``reference``
     when no frame fits: a starting point already equilibrated near the window, so that
     moving the CVs onto it (:func:`move_to_value`) strains nothing. Frames of other
-    systems are skipped. ``ranks`` (one per bias, default all 0) takes the frame of
-    that rank instead (1: the second lowest bias, ...; the highest when there are fewer
-    frames): independent sets of windows at the same centres then start from
-    different equilibrated structures, so a slow motion's starting state is not shared."""
+    systems are skipped.
+
+    ``ranks`` (one per bias, default all 0) give independent sets of windows at the same
+    centres (``umbrella.repeats``) different starts, so that a slow motion's starting
+    state is not shared. With ``thermal_energy_kj_mol`` (kT), rank r takes the r-th frame
+    of a farthest-point sequence (:func:`structurally_distinct`) among the frames whose
+    bias lies within kT of the lowest, begun at the lowest: the next-nearest frame is
+    usually the same trajectory 50 fs on, in the same slow state, while the farthest in
+    structure is another basin of the motions the CV does not see. Without it, or when
+    fewer frames lie within kT, rank r takes the frame of the (r+1)-th lowest bias (the
+    highest when there are fewer frames)."""
     ranks = [0] * len(biases) if ranks is None else list(ranks)
     if len(ranks) != len(biases):
         raise ValueError(f"{len(ranks)} ranks for {len(biases)} biases")
@@ -154,8 +166,33 @@ def nearest_positions(
             if term.cv not in values:
                 values[term.cv] = term.cv.values(stack)
             deviation = periodic_difference(values[term.cv], term.center, term.cv.period)
-            energy += term.spring_constant_kj_mol * deviation**2
+            energy += 0.5 * term.spring_constant_kj_mol * deviation**2
         order = np.argsort(energy, kind="stable")
-        best = usable[int(order[min(int(rank), len(order) - 1)])]
+        rank = int(rank)
+        if rank and thermal_energy_kj_mol is not None:
+            within = order[energy[order] <= energy[order[0]] + thermal_energy_kj_mol]
+            if len(within) > rank:
+                order = within[structurally_distinct(stack[within], rank + 1)]
+        best = usable[int(order[min(rank, len(order) - 1)])]
         starts.append(np.array(best.positions, dtype=float))
     return starts
+
+
+def structurally_distinct(positions: np.ndarray, count: int) -> np.ndarray:
+    """Indices of ``count`` of the structures ``positions`` (F, N, 3) picked one by one,
+    each the farthest from those picked before (the first is index 0), in the RMS
+    difference of their interatomic distances: no alignment needed, and conformers (a
+    turned side chain, another ring pucker) lie far apart while thermal vibrations of
+    one conformer lie close."""
+    pairs = np.triu_indices(positions.shape[1], k=1)
+    distances = np.linalg.norm(
+        positions[:, pairs[0]] - positions[:, pairs[1]], axis=-1
+    )  # (F, pairs)
+    picked = [0]
+    nearest = np.sqrt(np.mean((distances - distances[0]) ** 2, axis=1))
+    while len(picked) < min(count, len(positions)):
+        nxt = int(np.argmax(nearest))
+        picked.append(nxt)
+        gap = np.sqrt(np.mean((distances - distances[nxt]) ** 2, axis=1))
+        nearest = np.minimum(nearest, gap)
+    return np.asarray(picked)

@@ -31,7 +31,7 @@ from mlpmf.cvsettings import make_colvar
 from mlpmf.dynamics import LangevinSettings, SimulationError
 from mlpmf.io import write_table
 from mlpmf.oracles import make_robust_oracle
-from mlpmf.placement import nearest_positions
+from mlpmf.placement import START_RULE_VERSION, nearest_positions
 from mlpmf.trust import window_failure_message
 from mlpmf.umbrella import (
     ORACLE_FORCE_COLUMN,
@@ -40,7 +40,7 @@ from mlpmf.umbrella import (
     grid_biases,
     run_umbrella_windows,
 )
-from mlpmf.units import ev_to_kj_mol
+from mlpmf.units import ev_to_kj_mol, kt_kj_mol
 
 CHECKPOINT_EVERY_STEPS = 1000
 
@@ -64,7 +64,9 @@ biases = grid_biases(cv, grid, second)
 if "frames" in snakemake.input.keys():  # start from equilibrated training frames
     frames = read(snakemake.input.frames, ":")
     ranks = [w.get("repeat", 0) for w in windows]  # each set of umbrella.repeats its own
-    starts = nearest_positions(biases, replicas[0].positions, replicas[0].numbers, frames, ranks)
+    kt = kt_kj_mol(params.temperature_k)  # sets of windows start in distinct slow states
+    first = replicas[0]
+    starts = nearest_positions(biases, first.positions, first.numbers, frames, ranks, kt)
     for atoms, start in zip(replicas, starts, strict=True):
         atoms.positions = start
 force_field, members = study_force_field(
@@ -85,6 +87,7 @@ if umbrella.oracle_every:
 # exchange, a window's trajectory depends on its batch partners, so they count too).
 shared = {k: v for k, v in params.items() if k != "windows"}
 shared["umbrella"] = {k: v for k, v in params.umbrella.items() if k != "steps"}
+shared["start_rule"] = START_RULE_VERSION  # where the windows start
 identities = [{k: v for k, v in w.items() if k != "window"} for w in windows]
 partners = identities if umbrella.exchange_every else []
 inputs = hashlib.sha256(b"".join(Path(path).read_bytes() for path in snakemake.input))
