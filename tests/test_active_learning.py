@@ -175,12 +175,13 @@ def test_injected_oracle_failures_are_counted_and_the_run_completes(active_learn
 def test_a_quiet_round_ends_the_loop_only_after_confirm_steps():
     """A committee trained on both basins: nothing triggers, so the first round is
     extended until every replica has run confirm_steps, and the loop ends converged
-    without an oracle call."""
+    without an oracle call. Two sets of windows (umbrella.repeats), exchanging within
+    each: a replica per window of every set, each set from its own start frames."""
     from mlpmf.training import train_committee
 
     committee, _ = train_committee(labelled_dimers(160, 2), DESCRIPTOR, SETTINGS, seed=4)
     cv = Distance((0, 1))
-    biases = [UmbrellaBias(cv, c, 400.0) for c in np.linspace(2.7, 3.7, 4)]
+    biases = [UmbrellaBias(cv, c, 400.0) for c in np.linspace(2.7, 3.7, 4)] * 2
     settings = ActiveLearningSettings(
         max_iterations=3,
         steps_per_iteration=100,
@@ -192,11 +193,12 @@ def test_a_quiet_round_ends_the_loop_only_after_confirm_steps():
         committee, labelled_dimers(160, 2), labelled_dimers(20, 3),
         Atoms("Ar2", positions=[[0, 0, 0], [3.0, 0, 0]]), biases,
         RobustOracle([DoubleWellBond()]), LangevinSettings(300.0, 2.0, 0.01), settings,
-        DESCRIPTOR, SETTINGS, seed=5,
+        DESCRIPTOR, SETTINGS, seed=5, exchange_every=10, sets=[0] * 4 + [1] * 4,
+        start_thermal_energy_kj_mol=2.494,
     )  # fmt: skip
     assert result.converged and result.oracle_log == []
     assert len(result.iterations) == 1
-    assert result.iterations[0]["md_steps"] == 4 * 500
+    assert result.iterations[0]["md_steps"] == 8 * 500
 
 
 def test_a_round_is_quiet_with_rare_candidates_in_every_replica_and_none_above_upper():
@@ -232,3 +234,47 @@ def test_a_round_is_quiet_with_rare_candidates_in_every_replica_and_none_above_u
     strict = ActiveLearningSettings(converged_fraction=0.0)
     assert is_quiet(ExplorationRound(trace=checks), strict)
     assert not is_quiet(ExplorationRound(trace=checks, candidates=found(1)), strict)
+
+
+def test_replicas_exchange_with_neighbours_of_their_own_set_of_windows_only():
+    """Exploration with umbrella.repeats: two sets of windows at the same centres. Swaps
+    pair neighbours in centre within one set, never the twins of two sets (a swap that
+    would always be accepted and mix the sets the windows keep apart), and move the
+    states they swap; a single set exchanges exactly as the windows' ReplicaExchange."""
+    from mlpmf.exploration import Replica, exchange_within_sets
+    from mlpmf.umbrella import ReplicaExchange
+
+    cv = Distance((0, 1))
+    centers = np.array([1.0, 1.1, 1.2, 1.3])
+
+    def replicas(sets, seed):
+        rngs = np.random.default_rng(seed).spawn(len(sets) * len(centers))
+        made = []
+        for k, (group, center) in enumerate((g, c) for g in sets for c in centers):
+            atoms = Atoms("H2", positions=[[0, 0, 0], [0, 0, center + 0.03 * (-1) ** k]])
+            bias = UmbrellaBias(cv, float(center), 50.0)  # neighbours swap ~80% of tries
+            zero = np.zeros((2, 3))
+            made.append(Replica(k, atoms, bias, rngs[k], atoms.positions.copy(), zero, group=group))
+        return made
+
+    two = replicas([0, 1], seed=3)
+    exchange = exchange_within_sets(two, 300.0, 10, first_step=0)
+    pairs = []
+    for step in range(10, 410, 10):
+        positions = [r.atoms.positions.copy() for r in two]
+        before = [p.copy() for p in positions]
+        swapped = exchange(step, positions, [0] * 8, [0] * 8)
+        for i, j in zip(swapped[::2], swapped[1::2], strict=True):
+            pairs.append((i, j))
+            assert two[i].group == two[j].group
+            assert abs(two[i].bias.center - two[j].bias.center) == pytest.approx(0.1)
+            np.testing.assert_array_equal(positions[i], before[j])
+    assert len(pairs) > 40 and {two[i].group for i, _ in pairs} == {0, 1}
+
+    one, alone = replicas([0], seed=4), replicas([0], seed=4)
+    grouped = exchange_within_sets(one, 300.0, 10, first_step=0)
+    plain = ReplicaExchange([r.bias for r in alone], [r.rng for r in alone], 300.0, 10)
+    for step in range(10, 410, 10):
+        state = [[r.atoms.positions.copy() for r in one], [0] * 4, [0] * 4]
+        assert grouped(step, *state) == plain(step, *[list(s) for s in state])
+    assert exchange_within_sets(one[:1], 300.0, 10, first_step=0) is None

@@ -144,19 +144,25 @@ def run_active_learning(
     force_scale_ev_a: float = 0.0,
     exchange_every: int = 0,
     max_energy_above_minimum_ev: float | None = None,
+    sets: Sequence[int] | None = None,
+    start_thermal_energy_kj_mol: float | None = None,
 ) -> ActiveLearningResult:
     """Iterate explore -> select -> label -> retrain (module docstring).
 
-    ``biases`` define the replicas: each starts from the training frame whose CV is
-    nearest its centre (an equilibrated geometry; ``structure`` when none fits), moved
-    onto the centre. ``held_out`` frames (never trained on) calibrate the trust levels,
-    never below their fraction of ``force_scale_ev_a``
-    (:func:`mlpmf.evaluation.thermal_force_scale`). With
-    ``checkpoint``, the whole state is saved after every iteration and a rerun
-    continues after the last saved one (delete it to start over). All randomness
-    derives from ``seed``. ``exchange_every`` > 0: the replicas exchange configurations
-    as the windows will (:class:`mlpmf.umbrella.ReplicaExchange`), so exploration meets
-    what replica exchange brings into a window. With ``max_energy_above_minimum_ev``
+    ``biases`` define the replicas, one per umbrella window, each starting where its
+    window will: from the training frame nearest its centre (an equilibrated geometry;
+    ``structure`` when none fits), moved onto the centre; in set r > 0 of
+    ``umbrella.repeats`` (``sets``, one per bias) from the r-th structurally distinct
+    frame within ``start_thermal_energy_kj_mol`` (kT) of it
+    (:func:`mlpmf.placement.nearest_positions`), so that exploration meets the slow
+    states every set of windows starts in. ``held_out`` frames (never trained on)
+    calibrate the trust levels, never below their fraction of ``force_scale_ev_a``
+    (:func:`mlpmf.evaluation.thermal_force_scale`). With ``checkpoint``, the whole
+    state is saved after every iteration and a rerun continues after the last saved one
+    (delete it to start over). All randomness derives from ``seed``. ``exchange_every``
+    > 0: the replicas exchange configurations within their set as the windows will
+    (:func:`mlpmf.exploration.exchange_within_sets`), so exploration meets what replica
+    exchange brings into a window. With ``max_energy_above_minimum_ev``
     (the reference data's own filter, dataset/oracle.json), labels further above the
     lowest of ``frames`` are not trained on (:func:`label`), and their replicas go back
     to their last trusted frame.
@@ -164,7 +170,11 @@ def run_active_learning(
     seeds = np.random.SeedSequence(seed)
     replica_seeds, retrain_seed = seeds.spawn(2)
     replicas = []
-    starts = nearest_positions(biases, structure.positions, structure.numbers, frames)
+    sets = [0] * len(biases) if sets is None else [int(r) for r in sets]
+    starts = nearest_positions(
+        biases, structure.positions, structure.numbers, frames, sets,
+        start_thermal_energy_kj_mol,
+    )  # fmt: skip
     children = replica_seeds.spawn(len(biases))
     for k, (bias, child, start) in enumerate(zip(biases, children, starts, strict=True)):
         atoms = structure.copy()
@@ -173,7 +183,7 @@ def run_active_learning(
         )
         rng = np.random.default_rng(child)
         trusted = (atoms.positions.copy(), np.zeros_like(atoms.positions))
-        replicas.append(Replica(k, atoms, bias, rng, *trusted))
+        replicas.append(Replica(k, atoms, bias, rng, *trusted, group=sets[k]))
     frames = list(frames)
     result = ActiveLearningResult(committee, frames, [], [], [], converged=False)
     result.trust = calibrated_trust(committee, held_out, settings.trust, force_scale_ev_a)

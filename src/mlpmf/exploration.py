@@ -3,7 +3,7 @@ CV that stops where the committee disagrees (see :mod:`mlpmf.active_learning`), 
 test of a quiet round, and the choice of the frames the oracle labels."""
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,6 +57,7 @@ class Replica:
     trusted_momenta: np.ndarray
     paused: bool = False
     offered: bool = False  # its current frame already went to the oracle
+    group: int = 0  # its set of windows (umbrella.repeats): it exchanges within it only
 
     def go_back(self) -> None:
         """Return to the last trusted frame."""
@@ -115,7 +116,8 @@ def explore(
 ) -> ExplorationRound:
     """Run the unpaused replicas for ``steps`` (default ``steps_per_iteration``) steps
     (module docstring); with ``exchange_every``, running replicas exchange
-    configurations with their running neighbours in centre every that many steps."""
+    configurations with their running neighbours in centre within their set every that
+    many steps (:func:`exchange_within_sets`)."""
     evaluate = BatchedCommittee(committee)
     result = ExplorationRound()
     for replica in replicas:
@@ -139,14 +141,9 @@ def explore(
         progress.set_postfix(running=len(active), candidates=len(result.candidates), refresh=False)
         result.md_steps += settings.check_every * len(active)
         exchange = None
-        if exchange_every > 0 and len(active) > 1:
-            swaps = ReplicaExchange(
-                [r.bias for r in active], [r.rng for r in active], md.temperature_k, exchange_every
-            )
-
-            def exchange(step, *state, offset=first_step + chunk_start, swaps=swaps):
-                return swaps(offset + step, *state)
-
+        if exchange_every > 0:
+            offset = first_step + chunk_start
+            exchange = exchange_within_sets(active, md.temperature_k, exchange_every, offset)
         try:
             integrate(
                 [r.atoms for r in active],
@@ -193,6 +190,39 @@ def explore(
                 still_active.append(replica)
         active = still_active
     return result
+
+
+def exchange_within_sets(
+    replicas: Sequence[Replica], temperature_k: float, every_steps: int, first_step: int
+) -> Callable | None:
+    """Replica exchange (:class:`mlpmf.umbrella.ReplicaExchange`) among ``replicas``,
+    within each of their sets (``Replica.group``): the windows of different sets of
+    ``umbrella.repeats`` never exchange, so exploration does not either. Steps count from
+    ``first_step``; None when no set has two replicas."""
+    sets: dict[int, list[int]] = {}
+    for k, replica in enumerate(replicas):
+        sets.setdefault(replica.group, []).append(k)
+    swaps = [
+        (members, ReplicaExchange(
+            [replicas[k].bias for k in members], [replicas[k].rng for k in members],
+            temperature_k, every_steps,
+        ))
+        for members in sets.values() if len(members) > 1
+    ]  # fmt: skip
+    if not swaps:
+        return None
+
+    def exchange(step: int, positions: list, momenta: list, results: list) -> list[int]:
+        changed = []
+        for members, swap in swaps:
+            state = [[values[k] for k in members] for values in (positions, momenta, results)]
+            for m in swap(first_step + step, *state):
+                k = members[m]
+                positions[k], momenta[k], results[k] = state[0][m], state[1][m], state[2][m]
+                changed.append(k)
+        return changed
+
+    return exchange
 
 
 def is_quiet(

@@ -25,7 +25,7 @@ rule active_learning:
         system=config["system"],
         oracle=config["oracle"],
         collective_variable=config["collective_variable"],
-        grid={name: values.tolist() for name, values in FIRST_SET.items()},
+        grid={name: values.tolist() for name, values in GRID.items()},
         second_cv=SECOND_CV[1] if SECOND_CV else None,
         temperature_k=config["temperature_k"],
         timestep_fs=config["umbrella"]["timestep_fs"],

@@ -26,13 +26,7 @@ STUDY_CONFIG = copy.deepcopy(config)  # as validated, before report-only additio
 STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
 GRID = window_grid(config)  # per window: centre, spring constant (2nd CV), repeat
-FIRST_SET = (
-    {  # the windows of one set of umbrella.repeats: what active learning explores
-        name: values[GRID["repeat"] == 0]
-        for name, values in GRID.items()
-        if name != "repeat"
-    }
-)
+WINDOWS_PER_SET = int((GRID["repeat"] == 0).sum())  # in each set of umbrella.repeats
 CENTERS = GRID["center"]
 SPRING_CONSTANTS = GRID["spring_constant"]
 SECOND_CV = second_cv(config)  # (observable name, its spec) in 2D umbrella sampling
@@ -172,7 +166,8 @@ def window_md_settings():
 def window_spec(window):
     """What distinguishes one window: its index, centre, spring constant and seed
     (and in 2D its centre and spring constant on the second CV; in set r > 0 of
-    umbrella.repeats, r: the set starts from the r-th next nearest reference frame)."""
+    umbrella.repeats, r: the set starts from the r-th structurally distinct frame
+    within kT of the nearest, placement.nearest_positions)."""
     spec = {
         "window": window,
         "center": float(CENTERS[int(window)]),
@@ -272,7 +267,7 @@ def static_batch(window):
     time within one set of ``umbrella.repeats`` (a job never mixes sets: a set may close
     a ring)."""
     size = config["umbrella"]["windows_per_job"]
-    per_set = len(FIRST_SET["center"])
+    per_set = WINDOWS_PER_SET
     batches_per_set = -(-per_set // size)
     return int(window) // per_set * batches_per_set + int(window) % per_set // size
 

@@ -23,9 +23,10 @@ from mlpmf.evaluation import evaluate_model, save_model_and_metrics, thermal_for
 from mlpmf.io import atomic_path, read_json, write_table
 from mlpmf.models import load_model
 from mlpmf.oracles import make_robust_oracle
+from mlpmf.placement import START_RULE_VERSION
 from mlpmf.training import CommitteeSettings
 from mlpmf.umbrella import grid_biases
-from mlpmf.units import kj_mol_to_ev
+from mlpmf.units import kj_mol_to_ev, kt_kj_mol
 
 torch.set_num_threads(snakemake.threads)
 params = snakemake.params
@@ -37,12 +38,13 @@ test = read_labelled_frames(snakemake.input.test)
 system = load_system(params.system)
 cv = make_colvar(params.collective_variable, system)
 second = None if params.second_cv is None else make_colvar(params.second_cv, system)
-biases = grid_biases(cv, params.grid, second)  # the windows' biases
+biases = grid_biases(cv, params.grid, second)  # every window's, of every set
 md = LangevinSettings(
     settings.temperature_k or params.temperature_k, params.timestep_fs, params.friction_per_fs
 )
 oracle = make_robust_oracle(params.oracle)
-digest = hashlib.sha256(json.dumps(dict(params.items()), sort_keys=True).encode())
+state = {**params, "start_rule": START_RULE_VERSION}  # what the checkpoint belongs to
+digest = hashlib.sha256(json.dumps(state, sort_keys=True).encode())
 for path in snakemake.input:
     digest.update(Path(path).read_bytes())
 checkpoint = Path(snakemake.output.model).parent / f"checkpoint_{digest.hexdigest()[:16]}.pt"
@@ -66,6 +68,8 @@ result = run_active_learning(
     force_scale_ev_a=thermal_force_scale(train, md.temperature_k, params.data_temperature_k),
     exchange_every=params.exchange_every,
     max_energy_above_minimum_ev=kj_mol_to_ev(energy_threshold_kj_mol),
+    sets=params.grid["repeat"],  # each set starts where its windows will
+    start_thermal_energy_kj_mol=kt_kj_mol(params.temperature_k),
 )
 md_steps = sum(row["md_steps"] for row in result.iterations)
 labelled = sum(row["status"] == "labelled" for row in result.oracle_log)
