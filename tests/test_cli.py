@@ -14,7 +14,7 @@ import pytest
 
 from mlpmf.cli import main
 from mlpmf.estimators import mbar
-from mlpmf.readers import FormatError, read_timeseries, read_wham_metadata
+from mlpmf.readers import FormatError, read_timeseries, read_wham_metadata, read_window_columns
 from tests.test_estimators import (
     CENTERS,
     GRID,
@@ -215,6 +215,14 @@ def test_readers_name_what_is_wrong(tmp_path):
     csv = tmp_path / "window.csv"
     csv.write_text("time_fs,cv,max_force_disagreement_ev_a\n2.5,1.5,\n5,1.6,\n")  # oracle: NaN
     assert read_timeseries(csv).values.tolist() == [1.5, 1.6]
+    (table,) = read_window_columns([csv], ["cv", "max_force_disagreement_ev_a"])
+    assert table["cv"].tolist() == [1.5, 1.6] and table.iloc[:, 1].isna().all()
+    with pytest.raises(FormatError, match=r"window.csv: expected columns \['cv_2'\]"):
+        read_window_columns([csv], ["cv", "cv_2"])
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(FormatError, match="empty.csv: expected columns"):
+        read_window_columns([empty], ["cv"])
 
 
 class _stderr:

@@ -170,8 +170,21 @@ def read_window_series(paths, column: str = "cv") -> list[np.ndarray]:
 
 def read_window_columns(paths, columns: Sequence[str]) -> list[pd.DataFrame]:
     """The named columns of every window's table (mlpmf's window CSVs), each file read
-    once: for checks that need several columns of every window."""
-    return [pd.read_csv(path, usecols=list(columns)) for path in paths]
+    once: for checks that need several columns of every window. A file that cannot be
+    read or lacks a column is a :class:`FormatError` naming it."""
+    tables = []
+    for path in paths:
+        try:
+            tables.append(pd.read_csv(path, usecols=list(columns)))
+        except OSError as error:
+            raise FormatError(f"{path}: cannot read ({error.strerror})") from None
+        except ValueError:  # pandas: empty file, or usecols not in the header
+            header = list(pd.read_csv(path, nrows=0).columns) if Path(path).stat().st_size else []
+            missing = [c for c in columns if c not in header]
+            raise FormatError(
+                f"{path}: expected columns {missing} of an mlpmf window table, found {header}"
+            ) from None
+    return tables
 
 
 def read_labelled_rows(paths, column: str, kept: Sequence[np.ndarray]):

@@ -15,7 +15,7 @@ import pandas as pd
 from mlpmf import correction, diagnostics, estimators2d, timeseries
 from mlpmf.config import FreeEnergySettings
 from mlpmf.io import atomic_path, read_json, write_json, write_table
-from mlpmf.readers import read_labelled_rows, read_window_series
+from mlpmf.readers import read_labelled_rows, read_window_columns
 from mlpmf.trust import read_verdicts, untrusted_bins
 from mlpmf.umbrella import ORACLE_OFFSET_COLUMN
 
@@ -24,8 +24,9 @@ settings = FreeEnergySettings.from_config(params.free_energy)
 windows = pd.read_csv(snakemake.input.windows)
 centers = windows[["center", "center_2"]].to_numpy()
 kappas = windows[["spring_constant", "spring_constant_2"]].to_numpy()
-first = read_window_series(snakemake.input.trajectories, "cv")
-second = read_window_series(snakemake.input.trajectories, "cv_2")
+tables = read_window_columns(snakemake.input.trajectories, ["cv", "cv_2"])  # each file once
+first = [table["cv"].to_numpy() for table in tables]
+second = [table["cv_2"].to_numpy() for table in tables]
 periods = (params.period, params.period_2)
 kept = timeseries.kept_pair_indices(
     first, second, settings.decorrelate, settings.detect_equilibration, centers, periods

@@ -13,14 +13,16 @@ from mlpmf import reweighting, timeseries
 from mlpmf.config import FreeEnergySettings
 from mlpmf.io import write_table
 from mlpmf.plotting import plot_pmf2d
-from mlpmf.readers import read_window_series
+from mlpmf.readers import read_window_columns
 
 params = snakemake.params
 settings = FreeEnergySettings.from_config(params.free_energy)
 name = snakemake.wildcards.observable
 windows = pd.read_csv(snakemake.input.windows)
-cv = read_window_series(snakemake.input.trajectories)
-observable = read_window_series(snakemake.input.trajectories, f"observable_{name}")
+column = f"observable_{name}"
+tables = read_window_columns(snakemake.input.trajectories, ["cv", column])  # each file once
+cv = [table["cv"].to_numpy() for table in tables]
+observable = [table[column].to_numpy() for table in tables]
 kept = timeseries.kept_indices(
     cv,
     settings.decorrelate,
