@@ -213,6 +213,8 @@ def exchange_within_sets(
         return None
 
     def exchange(step: int, positions: list, momenta: list, results: list) -> list[int]:
+        if (first_step + step) % every_steps:  # called every MD step: most try nothing
+            return []
         changed = []
         for members, swap in swaps:
             state = [[values[k] for k in members] for values in (positions, momenta, results)]

@@ -49,6 +49,9 @@ from mlpmf.units import kt_ev
 log = logging.getLogger(__name__)
 
 
+DISAGREEMENT_COLUMN = "max_force_disagreement_ev_a"
+"""Column of a window table: the committee's largest per-atom force disagreement on
+every recorded step, eV/Å; NaN where the potential has no members."""
 ORACLE_OFFSET_COLUMN = "oracle_energy_offset_ev"
 """Column of a window table: the oracle's energy minus the model's on every
 ``oracle_every``-th step, eV; NaN on the other rows (and where the oracle failed)."""
@@ -237,7 +240,7 @@ def run_umbrella_windows(
     observables = dict(observables or {})
     dimensions = max(len(bias.terms) for bias in biases)
     names = ["time_fs", "cv", *[f"cv_{d + 1}" for d in range(1, dimensions)]]
-    names += ["max_force_disagreement_ev_a"]
+    names += [DISAGREEMENT_COLUMN]
     names += [f"observable_{name}" for name in observables]
     names += [member_energy_column(m) for m in range(members)]
     names += [ORACLE_OFFSET_COLUMN, ORACLE_FORCE_COLUMN] if checks_oracle else []
@@ -290,9 +293,7 @@ def run_umbrella_windows(
             row["time_fs"].append((step - equilibration_steps) * settings.timestep_fs)
             for d, term in enumerate(biases[k].terms):
                 row["cv" if d == 0 else f"cv_{d + 1}"].append(term.cv.value(atoms.positions))
-            row["max_force_disagreement_ev_a"].append(
-                np.nan if per_atom is None else float(np.max(per_atom))
-            )
+            row[DISAGREEMENT_COLUMN].append(np.nan if per_atom is None else float(np.max(per_atom)))
             for name, observable in observables.items():
                 row[f"observable_{name}"].append(observable.value(atoms.positions))
             if members:

@@ -267,9 +267,11 @@ def static_batch(window):
     time within one set of ``umbrella.repeats`` (a job never mixes sets: a set may close
     a ring)."""
     size = config["umbrella"]["windows_per_job"]
-    per_set = WINDOWS_PER_SET
-    batches_per_set = -(-per_set // size)
-    return int(window) // per_set * batches_per_set + int(window) % per_set // size
+    batches_per_set = -(-WINDOWS_PER_SET // size)
+    return (
+        int(window) // WINDOWS_PER_SET * batches_per_set
+        + int(window) % WINDOWS_PER_SET // size
+    )
 
 
 def window_batches():

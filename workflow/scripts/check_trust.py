@@ -19,7 +19,7 @@ from mlpmf.trust import (
     summary,
     with_second_cv,
 )
-from mlpmf.umbrella import ORACLE_OFFSET_COLUMN
+from mlpmf.umbrella import DISAGREEMENT_COLUMN, ORACLE_OFFSET_COLUMN
 
 params = snakemake.params
 paths = snakemake.input.trajectories
@@ -31,7 +31,7 @@ if "metrics" in snakemake.input.keys():
     lower, upper = levels["lower_ev_a"], levels["upper_ev_a"]
 if lower is not None or checked:
     columns = ["cv"]  # each window's table read once, with the columns the checks need
-    columns += ["max_force_disagreement_ev_a"] if lower is not None else []
+    columns += [DISAGREEMENT_COLUMN] if lower is not None else []
     columns += ["cv_2"] if "center_2" in windows else []
     columns += [ORACLE_OFFSET_COLUMN] if checked else []
     tables = read_window_columns(paths, columns)
@@ -39,9 +39,7 @@ if lower is not None or checked:
         windows["center"].to_numpy(),
         [t["cv"].to_numpy() for t in tables],
         [  # a single model records no disagreement
-            t["max_force_disagreement_ev_a"].to_numpy()
-            if lower is not None
-            else np.full(len(t), np.nan)
+            t[DISAGREEMENT_COLUMN].to_numpy() if lower is not None else np.full(len(t), np.nan)
             for t in tables
         ],  # fmt: skip
         np.inf if lower is None else lower,

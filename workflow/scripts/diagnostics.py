@@ -17,6 +17,7 @@ from mlpmf.io import read_json, write_json
 from mlpmf.plotting import plot_diagnostics
 from mlpmf.readers import read_window_columns
 from mlpmf.trust import describe
+from mlpmf.umbrella import DISAGREEMENT_COLUMN
 
 HALF_SPLIT_FALSE_ALARM = 0.01  # chance that noise alone exceeds the limit in some bin
 params = snakemake.params
@@ -24,8 +25,7 @@ settings = FreeEnergySettings.from_config(params.free_energy)
 windows = pd.read_csv(snakemake.input.windows)
 centers = windows["center"].to_numpy()
 kappas = windows["spring_constant"].to_numpy()
-DISAGREEMENT = "max_force_disagreement_ev_a"
-columns = ["cv", DISAGREEMENT] + ([] if params.bin_edges_2 is None else ["cv_2"])
+columns = ["cv", DISAGREEMENT_COLUMN] + ([] if params.bin_edges_2 is None else ["cv_2"])
 tables = read_window_columns(snakemake.input.trajectories, columns)  # each file once
 raw = [table["cv"].to_numpy() for table in tables]
 edges = np.asarray(params.bin_edges)
@@ -133,7 +133,7 @@ if len(parts) > 1:  # independent sets of windows (umbrella.repeats): do their P
         )
     for r, pmf in enumerate(pmfs):
         halves[f"set {r}"] = pmf.to_frame() if grid_pairs is None else pmf.projection(0)
-disagreement = [table[DISAGREEMENT].to_numpy() for table in tables]
+disagreement = [table[DISAGREEMENT_COLUMN].to_numpy() for table in tables]
 largest_disagreement = [float(np.max(d)) if np.isfinite(d).any() else None for d in disagreement]
 trust = read_json(snakemake.input.trust)
 levels = [trust[k] for k in ("lower_trust_level_ev_a", "upper_trust_level_ev_a") if k in trust]
