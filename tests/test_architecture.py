@@ -9,13 +9,14 @@ import pytest
 LIBRARY = Path(__file__).resolve().parents[1] / "src" / "mlpmf"
 FLOORS = {
     1: {"descriptors", "neighbours", "timeseries", "readers", "io", "checkpoint", "units",
-        "provenance", "ledger"},
+        "provenance", "ledger", "scope", "plugins", "validation"},
     2: {"models", "oracles", "solver", "estimators", "estimators2d", "diagnostics", "reweighting",
-        "correction", "colvars", "cvsettings", "placement", "config", "dataset", "trust"},
+        "correction", "colvars", "cvsettings", "placement", "config", "dataset", "trust",
+        "studycheck"},
     3: {"training", "gaussian_process", "evaluation", "calculator", "dynamics", "umbrella",
-        "rates", "plotting"},
+        "rates", "plotting", "report"},
     4: {"sampling", "exploration", "active_learning", "transmission"},
-    5: {"cli", "cli_checks"},
+    5: {"cli", "cli_checks", "cli_pmf"},
 }  # fmt: skip
 FLOOR = {module: floor for floor, modules in FLOORS.items() for module in modules}
 

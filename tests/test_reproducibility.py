@@ -10,30 +10,9 @@ import time
 import pandas as pd
 import pytest
 
-from tests.workflow_helpers import REPO, double_well_study, run_snakemake
+from tests.workflow_helpers import REPO, double_well_study, run_snakemake, tiny_committee_study
 
 pytestmark = pytest.mark.workflow
-
-
-def tiny_committee_study():
-    """The double-well study on a committee, small enough to run in seconds."""
-    config = double_well_study(potential="committee")
-    config["dataset"] = {"md_steps": 400, "scan_points": 6, "scan_steps_per_point": 60}
-    config["committee"] = {"members": 2, "hidden_layers": [16], "epochs": 80}
-    config["descriptor"] = {"num_angular_sections": 0}  # a dimer has no angles
-    config["umbrella"].update(
-        centers={"start": 2.6, "stop": 3.8, "num": 6},
-        steps=1500,
-        equilibration_steps=200,
-        windows_per_job=1,
-    )
-    config["free_energy"] = {
-        "bins": {"start": 2.65, "stop": 3.75, "num": 22},
-        "bootstrap_samples": 10,
-    }
-    config["rates"] = {"reactant": [2.65, 3.0], "product": [3.4, 3.75]}
-    config["accept_untrusted"] = True  # a toy committee: this tests reruns, not accuracy
-    return config
 
 
 @pytest.fixture(scope="module")

@@ -49,11 +49,14 @@ def read_json(path: str | os.PathLike) -> dict:
 
 
 def read_reference_pmf(path: str | os.PathLike, mirrored: bool = False):
-    """A PMF table (cv, free_energy_kj_mol, ...), read at -cv when ``mirrored`` (the
-    mirror-image system), in increasing cv order."""
+    """A PMF table (cv, free_energy_kj_mol[, uncertainty_kj_mol]; ``#`` lines, as
+    ``mlpmf pmf`` writes, skipped), read at -cv when ``mirrored`` (the mirror-image
+    system), in increasing cv order."""
     import pandas as pd
 
-    table = pd.read_csv(path)
+    table = pd.read_csv(path, comment="#")
+    columns = ["cv", "free_energy_kj_mol", "uncertainty_kj_mol"]
+    table = table[[column for column in columns if column in table]]
     if mirrored:
         table = table.assign(cv=-table["cv"]).iloc[::-1].reset_index(drop=True)
     return table

@@ -26,7 +26,8 @@ def plot_pmfs(
     figure, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
     shaded = False
     for name, table in pmfs.items():
-        cv, free, error = (table[c].to_numpy() for c in table.columns[:3])
+        cv, free = (table[c].to_numpy() for c in table.columns[:2])
+        error = table[table.columns[2]].to_numpy() if len(table.columns) > 2 else 0.0 * free
         line = ax.plot(cv, free, label=name)[0]
         ax.fill_between(cv, free - error, free + error, color=line.get_color(), alpha=0.3)
         if "total_uncertainty_kj_mol" in table:  # statistical and model error together
@@ -49,9 +50,13 @@ def plot_pmfs(
         rate, kind = rates.get("rate_constant_per_s"), ""
         if rate is None:
             rate, kind = rates["eyring_rate_constant_per_s"], " (Eyring)"
+        error = rates.get("barrier_total_uncertainty_kj_mol", rates["barrier_uncertainty_kj_mol"])
+        over, both = "", ""
+        if rates.get("paths"):  # a periodic CV: the dominant path, the rate of both
+            over, both = f" over {rates['transition_state_cv']:g}", " (both ways)"
         ax.annotate(
-            f"barrier {rates['barrier_kj_mol']:.1f} ± {rates['barrier_uncertainty_kj_mol']:.1f}"
-            f" kJ/mol\nk{kind} = {rate:.3g} 1/s{untrusted}",
+            f"barrier {rates['barrier_kj_mol']:.1f} ± {error:.1f} kJ/mol{over}"
+            f"\nk{kind} = {rate:.3g} 1/s{both}{untrusted}",
             xy=(0.02, 0.97),
             xycoords="axes fraction",
             va="top",

@@ -28,12 +28,22 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
+import pandas as pd
 
 from mlpmf.colvars import periodic_difference
 from mlpmf.timeseries import statistical_inefficiency
 from mlpmf.units import ev_to_kj_mol, kt_ev
 
 MAX_FRACTION_ABOVE_LOWER = 0.1
+UNTRUSTED_ADVICE = (
+    "refine the model where it failed: more active learning (active_learning."
+    "max_iterations, steps_per_iteration), a lower trigger (active_learning."
+    "force_disagreement_ev_a or trigger_factor) or more reference data there "
+    "(dataset.scan_points, md_steps); with the windows' oracle checks "
+    "(umbrella.oracle_every) the oracle-reweighted PMF, free_energy_oracle_kj_mol in "
+    "pmf_mbar.csv, is the oracle's estimate; or set accept_untrusted: true to accept "
+    "such results."
+)
 SAMPLED_QUANTILES = (0.025, 0.975)  # the CV range a window samples
 
 
@@ -185,6 +195,27 @@ def untrusted_bins(
             hit &= inside(bin_centers_2, verdict.center_2, verdict.cv_range_2, period_2)
         mask |= hit
     return mask
+
+
+def mark_table(
+    table: pd.DataFrame,
+    verdicts: Sequence[WindowTrust],
+    period: float | None = None,
+    period_2: float | None = None,
+) -> pd.DataFrame:
+    """An estimator's PMF table with its ``trusted`` column: a 1D table (``cv``) gets it
+    fourth, after the uncertainty (DESIGN's columns), a 2D surface (``cv_1``, ``cv_2``)
+    last."""
+    marked = table.drop(columns="trusted", errors="ignore")
+    if "cv_2" in marked:
+        marked["trusted"] = ~untrusted_bins(
+            marked["cv_1"].to_numpy(), verdicts, period, marked["cv_2"].to_numpy(), period_2
+        )
+        return marked
+    first = ["cv", "free_energy_kj_mol", "uncertainty_kj_mol"]
+    trusted = ~untrusted_bins(marked["cv"].to_numpy(), verdicts, period)
+    marked.insert(len(first), "trusted", trusted)
+    return marked
 
 
 def summary(

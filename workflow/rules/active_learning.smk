@@ -22,20 +22,11 @@ rule active_learning:
         runtime=240,
         gpu=0,
     params:
-        system=config["system"],
-        oracle=config["oracle"],
-        collective_variable=config["collective_variable"],
-        grid={name: values.tolist() for name, values in GRID.items()},
-        second_cv=SECOND_CV[1] if SECOND_CV else None,
-        temperature_k=config["temperature_k"],
-        timestep_fs=config["umbrella"]["timestep_fs"],
-        friction_per_fs=config["umbrella"]["friction_per_fs"],
-        exchange_every=config["umbrella"]["exchange_every"],
-        active_learning=config["active_learning"],
+        **settings_for("active_learning"),
+        grid=canonical(GRID),
+        second_cv=cv_settings(SECOND_CV[1]) if SECOND_CV else None,
         confirm_steps=confirm_steps(),
         data_temperature_k=data_temperature_k(),
-        descriptor=config["descriptor"],
-        committee=config["committee"],
         seed=SEEDS["active_learning"],
     script:
         "../scripts/active_learning.py"
@@ -60,6 +51,6 @@ rule plot_active_learning:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        collective_variable=config["collective_variable"],
+        **settings_for("plot_active_learning"),
     script:
         "../scripts/plot_active_learning.py"

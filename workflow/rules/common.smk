@@ -1,28 +1,30 @@
-import copy
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 from mlpmf.cvsettings import period_and_unit
 from mlpmf.config import (
     ConfigError,
     bin_edges,
-    check_study,
     child_seed,
     second_bin_edges,
     second_cv,
     window_grid,
     window_seed,
 )
+from mlpmf.scope import canonical, cv_settings, effective_config, rule_settings
+from mlpmf.studycheck import check_study
 
 try:
-    check_study(config)
+    for warning in check_study(config):  # legal but implausible: said, not stopped
+        logger.warning(f"Warning: {warning}")
 except ConfigError as error:
     raise WorkflowError(f"Invalid study config: {error}") from None
 
-STUDY_CONFIG = copy.deepcopy(config)  # as validated, before report-only additions
+STUDY_SETTINGS = effective_config(config)  # as validated, before report-only additions
 STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
 GRID = window_grid(config)  # per window: centre, spring constant (2nd CV), repeat
@@ -115,8 +117,8 @@ def second_cv_period():
 
 
 def observable_settings(wildcards):
-    """The config entry of the observable named by the wildcard."""
-    return config["observables"][wildcards.observable]
+    """The config entry of the observable named by the wildcard (its kind's keys, bins)."""
+    return cv_settings(config["observables"][wildcards.observable])
 
 
 def window_trajectory_paths(wildcards=None):
@@ -132,10 +134,10 @@ def training_frames_path():
     return f"{RESULTS}/dataset/train.extxyz"
 
 
-def settings_of(section, *keys):
-    """The named settings of one config section: a rule's params carry only what its
-    script reads, so changing another setting does not rerun it."""
-    return {key: config[section][key] for key in keys}
+def settings_for(rule):
+    """The settings ``rule`` reads (mlpmf.scope.READS), as keyword params: canonical, so
+    that key order and settings other rules read never rerun it."""
+    return rule_settings(config, rule)
 
 
 def window_inputs(wildcards):
@@ -149,18 +151,6 @@ def window_inputs(wildcards):
     if config["umbrella"]["start_frames"]:
         inputs["frames"] = config["umbrella"]["start_frames"]
     return inputs
-
-
-def window_md_settings():
-    """The umbrella settings every window shares (not the per-window centre and kappa, so
-    that changing one window reruns only that window, nor the batching)."""
-    shared = dict(config["umbrella"])
-    del shared["centers"], shared["spring_constant_kj_mol"], shared["windows_per_job"]
-    del shared["repeats"]  # a window's set is in its seed
-    del shared["start_frames"]  # an input file, not a setting
-    del shared["adaptive"]  # decides which windows run, not how
-    del shared["second_cv"]  # per-window centres (its CV travels with the observables)
-    return shared
 
 
 def window_spec(window):
@@ -297,19 +287,30 @@ def batch_specs(wildcards):
     """The windows of the batch named by the wildcard."""
     round_ = batch_round(wildcards.batch)
     if not round_:
-        return [
-            window_spec(window) for window in window_batches()[int(wildcards.batch)]
+        return canonical(
+            [window_spec(window) for window in window_batches()[int(wildcards.batch)]]
+        )
+    return canonical(
+        [
+            {
+                "window": f"{row['window']:03d}",
+                "center": float(row["center"]),
+                "spring_constant_kj_mol": float(row["spring_constant"]),
+                "seed": window_seed(
+                    config["seed"], row["center"], row["spring_constant"]
+                ),
+            }
+            for row in window_rows_after(round_)
+            if row["batch"] == wildcards.batch
         ]
-    return [
-        {
-            "window": f"{row['window']:03d}",
-            "center": float(row["center"]),
-            "spring_constant_kj_mol": float(row["spring_constant"]),
-            "seed": window_seed(config["seed"], row["center"], row["spring_constant"]),
-        }
-        for row in window_rows_after(round_)
-        if row["batch"] == wildcards.batch
-    ]
+    )
+
+
+def estimate_path(name):
+    """An estimator's PMF table before mark_trust adds its ``trusted`` column: what
+    every rule but the trust rules reads, so that a trust verdict reruns none of them.
+    """
+    return f"{RESULTS}/free_energy/estimates/{name}.csv"
 
 
 def batch_path(batch):
@@ -391,6 +392,8 @@ def result_targets():
         targets += [f"{RESULTS}/free_energy/comparison.json"]
     if SECOND_CV:  # observables are reweighted with 1D windows' biases only
         return targets + [
+            f"{RESULTS}/free_energy/pmf_2d_mbar.csv",
+            f"{RESULTS}/free_energy/pmf_2d_wham.csv",
             f"{RESULTS}/free_energy/pmf_2d_mbar.json",
             f"{RESULTS}/free_energy/pmf_2d_wham.json",
             f"{RESULTS}/plots/pmf_2d.png",
@@ -405,23 +408,11 @@ def result_targets():
 
 
 def trust_statement():
-    """Whether the results are trusted, for the report's front page: from
-    free_energy/trust.json once the run has written it, else empty."""
-    from mlpmf.io import read_json
-    from mlpmf.trust import describe
+    """Whether the results are trusted, and what to do if not, for the report's front
+    page (mlpmf.report); empty before the trust check ran."""
+    from mlpmf.report import trust_statement
 
-    path = Path(f"{RESULTS}/free_energy/trust.json")
-    if not path.exists():
-        return ""
-    document = read_json(path)
-    if document["trusted"]:
-        return f"{describe(document)}."
-    unit = f" {cv_unit()}"
-    accepted = " (accepted: accept_untrusted is true)" if document["accepted"] else ""
-    return (
-        f"{describe(document, unit)}{accepted}. The PMF, barrier and rate are not to be "
-        "trusted there."
-    )
+    return trust_statement(Path(RESULTS), cv_unit())
 
 
 def transmission_inputs(wildcards):
@@ -439,121 +430,11 @@ def ledger_inputs(wildcards):
     return inputs
 
 
-def path_headline(path):
-    """One way round a periodic CV: its barrier and rate, beside the reference's."""
-    text = f"Path over {path['transition_state_cv']:g} {cv_unit()}: barrier "
-    text += f"{path['barrier_kj_mol']:.1f}"
-    if "barrier_uncertainty_kj_mol" in path:
-        text += f" ± {path['barrier_uncertainty_kj_mol']:.1f}"
-    text += " kJ/mol"
-    references = [
-        f"{name} {path[key]:.1f}"
-        for key, name in (
-            ("reference_barrier_kj_mol", "reference"),
-            ("reference_experiment_kj_mol", "experiment"),
-        )
-        if key in path
-    ]
-    if references:
-        text += f" ({', '.join(references)})"
-    if "rate_constant_per_s" in path:
-        text += f", TST rate constant {path['rate_constant_per_s']:.3g} 1/s"
-    return f"{text}."
-
-
-def ledger_headline(ledger):
-    """The oracle's cost, and what driving the same MD with it would have cost."""
-    stages = [
-        f"{name.replace('_', ' ')} {ledger[name]['oracle_calls']}"
-        for name in ("reference_data", "active_learning")
-        if name in ledger
-    ]
-    return (
-        f"Oracle ({ledger['oracle']}): {ledger['oracle_calls']} calls "
-        f"({', '.join(stages)}), {ledger['oracle_time_s'] / 60:.1f} min at "
-        f"{ledger['oracle_seconds_per_call']:.3g} s per call; the same MD driven by the "
-        f"oracle would have taken {ledger['oracle_driven_calls']:,} calls, "
-        f"{ledger['oracle_driven_time_days']:.2g} days."
-    )
-
-
 def report_headline():
-    """What a user came for, for the report's front page: barrier and rate with their
-    errors, the reference comparison and any diagnostics warning, once written. Read
-    when the workflow is parsed, so only keys every version of these files has are
-    required: results of an older run must not stop a dry run."""
-    from mlpmf.io import read_json
+    """What a user came for, for the report's front page (mlpmf.report.headline)."""
+    from mlpmf.report import headline
 
-    lines = []
-    rates = Path(f"{RESULTS}/free_energy/rates.json")
-    if rates.exists():
-        r = read_json(rates)
-        parts = [
-            f"Barrier {r['barrier_kj_mol']:.1f} ± {r['barrier_uncertainty_kj_mol']:.1f} "
-            f"kJ/mol (MBAR, at {r['transition_state_cv']:g} {cv_unit()})"
-        ]
-        if "kappa" in r:
-            parts.append(
-                f"rate constant {r['rate_constant_per_s']:.3g} 1/s (transmission "
-                f"coefficient {r['kappa']:.2f} ± {r['kappa_uncertainty']:.2f} by reactive "
-                f"flux, times TST's {r['tst_rate_constant_per_s']:.3g} 1/s)"
-            )
-        elif r.get("rate_constant_per_s") is not None:
-            parts.append(f"TST rate constant {r['rate_constant_per_s']:.3g} 1/s")
-        if "rate_constant_interval_per_s" in r:
-            low, high = r["rate_constant_interval_per_s"]
-            parts.append(f"16-84%: {low:.3g} to {high:.3g} 1/s")
-        if "reference_barrier_kj_mol" in r:
-            parts.append(
-                f"reference barrier {r['reference_barrier_kj_mol']:.1f} kJ/mol"
-            )
-        lines.append(f"{'; '.join(parts)}.")
-        for path in r.get("paths", []):
-            lines.append(path_headline(path))
-    surface = Path(f"{RESULTS}/free_energy/pmf_2d_mbar.json")
-    if SECOND_CV and surface.exists() and "path" in read_json(surface):
-        path = read_json(surface)["path"]
-        lines.append(
-            "2D umbrella sampling on the CV and "
-            f"{SECOND_CV[0]}: minimum free-energy path from {path['reactant_minimum']} to "
-            f"{path['product_minimum']}, barrier {path['forward_barrier_kj_mol']:.1f} ± "
-            f"{path['forward_barrier_uncertainty_kj_mol']:.1f} kJ/mol (back "
-            f"{path['backward_barrier_kj_mol']:.1f} ± "
-            f"{path['backward_barrier_uncertainty_kj_mol']:.1f}); the barrier above is "
-            "along the PMF projected on the CV."
-        )
-    comparison = Path(f"{RESULTS}/free_energy/comparison.json")
-    c = read_json(comparison).get("reference") if comparison.exists() else None
-    if c is not None:
-        parts = [
-            f"PMF against {c.get('file', 'the reference')}: "
-            f"{c['rms_difference_kj_mol']:.2f} kJ/mol RMS over {c['bins_compared']} bins"
-        ]
-        if "expected_rms_kj_mol" in c:  # older runs did not record the floor
-            floor = c["expected_rms_kj_mol"]
-            parts.append(f"their error bars alone would give {floor:.2f}")
-        parts.append(f"largest {c['max_abs_difference_kj_mol']:.1f}")
-        lines.append(f"{'; '.join(parts)}.")
-    windows = Path(f"{RESULTS}/umbrella/windows.csv")
-    if windows.exists():
-        table = pd.read_csv(windows)
-        if "round" in table and (table["round"] > 0).any():
-            added = table[table["round"] > 0]
-            where = "; ".join(
-                f"{c:g} ({r})" for c, r in zip(added["center"], added["reason"])
-            )
-            lines.append(
-                f"Adaptive windows: {len(added)} added in {added['round'].max()} rounds "
-                f"where neighbours overlapped too little: {where}."
-            )
-    ledger = Path(f"{RESULTS}/oracle_ledger.json")
-    if ledger.exists():
-        lines.append(ledger_headline(read_json(ledger)))
-    diagnostics = Path(f"{RESULTS}/free_energy/diagnostics.json")
-    if diagnostics.exists():
-        for warning in read_json(diagnostics).get("warnings", []):
-            lines.append(f"Warning: {warning}.")
-    return lines
+    return headline(Path(RESULTS), cv_unit(), SECOND_CV)
 
 
 def completion_message():
@@ -565,19 +446,3 @@ def completion_message():
         f"  plots:  {RESULTS}/plots/\n"
         f"  report: snakemake --report {RESULTS}/report.html\n"
     )
-
-
-TRUST_KEYS = (
-    "force_disagreement_ev_a",
-    "upper_disagreement_ev_a",
-    "trigger_percentile",
-    "trigger_factor",
-    "upper_factor",
-    "trigger_force_fraction",
-)
-
-
-def trust_settings():
-    """The active_learning keys that set the trust levels (mlpmf.evaluation.TrustSettings):
-    training reruns when they change, not when the exploration settings do."""
-    return {key: config["active_learning"][key] for key in TRUST_KEYS}

@@ -3,15 +3,9 @@ if not SECOND_CV:  # 1D umbrella sampling; in 2D, free_energy_2d.smk writes thes
     rule estimate_pmf:
         input:
             windows=f"{RESULTS}/umbrella/windows.csv",
-            trust=f"{RESULTS}/free_energy/trust.json",
             trajectories=window_trajectory_paths,
         output:
-            pmf=report(
-                f"{RESULTS}/free_energy/pmf_{{estimator}}.csv",
-                caption="../report/pmf_table.rst",
-                category="Free energy",
-                labels={"estimator": "{estimator}"},
-            ),
+            pmf=estimate_path("pmf_{estimator}"),
             bootstrap=f"{RESULTS}/free_energy/pmf_{{estimator}}_bootstrap.npy",
             members=f"{RESULTS}/free_energy/pmf_{{estimator}}_members.npy",
         log:
@@ -25,16 +19,9 @@ if not SECOND_CV:  # 1D umbrella sampling; in 2D, free_energy_2d.smk writes thes
             mem_mb=4000,
             runtime=30,
         params:
-            temperature_k=config["temperature_k"],
+            **settings_for("estimate_pmf"),
             bin_edges=bin_edges(config).tolist(),
             period=cv_period(),
-            free_energy=settings_of(
-                "free_energy",
-                "decorrelate",
-                "detect_equilibration",
-                "bootstrap_samples",
-                "uncertainty",
-            ),
             seed=SEEDS["estimate_pmf"],
         script:
             "../scripts/estimate_pmf.py"
@@ -42,10 +29,9 @@ if not SECOND_CV:  # 1D umbrella sampling; in 2D, free_energy_2d.smk writes thes
 
 rule diagnostics:
     input:
+        unpack(trust_metrics_input),
         windows=f"{RESULTS}/umbrella/windows.csv",
         trajectories=window_trajectory_paths,
-        mbar=f"{RESULTS}/free_energy/pmf_mbar.csv",
-        trust=f"{RESULTS}/free_energy/trust.json",
     output:
         summary=report(
             f"{RESULTS}/free_energy/diagnostics.json",
@@ -63,12 +49,9 @@ rule diagnostics:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        temperature_k=config["temperature_k"],
+        **settings_for("diagnostics"),
         bin_edges=bin_edges(config).tolist(),
         period=cv_period(),
-        free_energy=settings_of(
-            "free_energy", "decorrelate", "detect_equilibration", "overlap_threshold"
-        ),
         bin_edges_2=second_bin_edges(config).tolist() if SECOND_CV else None,
         period_2=second_cv_period(),
     script:
@@ -78,7 +61,7 @@ rule diagnostics:
 rule transmission:
     input:
         unpack(window_inputs),
-        pmf=f"{RESULTS}/free_energy/pmf_mbar.csv",
+        pmf=estimate_path("pmf_mbar"),
     output:
         result=report(
             f"{RESULTS}/free_energy/transmission.json",
@@ -99,16 +82,8 @@ rule transmission:
         mem_mb=2000,
         runtime=60,
     params:
-        system=config["system"],
-        potential=config["potential"],
-        external_potential=config["external_potential"],
-        oracle=config["oracle"],
-        collective_variable=config["collective_variable"],
-        temperature_k=config["temperature_k"],
-        umbrella=window_md_settings(),
+        **settings_for("transmission"),
         spring_constants_kj_mol=SPRING_CONSTANTS.tolist(),
-        rates=config["rates"],
-        transmission=config["transmission"],
         seed=SEEDS["transmission"],
     script:
         "../scripts/transmission.py"
@@ -118,9 +93,9 @@ rule rates:
     input:
         unpack(reference_barrier_inputs),
         unpack(transmission_inputs),
-        mbar=f"{RESULTS}/free_energy/pmf_mbar.csv",
+        mbar=estimate_path("pmf_mbar"),
         mbar_bootstrap=f"{RESULTS}/free_energy/pmf_mbar_bootstrap.npy",
-        wham=f"{RESULTS}/free_energy/pmf_wham.csv",
+        wham=estimate_path("pmf_wham"),
         wham_bootstrap=f"{RESULTS}/free_energy/pmf_wham_bootstrap.npy",
         mbar_members=f"{RESULTS}/free_energy/pmf_mbar_members.npy",
         trust=f"{RESULTS}/free_energy/trust.json",
@@ -142,10 +117,7 @@ rule rates:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        temperature_k=config["temperature_k"],
-        collective_variable=config["collective_variable"],
-        friction_per_fs=config["umbrella"]["friction_per_fs"],
-        rates=config["rates"],
+        **settings_for("rates"),
     script:
         "../scripts/rates.py"
 
@@ -177,13 +149,10 @@ rule reweight_observable:
         mem_mb=4000,
         runtime=30,
     params:
-        temperature_k=config["temperature_k"],
+        **settings_for("reweight_observable"),
         bin_edges=bin_edges(config).tolist(),
         period=cv_period(),
         observable=observable_settings,
-        free_energy=settings_of(
-            "free_energy", "decorrelate", "detect_equilibration", "bootstrap_samples"
-        ),
         seed=SEEDS["reweight_observable"],
     script:
         "../scripts/reweight_observable.py"
@@ -192,7 +161,7 @@ rule reweight_observable:
 rule compare_pmf:
     input:
         unpack(reference_pmf_inputs("reference")),
-        mbar=f"{RESULTS}/free_energy/pmf_mbar.csv",
+        mbar=estimate_path("pmf_mbar"),
     output:
         report(
             f"{RESULTS}/free_energy/comparison.json",
@@ -205,8 +174,6 @@ rule compare_pmf:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        mirror_symmetric=config["free_energy"]["mirror_symmetric"],
-        mirrored=config["reference"]["pmf_mirrored"],
-        below_kj_mol=config["reference"]["compare_below_kj_mol"],
+        **settings_for("compare_pmf"),
     script:
         "../scripts/compare_pmf.py"

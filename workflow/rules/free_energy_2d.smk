@@ -5,18 +5,12 @@
 rule estimate_pmf_2d:
     input:
         windows=f"{RESULTS}/umbrella/windows.csv",
-        trust=f"{RESULTS}/free_energy/trust.json",
         trajectories=window_trajectory_paths,
     output:
-        pmf=report(
-            f"{RESULTS}/free_energy/pmf_{{estimator}}.csv",
-            caption="../report/pmf_table.rst",
-            category="Free energy",
-            labels={"estimator": "{estimator}"},
-        ),
+        pmf=estimate_path("pmf_{estimator}"),
         bootstrap=f"{RESULTS}/free_energy/pmf_{{estimator}}_bootstrap.npy",
         members=f"{RESULTS}/free_energy/pmf_{{estimator}}_members.npy",
-        pmf_2d=f"{RESULTS}/free_energy/pmf_2d_{{estimator}}.csv",
+        pmf_2d=estimate_path("pmf_2d_{estimator}"),
         summary=report(
             f"{RESULTS}/free_energy/pmf_2d_{{estimator}}.json",
             caption="../report/pmf_2d.rst",
@@ -34,15 +28,11 @@ rule estimate_pmf_2d:
         mem_mb=4000,
         runtime=30,
     params:
-        temperature_k=config["temperature_k"],
+        **settings_for("estimate_pmf_2d"),
         bin_edges=bin_edges(config).tolist(),
         bin_edges_2=second_bin_edges(config).tolist(),
         period=cv_period(),
         period_2=second_cv_period(),
-        rates=settings_of("rates", "reactant", "product"),
-        free_energy=settings_of(
-            "free_energy", "decorrelate", "detect_equilibration", "bootstrap_samples"
-        ),
         seed=SEEDS["estimate_pmf"],
     script:
         "../scripts/estimate_pmf_2d.py"
@@ -50,7 +40,7 @@ rule estimate_pmf_2d:
 
 rule plot_pmf_2d:
     input:
-        pmf_2d=f"{RESULTS}/free_energy/pmf_2d_mbar.csv",
+        pmf_2d=estimate_path("pmf_2d_mbar"),
         summary=f"{RESULTS}/free_energy/pmf_2d_mbar.json",
         windows=f"{RESULTS}/umbrella/windows.csv",
     output:
@@ -65,8 +55,7 @@ rule plot_pmf_2d:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        temperature_k=config["temperature_k"],
-        collective_variable=config["collective_variable"],
-        second_cv=SECOND_CV[1],
+        **settings_for("plot_pmf_2d"),
+        second_cv=cv_settings(SECOND_CV[1]),
     script:
         "../scripts/plot_pmf_2d.py"

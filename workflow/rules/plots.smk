@@ -24,10 +24,7 @@ rule plot_pmf:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        temperature_k=config["temperature_k"],
-        oracle=config["oracle"],
-        collective_variable=config["collective_variable"],
-        reference=config["reference"],
+        **settings_for("plot_pmf"),
     script:
         "../scripts/plot_pmf.py"
 

@@ -11,8 +11,8 @@ rule provenance:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        config={k: v for k, v in STUDY_CONFIG.items() if k != "device"},  # results' inputs
-        seeds=SEEDS,
+        config=STUDY_SETTINGS,  # what the rules read (mlpmf.scope.effective_config)
+        seeds=canonical(SEEDS),
         workflow_directory=workflow.basedir,
     script:
         "../scripts/provenance.py"
@@ -35,9 +35,6 @@ rule oracle_ledger:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        steps_per_window=config["umbrella"]["steps"]
-        + config["umbrella"]["equilibration_steps"],
-        production_steps=config["umbrella"]["steps"],
-        oracle_every=config["umbrella"]["oracle_every"],
+        **settings_for("oracle_ledger"),
     script:
         "../scripts/oracle_ledger.py"

@@ -14,11 +14,7 @@ rule sample_reference:
         mem_mb=2000,
         runtime=60,
     params:
-        system=config["system"],
-        temperature_k=config["temperature_k"],
-        oracle=config["oracle"],
-        collective_variable=config["collective_variable"],
-        dataset=config["dataset"],
+        **settings_for("sample_reference"),
         scan_centers=scan_centers(),
         seed=SEEDS["sample_reference"],
     script:

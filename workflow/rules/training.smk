@@ -15,10 +15,7 @@ rule train_committee:
         runtime=120,
         gpu=0,
     params:
-        descriptor=config["descriptor"],
-        committee=config["committee"],
-        trust=trust_settings(),
-        temperature_k=config["temperature_k"],
+        **settings_for("train_committee"),
         data_temperature_k=data_temperature_k(),
         seed=SEEDS["train_committee"],
     script:
@@ -42,8 +39,7 @@ rule train_gaussian_process:
         runtime=60,
         gpu=0,
     params:
-        descriptor=config["descriptor"],
-        gaussian_process=config["gaussian_process"],
+        **settings_for("train_gaussian_process"),
         seed=SEEDS["train_gaussian_process"],
     script:
         "../scripts/train_gaussian_process.py"

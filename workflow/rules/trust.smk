@@ -15,14 +15,36 @@ rule check_trust:
     conda:
         "../../envs/mlpmf.yaml"
     params:
+        **settings_for("check_trust"),
         period=cv_period(),
         period_2=second_cv_period(),
-        potential=config["potential"],
-        accept_untrusted=config["accept_untrusted"],
-        temperature_k=config["temperature_k"],
-        oracle_tolerance_kj_mol=config["umbrella"]["oracle_tolerance_kj_mol"],
     script:
         "../scripts/check_trust.py"
+
+
+rule mark_trust:
+    input:
+        estimate=estimate_path("{table}"),
+        trust=f"{RESULTS}/free_energy/trust.json",
+    output:
+        report(
+            f"{RESULTS}/free_energy/{{table}}.csv",
+            caption="../report/pmf_table.rst",
+            category="Free energy",
+            labels={"table": "{table}"},
+        ),
+    log:
+        f"logs/mark_trust/{STUDY}_{{table}}.log",
+    wildcard_constraints:
+        table="pmf_(2d_)?(mbar|wham)",
+    localrule: True
+    conda:
+        "../../envs/mlpmf.yaml"
+    params:
+        period=cv_period(),
+        period_2=second_cv_period(),
+    script:
+        "../scripts/mark_trust.py"
 
 
 rule trust_gate:

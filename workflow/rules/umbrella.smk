@@ -9,11 +9,13 @@ rule umbrella_windows:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        grid={  # the column repeat only with umbrella.repeats > 1
-            name: values.tolist()
-            for name, values in GRID.items()
-            if name != "repeat" or GRID["repeat"].any()
-        },
+        grid=canonical(  # the column repeat only with umbrella.repeats > 1
+            {
+                name: values
+                for name, values in GRID.items()
+                if name != "repeat" or GRID["repeat"].any()
+            }
+        ),
     script:
         "../scripts/umbrella_windows.py"
 
@@ -33,16 +35,9 @@ rule umbrella_window:
         runtime=120,
         gpu=0,
     params:
+        **settings_for("umbrella_window"),
         windows=batch_specs,
-        system=config["system"],
-        potential=config["potential"],
-        external_potential=config["external_potential"],
-        oracle=config["oracle"],
-        collective_variable=config["collective_variable"],
-        observables=config["observables"],
-        second_cv=config["umbrella"]["second_cv"]["observable"],
-        temperature_k=config["temperature_k"],
-        umbrella=window_md_settings(),
+        second_cv=SECOND_CV[0] if SECOND_CV else None,
     script:
         "../scripts/umbrella_window.py"
 
@@ -72,13 +67,10 @@ checkpoint adapt_windows:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        windows=static_window_rows(),
+        **settings_for("adapt_windows"),
+        windows=canonical(static_window_rows()),
         windows_per_job=config["umbrella"]["windows_per_job"],
-        temperature_k=config["temperature_k"],
         bin_edges=bin_edges(config).tolist(),
         period=cv_period(),
-        free_energy=settings_of(
-            "free_energy", "decorrelate", "detect_equilibration", "overlap_threshold"
-        ),
     script:
         "../scripts/adapt_windows.py"

@@ -40,7 +40,9 @@ cv = make_colvar(params.collective_variable, system)
 second = None if params.second_cv is None else make_colvar(params.second_cv, system)
 biases = grid_biases(cv, params.grid, second)  # every window's, of every set
 md = LangevinSettings(
-    settings.temperature_k or params.temperature_k, params.timestep_fs, params.friction_per_fs
+    settings.temperature_k or params.temperature_k,
+    params.umbrella["timestep_fs"],
+    params.umbrella["friction_per_fs"],
 )
 oracle = make_robust_oracle(params.oracle)
 state = {**params, "start_rule": START_RULE_VERSION}  # what the checkpoint belongs to
@@ -66,7 +68,7 @@ result = run_active_learning(
     snakemake.config["device"],  # not a param: a device change reruns nothing
     checkpoint=checkpoint,
     force_scale_ev_a=thermal_force_scale(train, md.temperature_k, params.data_temperature_k),
-    exchange_every=params.exchange_every,
+    exchange_every=params.umbrella["exchange_every"],
     max_energy_above_minimum_ev=kj_mol_to_ev(energy_threshold_kj_mol),
     sets=params.grid["repeat"],  # each set starts where its windows will
     start_thermal_energy_kj_mol=kt_kj_mol(params.temperature_k),

@@ -58,9 +58,9 @@ if lower is not None or checked:
             verdicts,
             [t[ORACLE_OFFSET_COLUMN].to_numpy() for t in tables],
             params.temperature_k,
-            params.oracle_tolerance_kj_mol,
+            params.umbrella["oracle_tolerance_kj_mol"],
         )
-    tolerance = params.oracle_tolerance_kj_mol if checked else None
+    tolerance = params.umbrella["oracle_tolerance_kj_mol"] if checked else None
     document = summary(verdicts, lower, upper, tolerance)
 else:  # the oracle, or a single model without a committee's disagreement nor checks
     document = {"trusted": True, "windows": [], "untrusted_windows": [], "untrusted_centers": []}

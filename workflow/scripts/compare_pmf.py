@@ -12,12 +12,13 @@ from mlpmf.diagnostics import compare_profiles
 from mlpmf.io import read_reference_pmf, write_json
 
 pmf = pd.read_csv(snakemake.input.mbar)
+reference_settings = snakemake.params.reference
 cv = pmf["cv"].to_numpy()
 free = pmf["free_energy_kj_mol"].to_numpy()
 error = pmf["uncertainty_kj_mol"].to_numpy()
 comparison = {}
 if "reference" in snakemake.input.keys():
-    reference = read_reference_pmf(snakemake.input.reference, snakemake.params.mirrored)
+    reference = read_reference_pmf(snakemake.input.reference, reference_settings["pmf_mirrored"])
     reference_error = reference.get("uncertainty_kj_mol")
     comparison["reference"] = compare_profiles(
         cv,
@@ -26,7 +27,7 @@ if "reference" in snakemake.input.keys():
         reference["cv"].to_numpy(),
         reference["free_energy_kj_mol"].to_numpy(),
         None if reference_error is None else reference_error.to_numpy(),
-        snakemake.params.below_kj_mol,
+        reference_settings["compare_below_kj_mol"],
         pmf["model_uncertainty_kj_mol"].to_numpy() if "model_uncertainty_kj_mol" in pmf else None,
     )
     comparison["reference"]["file"] = snakemake.input.reference
@@ -39,9 +40,9 @@ if "reference" in snakemake.input.keys():
             reference["cv"].to_numpy(),
             reference["free_energy_kj_mol"].to_numpy(),
             None if reference_error is None else reference_error.to_numpy(),
-            snakemake.params.below_kj_mol,
+            reference_settings["compare_below_kj_mol"],
         )
-if snakemake.params.mirror_symmetric:
+if snakemake.params.free_energy["mirror_symmetric"]:
     mirrored = compare_profiles(cv, free, error, -cv[::-1], free[::-1], error[::-1])
     comparison["mirror"] = mirrored
     if "free_energy_oracle_kj_mol" in pmf:

@@ -16,7 +16,6 @@ from mlpmf.estimators2d import mbar_2d
 from mlpmf.io import read_json, write_json
 from mlpmf.plotting import plot_diagnostics
 from mlpmf.readers import read_window_columns
-from mlpmf.trust import describe
 from mlpmf.umbrella import DISAGREEMENT_COLUMN
 
 HALF_SPLIT_FALSE_ALARM = 0.01  # chance that noise alone exceeds the limit in some bin
@@ -135,10 +134,10 @@ if len(parts) > 1:  # independent sets of windows (umbrella.repeats): do their P
         halves[f"set {r}"] = pmf.to_frame() if grid_pairs is None else pmf.projection(0)
 disagreement = [table[DISAGREEMENT_COLUMN].to_numpy() for table in tables]
 largest_disagreement = [float(np.max(d)) if np.isfinite(d).any() else None for d in disagreement]
-trust = read_json(snakemake.input.trust)
-levels = [trust[k] for k in ("lower_trust_level_ev_a", "upper_trust_level_ev_a") if k in trust]
-if not trust["trusted"]:
-    warnings.append(describe(trust))
+levels = []  # the committee's trust levels, drawn beside its disagreement
+if "metrics" in snakemake.input.keys():
+    trust_levels = read_json(snakemake.input.metrics)["trust_levels"]
+    levels = [trust_levels["lower_ev_a"], trust_levels["upper_ev_a"]]
 # the largest |z| of the bins both halves fill, were they pure noise: the two-sided
 # Gaussian quantile at a family-wise false alarm of 1% (3.7 for 50 bins, 4.3 for 600)
 compared = int(np.sum(np.isfinite(first.free_energy) & np.isfinite(second.free_energy)))

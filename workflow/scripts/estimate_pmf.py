@@ -12,9 +12,8 @@ import pandas as pd
 
 from mlpmf import correction, diagnostics, estimators, reweighting, timeseries
 from mlpmf.config import FreeEnergySettings
-from mlpmf.io import atomic_path, read_json, write_table
+from mlpmf.io import atomic_path, write_table
 from mlpmf.readers import read_labelled_rows, read_window_series
-from mlpmf.trust import read_verdicts, untrusted_bins
 from mlpmf.umbrella import ORACLE_OFFSET_COLUMN
 
 params = snakemake.params
@@ -103,15 +102,7 @@ if ORACLE_OFFSET_COLUMN in columns and snakemake.wildcards.estimator == "mbar":
     )
     table = table.assign(**oracle.columns(table["free_energy_kj_mol"], table["uncertainty_kj_mol"]))
     oracle.log_summary([len(r) for r in cv_rows], windows["center"].tolist())
-verdicts = read_verdicts(read_json(snakemake.input.trust))
-table["trusted"] = ~untrusted_bins(table["cv"].to_numpy(), verdicts, params.period)
-if not table["trusted"].all():
-    logging.warning(
-        "%d of %d bins are untrusted (free_energy/trust.json)",
-        (~table["trusted"]).sum(),
-        len(table),
-    )
-first = ["cv", "free_energy_kj_mol", "uncertainty_kj_mol", "trusted"]  # DESIGN's table
+first = ["cv", "free_energy_kj_mol", "uncertainty_kj_mol"]  # DESIGN's, and trusted (mark_trust)
 write_table(table[first + [c for c in table.columns if c not in first]], snakemake.output.pmf)
 with atomic_path(snakemake.output.bootstrap) as tmp:
     np.save(tmp, bootstrap)

@@ -14,9 +14,8 @@ import pandas as pd
 
 from mlpmf import correction, diagnostics, estimators2d, timeseries
 from mlpmf.config import FreeEnergySettings
-from mlpmf.io import atomic_path, read_json, write_json, write_table
+from mlpmf.io import atomic_path, write_json, write_table
 from mlpmf.readers import read_labelled_rows, read_window_columns
-from mlpmf.trust import read_verdicts, untrusted_bins
 from mlpmf.umbrella import ORACLE_OFFSET_COLUMN
 
 params = snakemake.params
@@ -43,7 +42,6 @@ others = dict(
 )
 pmf = estimate(samples, centers, kappas, **others)
 scale = diagnostics.sets_error_scale(estimate, samples, windows, centers, kappas, **others)
-verdicts = read_verdicts(read_json(snakemake.input.trust))
 surface = pmf.to_frame()
 table = pmf.projection(0)
 replicas = pmf.projected_replicas(0)
@@ -68,13 +66,8 @@ if ORACLE_OFFSET_COLUMN in columns and snakemake.wildcards.estimator == "mbar":
         **along_cv.columns(table["free_energy_kj_mol"], table["uncertainty_kj_mol"])
     )
     on_surface.log_summary([len(r) for r in rows], windows["window"].tolist())
-surface["trusted"] = ~untrusted_bins(
-    surface["cv_1"].to_numpy(), verdicts, params.period, surface["cv_2"].to_numpy(), params.period_2
-)
-write_table(surface, snakemake.output.pmf_2d)
-
-table["trusted"] = ~untrusted_bins(table["cv"].to_numpy(), verdicts, params.period)
-first_columns = ["cv", "free_energy_kj_mol", "uncertainty_kj_mol", "trusted"]  # DESIGN's
+write_table(surface, snakemake.output.pmf_2d)  # trusted: mark_trust
+first_columns = ["cv", "free_energy_kj_mol", "uncertainty_kj_mol"]  # DESIGN's
 write_table(
     table[first_columns + [c for c in table.columns if c not in first_columns]],
     snakemake.output.pmf,

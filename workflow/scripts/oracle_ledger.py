@@ -14,12 +14,13 @@ from mlpmf.ledger import oracle_ledger
 inputs = snakemake.input
 params = snakemake.params
 windows = len(pd.read_csv(inputs.windows))
+umbrella = params.umbrella
 ledger = oracle_ledger(
     read_json(inputs.reference),
     read_json(inputs.active_learning) if "active_learning" in inputs.keys() else None,
-    windows * params.steps_per_window,
+    windows * (umbrella["steps"] + umbrella["equilibration_steps"]),
     read_json(inputs.transmission) if "transmission" in inputs.keys() else None,
-    windows * (params.production_steps // params.oracle_every) if params.oracle_every else 0,
+    windows * (umbrella["steps"] // umbrella["oracle_every"]) if umbrella["oracle_every"] else 0,
 )
 write_json(ledger, snakemake.output[0])
 logging.info(

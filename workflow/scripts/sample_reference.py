@@ -13,14 +13,14 @@ from ase.io import write
 from mlpmf.config import load_system
 from mlpmf.cvsettings import make_colvar
 from mlpmf.io import atomic_path, write_json
-from mlpmf.oracles import explorer_settings, make_robust_oracle, method_name
+from mlpmf.oracles import make_robust_oracle, method_name
 from mlpmf.sampling import DatasetSettings, sample_reference, split_train_test
 from mlpmf.units import ev_to_kj_mol
 
 params = snakemake.params
 rng = np.random.default_rng(params.seed)
 oracle = make_robust_oracle(params.oracle)
-exploring = explorer_settings(params.oracle, params.dataset["explorer"])
+exploring = params.dataset["explorer"]  # resolved against the oracle (mlpmf.scope)
 explorer = None if exploring is None else make_robust_oracle(exploring)
 settings = DatasetSettings.from_config(params.dataset)
 system = load_system(params.system)

@@ -43,7 +43,8 @@ metrics = evaluate_model(model, test)
 metrics.update(learning_curves)
 unseen = [*test, *(train[i] for i in learning_curves["validation_frames"])]
 force_scale = thermal_force_scale(train, params.temperature_k, params.data_temperature_k)
-trust = calibrated_trust(model, unseen, TrustSettings.from_config(params.trust), force_scale)
+trust_settings = TrustSettings.from_config(params.active_learning)  # the trust-level keys
+trust = calibrated_trust(model, unseen, trust_settings, force_scale)
 metrics["trust_levels"] = trust.to_dict()
 logging.info("trust levels: %s", trust)
 save_model_and_metrics(model, metrics, snakemake.output.model, snakemake.output.metrics)
