@@ -17,11 +17,12 @@ from hypothesis import strategies as st
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from mlpmf.config import ConfigError, check_study, read_structure
+from mlpmf.config import ConfigError, read_structure
 from mlpmf.dataset import check_labelled_frames
 from mlpmf.dynamics import LangevinSettings, SimulationError, run_langevin
 from mlpmf.oracles import DoubleWellBond
-from tests.workflow_helpers import REPO, double_well_study
+from mlpmf.studycheck import check_study
+from tests.workflow_helpers import DIMER, REPO, double_well_study
 
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
 
@@ -192,3 +193,109 @@ def test_atoms_flying_apart_under_the_committee_are_stopped_with_an_error():
     dimer.positions[1, 0] = 8.0  # beyond the 5 Å cutoff
     with pytest.raises(IsolatedAtomError, match=r"atoms \[0, 1\] have no neighbour.*flew apart"):
         dimer.get_forces()
+
+
+def changed(**sections):
+    """VALID with sections updated (a dotted key ``umbrella__centers`` reaches inside)."""
+    config = copy.deepcopy(VALID)
+    for key, value in sections.items():
+        section, _, name = key.partition("__")
+        if name:
+            config[section][name] = value
+        else:
+            config[section] = value
+    return config
+
+
+@pytest.mark.parametrize(
+    "config, pattern",
+    [
+        (  # a parameter an ASE calculator's **kwargs would swallow
+            changed(
+                oracle={
+                    "kind": "ase",
+                    "calculator": "ase.calculators.lj:LennardJones",
+                    "parameters": {"sigmma": 3.4},
+                }  # fmt: skip
+            ),
+            r"oracle.parameters: .*LennardJones has no parameter 'sigmma'; expected some of "
+            r".*'sigma'",
+        ),
+        (  # the same window twice
+            changed(umbrella__centers=[2.5, 2.7, 2.9, 2.7, 3.1, 3.3, 3.5, 3.7, 3.9]),
+            r"umbrella.centers: windows 1 and 3 are the same window",
+        ),
+        (  # a CV of fixed atoms
+            changed(system={"structure": str(DIMER), "fixed_atoms": [0, 1]}),
+            r"collective_variable.atoms: every atom of the CV \(\[0, 1\]\) is held fixed",
+        ),
+        (  # a window where the CV cannot go
+            changed(umbrella__centers=[-0.5, 0.0, 0.5, 1.0, 2.5, 3.9]),
+            r"umbrella.centers: \[-0.5\] lie outside the range of a distance CV",
+        ),
+        (
+            changed(oracle={"kind": "xtb", "charge": 0, "multiplicity": 2}),
+            r"oracle.multiplicity: 2 does not fit 36 electrons .*expected an odd",
+        ),
+        (changed(umbrella__record_every=10**6), r"umbrella.record_every: 1000000 exceeds"),
+        (
+            changed(reference={"pmf_file": str(REPO / "resources/h2o2/reference_barrier.json")}),
+            r"reference.pmf_file: .*reference_barrier.json",
+        ),
+        (
+            changed(reference={"barrier_file": str(REPO / "resources/nh3/oracle_pmf_mbar.csv")}),
+            r"reference.barrier_file: cannot read .*oracle_pmf_mbar.csv. as JSON",
+        ),
+    ],
+)
+def test_mistakes_are_named_before_any_job(config, pattern):
+    with pytest.raises((WorkflowError, ConfigError), match=pattern):
+        validated(config)
+
+
+def test_a_reference_table_without_the_pmf_columns_is_named(tmp_path):
+    table = tmp_path / "reference.csv"
+    table.write_text("phi,F\n-180,0\n0,30\n")
+    with pytest.raises(ConfigError, match=r"has columns \['phi', 'F'\]; expected \['cv', "):
+        validated(changed(reference={"pmf_file": str(table)}))
+
+
+def test_atoms_on_top_of_each_other_are_named(tmp_path):
+    path = tmp_path / "broken.xyz"
+    Atoms("Ar3", positions=[[0, 0, 0], [3.0, 0, 0], [3.1, 0, 0]]).write(path)
+    with pytest.raises(ConfigError, match=r"atoms 1 and 2 of .*broken.xyz. lie 0.10 Å apart"):
+        validated(changed(system={"structure": str(path), "fixed_atoms": []}))
+
+
+def test_implausible_md_settings_are_warned_about_not_refused(tmp_path):
+    """Legal settings that an MD of this system will hardly survive or use well: a time
+    step too long for its lightest moving atom, windows too far apart to overlap."""
+    from ase.build import molecule
+
+    assert check_study(validated(VALID)) == []  # Ar at 1 fs: fine
+    path = tmp_path / "water.xyz"
+    molecule("H2O").write(path)
+    config = changed(
+        system={"structure": str(path), "fixed_atoms": []},
+        collective_variable={"kind": "distance", "atoms": [0, 1]},
+        umbrella__timestep_fs=2.0,
+        umbrella__centers=[0.9, 1.0, 1.1, 2.5],
+        umbrella__spring_constant_kj_mol=5000.0,
+        free_energy={"bins": {"start": 0.9, "stop": 2.5, "num": 16}},
+        rates={"reactant": [0.9, 1.0], "product": [1.1, 2.5]},
+    )
+    text = " ".join(check_study(validated(config)))
+    assert "umbrella.timestep_fs: 2 fs is long for H" in text
+    assert "umbrella.centers: 1.1 and 2.5 lie" in text and "overlap little" in text
+
+
+def test_a_yaml_mistake_names_the_file_and_line(tmp_path):
+    from mlpmf.cli import main
+    from mlpmf.config import load_study_file
+
+    path = tmp_path / "study.yaml"
+    path.write_text("study: x\nseed: 1\n  temperature_k: 300\n")
+    with pytest.raises(ConfigError, match=rf"{path}:3:16: not valid YAML: mapping values"):
+        load_study_file(path)
+    assert main(["check", str(path)]) == 2
+    assert main(["check", str(REPO / "config/studies/double_well_bond.yaml")]) == 0

@@ -239,7 +239,8 @@ def study_force_field(
     oracle, where every replica gets its own calculator. Returns the force field for
     :func:`mlpmf.dynamics.integrate` and the number of committee members (0 for one)."""
     from mlpmf.dynamics import own_calculators
-    from mlpmf.oracles import external_calculators, make_robust_oracle
+    from mlpmf.oracles import make_robust_oracle
+    from mlpmf.plugins import external_calculators
 
     if potential == "ase":
         for atoms in replicas:

@@ -1,9 +1,8 @@
-"""Study configuration: derived quantities and the checks JSON Schema cannot express.
+"""Study configuration: the quantities derived from it (window grids, bins, seeds),
+the structure it names, and the settings classes of the window MD and the free energy.
 
 The schema (``workflow/schemas/config.schema.yaml``) fixes keys, types, ranges and
-defaults; :func:`check_study` then checks what needs the structure file or relations
-between keys, and raises :class:`ConfigError` naming the key and what was expected,
-before any job runs.
+defaults; :mod:`mlpmf.studycheck` checks what the schema cannot, before any job runs.
 """
 
 import dataclasses
@@ -13,14 +12,35 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from ase.io import iread, read
-
-from mlpmf.cvsettings import make_colvar, period_and_unit
-from mlpmf.oracles import check_ase_settings, explorer_settings
+from ase.io import read
 
 
 class ConfigError(ValueError):
     """A study config that cannot be run, with the offending key in the message."""
+
+
+def load_study_file(path: str | Path) -> dict:
+    """A study file's mapping; a YAML mistake names the file, line and column."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the study file ({error.strerror})") from None
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(error, "problem", None) or str(error)
+        context = getattr(error, "context", None)
+        raise ConfigError(
+            f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else "")
+        ) from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: expected keys at the top level (study:, system:, ...)")
+    return config
 
 
 def linear_or_list(value, key: str) -> np.ndarray:
@@ -137,168 +157,6 @@ def read_structure(path: str | Path, key: str = "system.structure") -> Atoms:
     if len(atoms) == 0:
         raise ConfigError(f"{key}: {str(path)!r} contains no atoms")
     return atoms
-
-
-def check_study(config: Mapping) -> None:
-    """Checks beyond the schema; raises ConfigError on the first problem found."""
-    atoms = read_structure(config["system"]["structure"])
-    num_atoms = len(atoms)
-    cvs = [("collective_variable", config["collective_variable"])] + [
-        (f"observables.{name}", spec) for name, spec in config["observables"].items()
-    ]
-    atom_lists = [("system.fixed_atoms", config["system"]["fixed_atoms"])] + [
-        (f"{key}.{field}", spec.get(field, []))
-        for key, spec in cvs
-        for field in ("atoms", "other_atoms")
-    ]
-    for key, indices in atom_lists:
-        bad = [i for i in indices if not 0 <= i < num_atoms]
-        if bad:
-            raise ConfigError(
-                f"{key}: atom indices {bad} out of range for {num_atoms} atoms in "
-                f"{config['system']['structure']!r}"
-            )
-    if config["oracle"]["kind"] == "double_well_bond" and num_atoms < 2:
-        raise ConfigError("oracle.kind: double_well_bond needs at least 2 atoms in the structure")
-    hints = {
-        "pmf_file": "python resources/oracle_reference.py STUDY_FILE PATH runs the same "
-        "windows on the oracle and writes it",
-        "barrier_file": "a JSON file with barrier_kj_mol (e.g. from a relaxed scan)",
-    }
-    for key, hint in hints.items():
-        path = config.get("reference", {}).get(key)
-        if path and not Path(path).is_file():
-            raise ConfigError(f"reference.{key}: no file {path!r}; {hint}")
-    start_frames = config["umbrella"].get("start_frames")
-    if start_frames:
-        _check_start_frames(start_frames, atoms)
-    try:  # import external calculators and check their arguments now, not in a job
-        check_ase_settings(config)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-    methods = {"xtb": ("GFN2-xTB", "GFN1-xTB"), "pyscf": ("hf", "dft")}
-    explorer = explorer_settings(config["oracle"], config["dataset"].get("explorer"))
-    for key, settings in (("oracle", config["oracle"]), ("dataset.explorer", explorer)):
-        method = None if settings is None else settings.get("method")
-        kind = None if settings is None else settings["kind"]
-        if method is not None and method not in methods.get(kind, ()):
-            raise ConfigError(
-                f"{key}.method: {method!r} is not a method of the {kind} oracle; expected "
-                f"one of {list(methods.get(kind, ()))} or null"
-            )
-    for key, settings in cvs:
-        try:
-            make_colvar(settings, atoms)
-        except ValueError as error:
-            raise ConfigError(str(error).replace("collective_variable", key, 1)) from None
-    for name, spec in config["observables"].items():
-        bins = spec["bins"]
-        if bins["start"] >= bins["stop"]:
-            raise ConfigError(f"observables.{name}.bins: expected start < stop, got {bins}")
-    centers = window_centers(config)
-    if len(centers) < 2:
-        raise ConfigError("umbrella.centers: at least two windows are needed")
-    window_spring_constants(config)
-    edges = bin_edges(config)
-    periodic = period_and_unit(config["collective_variable"])[0] is not None
-    if not periodic and (edges[0] < centers.min() - 1e-9 or edges[-1] > centers.max() + 1e-9):
-        raise ConfigError(
-            f"free_energy.bins: [{edges[0]:g}, {edges[-1]:g}] reaches outside the window "
-            f"centres [{centers.min():g}, {centers.max():g}]; unsampled bins would be empty"
-        )
-    umbrella = config["umbrella"]
-    if umbrella.get("repeats", 1) > 1 and umbrella.get("adaptive", {}).get("enabled"):
-        raise ConfigError(
-            "umbrella.repeats: independent sets of windows are not available with "
-            "umbrella.adaptive.enabled (insertion judges one set of windows); expected 1"
-        )
-    descriptor = config["descriptor"]
-    if descriptor["angular_cutoff_a"] > descriptor["cutoff_a"]:
-        raise ConfigError(
-            f"descriptor.angular_cutoff_a: {descriptor['angular_cutoff_a']} Å exceeds "
-            f"descriptor.cutoff_a ({descriptor['cutoff_a']} Å); expected at most the cutoff"
-        )
-    _check_second_cv(config, atoms)
-    _check_oracle_every(config)
-    reactant = config["rates"]["reactant"]
-    product = config["rates"]["product"]
-    for name, interval in (("reactant", reactant), ("product", product)):
-        if interval[0] >= interval[1]:
-            raise ConfigError(f"rates.{name}: expected [lo, hi] with lo < hi, got {interval}")
-        if interval[1] < edges[0] or interval[0] > edges[-1]:
-            raise ConfigError(f"rates.{name}: {interval} lies outside free_energy.bins")
-    if reactant[0] < product[1] and product[0] < reactant[1]:
-        raise ConfigError(f"rates: reactant {reactant} and product {product} overlap")
-
-
-def _check_oracle_every(config: Mapping) -> None:
-    umbrella = config["umbrella"]
-    every = umbrella.get("oracle_every", 0)
-    if not every:
-        return
-    if config["potential"] == "oracle":
-        raise ConfigError(
-            "umbrella.oracle_every: the oracle itself drives the windows (potential: "
-            "oracle), so there is no model to check against it; expected 0"
-        )
-    if every % umbrella["record_every"]:
-        raise ConfigError(
-            f"umbrella.oracle_every: {every} is not a multiple of umbrella.record_every "
-            f"({umbrella['record_every']}); expected a multiple, so that labelled frames "
-            "are recorded frames"
-        )
-
-
-def _check_second_cv(config: Mapping, atoms: Atoms) -> None:
-    section = config["umbrella"].get("second_cv", {})
-    name = section.get("observable")
-    if name is None:
-        return
-    key = "umbrella.second_cv"
-    if name not in config["observables"]:
-        raise ConfigError(
-            f"{key}.observable: no observable {name!r}; expected one of "
-            f"{sorted(config['observables'])} (define it under observables, with its bins)"
-        )
-    centers = linear_or_list(section["centers"], f"{key}.centers")
-    if len(centers) < 2:
-        raise ConfigError(f"{key}.centers: at least two centres are needed")
-    spec = config["observables"][name]
-    edges = second_bin_edges(config)
-    period = period_and_unit(spec)[0]
-    if period is None and (edges[0] < centers.min() - 1e-9 or edges[-1] > centers.max() + 1e-9):
-        raise ConfigError(
-            f"observables.{name}.bins: [{edges[0]:g}, {edges[-1]:g}] reaches outside "
-            f"{key}.centers [{centers.min():g}, {centers.max():g}]; unsampled bins would be empty"
-        )
-    if np.ndim(config["umbrella"]["spring_constant_kj_mol"]) != 0:
-        raise ConfigError(
-            "umbrella.spring_constant_kj_mol: with umbrella.second_cv, one number for all "
-            "windows (a list has one value per window of a 1D study)"
-        )
-    for other, enabled in (
-        ("umbrella.adaptive.enabled", config["umbrella"].get("adaptive", {}).get("enabled")),
-        ("transmission.enabled", config.get("transmission", {}).get("enabled")),
-    ):
-        if enabled:
-            raise ConfigError(f"{other}: not available with {key} (2D umbrella sampling)")
-
-
-def _check_start_frames(path: str, atoms: Atoms) -> None:
-    key = "umbrella.start_frames"
-    if not Path(path).is_file():
-        raise ConfigError(f"{key}: no file {path!r}; expected extended-XYZ frames of the system")
-    try:  # stop at the first frame of this system: the file may be long
-        found = any(
-            len(f) == len(atoms) and np.array_equal(f.numbers, atoms.numbers) for f in iread(path)
-        )
-    except Exception as error:  # ASE raises many types for unreadable files
-        raise ConfigError(f"{key}: ASE cannot read {path!r}: {error}") from error
-    if not found:
-        raise ConfigError(
-            f"{key}: no frame in {path!r} has the atoms of system.structure "
-            f"({atoms.get_chemical_formula()} in the same order)"
-        )
 
 
 def load_system(system: Mapping) -> Atoms:

@@ -20,19 +20,16 @@ Hamiltonian, which would mix two potential energy surfaces in one dataset), and
 records a call that still fails instead of using it or stopping the run.
 """
 
-import importlib
-import importlib.util
-import inspect
 import logging
 import time
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import CalculationFailed, Calculator, all_changes
 from ase.calculators.emt import EMT
 
+from mlpmf.plugins import build_calculator
 from mlpmf.units import ev_to_kj_mol, kt_kj_mol
 
 ORACLE_KINDS = ("emt", "double_well_bond", "xtb", "pyscf", "ase")
@@ -281,84 +278,6 @@ class _RobustCalculator(Calculator):
         self.results = {"energy": energy, "free_energy": energy, "forces": forces}
 
 
-def ase_calculator_class(name: str) -> type:
-    """The class named ``"package.module:Class"`` or ``"path/to/file.py:Class"``;
-    ValueError naming what could not be imported and how to fix it."""
-    module_name, _, class_name = str(name).rpartition(":")
-    if not module_name or not class_name:
-        raise ValueError(
-            f"oracle.calculator: expected 'package.module:Class' or 'file.py:Class', got {name!r}"
-        )
-    try:
-        if module_name.endswith(".py"):
-            path = Path(module_name)
-            if not path.is_file():
-                raise ImportError(f"no file {str(path)!r}")
-            spec = importlib.util.spec_from_file_location(path.stem, path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(module_name)
-    except ImportError as error:
-        package = module_name.split(".")[0]
-        raise ValueError(
-            f"oracle.calculator: cannot import {module_name!r} ({error}); install the "
-            f"package that provides it ({package}) in this environment, or give a file path"
-        ) from None
-    calculator = getattr(module, class_name, None)
-    if not (isinstance(calculator, type) and issubclass(calculator, Calculator)):
-        raise ValueError(
-            f"oracle.calculator: {module_name!r} has no ASE Calculator class {class_name!r}"
-        )
-    return calculator
-
-
-def _ase_class_and_parameters(settings: Mapping, key: str = "oracle") -> tuple[type, dict]:
-    """The calculator class of an ``{calculator, parameters}`` block and its keyword
-    arguments, checked against the class's signature without building it; ValueError
-    naming ``key``."""
-    if not settings.get("calculator"):
-        raise ValueError(f"{key}.calculator: kind ase needs 'package.module:Class'")
-    try:
-        calculator = ase_calculator_class(settings["calculator"])
-    except ValueError as error:
-        raise ValueError(str(error).replace("oracle.", f"{key}.", 1)) from None
-    parameters = dict(settings.get("parameters") or {})
-    try:
-        inspect.signature(calculator).bind(**parameters)
-    except TypeError as error:
-        raise ValueError(f"{key}.parameters: {settings['calculator']}: {error}") from None
-    return calculator, parameters
-
-
-def check_ase_settings(config: Mapping) -> None:
-    """Import every ASE calculator a config names and check its arguments, without
-    building one (a model file loaded at every workflow start would cost seconds)."""
-    if config["oracle"]["kind"] == "ase":
-        _ase_class_and_parameters(config["oracle"])
-    explorer = explorer_settings(config["oracle"], config["dataset"].get("explorer"))
-    if explorer is not None and explorer["kind"] == "ase":
-        _ase_class_and_parameters(explorer, "dataset.explorer")
-    if config["potential"] == "ase":
-        if not config["external_potential"]:
-            raise ValueError("external_potential: potential ase needs at least one calculator")
-        for k, spec in enumerate(config["external_potential"]):
-            _ase_class_and_parameters(spec, f"external_potential[{k}]")
-
-
-def _ase(settings: Mapping, key: str = "oracle") -> Calculator:
-    calculator, parameters = _ase_class_and_parameters(settings, key)
-    return calculator(**parameters)
-
-
-def external_calculators(specs) -> list[Calculator]:
-    """The calculators of ``external_potential`` (each ``{calculator, parameters}``,
-    built as an ``ase`` oracle), with errors naming the entry."""
-    if not specs:
-        raise ValueError("external_potential: potential ase needs at least one calculator")
-    return [_ase(spec, f"external_potential[{k}]") for k, spec in enumerate(specs)]
-
-
 def method_name(settings: Mapping) -> str:
     """A short name of the method an oracle block describes, e.g. 'xtb GFN2-xTB' or
     'pyscf dft pbe0/6-31g*'."""
@@ -414,5 +333,5 @@ def make_oracle(settings: Mapping) -> Calculator:
     if kind == "pyscf":
         return _pyscf(settings)
     if kind == "ase":
-        return _ase(settings)
+        return build_calculator(settings)
     raise ValueError(f"oracle.kind: unknown oracle {kind!r}; expected one of {ORACLE_KINDS}")
