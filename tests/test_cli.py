@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -66,6 +67,8 @@ def test_the_command_is_installed_and_documents_itself():
         [sys.executable, "-m", "mlpmf.cli", "pmf", "--help"], capture_output=True, text=True
     ).stdout
     assert "examples:" in help_text and "--spring-unit" in help_text
+    for default in ("(default: half)", "(default: mbar)", "(default: 100)", "(default: 0)"):
+        assert default in help_text, default
 
 
 def test_xvg_files_with_metadata_reproduce_the_library_and_pymbar(samples_a, gromacs_dir, tmp_path):
@@ -75,7 +78,7 @@ def test_xvg_files_with_metadata_reproduce_the_library_and_pymbar(samples_a, gro
     arguments = ["--metadata", gromacs_dir / "metadata.dat", "--cv-unit", "nm", "--temperature",
                  TEMPERATURE_K, "--bins=-0.15:0.15:60", "--no-decorrelate"]  # fmt: skip
     assert run(tmp_path, *arguments) == 0
-    table = pd.read_csv(tmp_path / "out.csv")
+    table = pd.read_csv(tmp_path / "out.csv", comment="#")
     assert list(table.columns) == ["cv", "free_energy_kj_mol", "uncertainty_kj_mol", "samples"]
     kappa = np.full(len(CENTERS), KAPPA)
     ours = mbar(samples_a, CENTERS, kappa, TEMPERATURE_K, edges_a)
@@ -98,7 +101,7 @@ def test_barrier_and_rate_in_kcal_with_a_mass(gromacs_dir, tmp_path):
                  TEMPERATURE_K, "--energy-unit", "kcal/mol", "--reactant", -0.13, -0.05,
                  "--product", 0.05, 0.13, "--mass-amu", 12.0]  # fmt: skip
     assert run(tmp_path, *arguments) == 0
-    table = pd.read_csv(tmp_path / "out.csv")
+    table = pd.read_csv(tmp_path / "out.csv", comment="#")
     rates = json.loads((tmp_path / "out.json").read_text())
     # exact barrier of 12 kJ/mol (binned: a little below), within 3 standard errors
     assert abs(rates["barrier_kj_mol"] - 12.0) < 3 * rates["barrier_uncertainty_kj_mol"] + 0.5
@@ -140,7 +143,7 @@ def test_plumed_colvar_in_radians_equals_the_library_in_degrees(plumed_torsion, 
     assert run(tmp_path, *paths, "--cv", "phi", "--cv-unit", "rad", "--periodic",
                f"--centers={centers_rad}", "--spring-constant", kappa_rad, "--temperature",
                TEMPERATURE_K, "--bins", 72, "--no-decorrelate") == 0  # fmt: skip
-    table = pd.read_csv(tmp_path / "out.csv")
+    table = pd.read_csv(tmp_path / "out.csv", comment="#")
     edges = np.linspace(-180.0, 180.0, 73)
     ours = mbar(samples, centers, np.full(24, kappa_deg), TEMPERATURE_K, edges, period=360.0)
     np.testing.assert_allclose(np.degrees(table["cv"]), ours.cv, atol=1e-6)
@@ -164,8 +167,8 @@ def test_a_spring_constant_in_kcal_given_as_kj_is_named(gromacs_dir, tmp_path):
 def test_a_spring_constant_per_radian_with_degrees_is_named(plumed_torsion, tmp_path):
     paths, centers, kappa_deg, samples = plumed_torsion
     for path, values in zip(paths, samples, strict=True):  # degrees, as GROMACS writes
-        write_xvg(path.with_suffix(".xvg"), values)
-    xvg = [p.with_suffix(".xvg") for p in paths]
+        write_xvg(path.parent / f"{path.name}.xvg", values)
+    xvg = [p.parent / f"{p.name}.xvg" for p in paths]
     kappa_rad = kappa_deg * (180.0 / np.pi) ** 2
     with _stderr() as err:
         code = run(tmp_path, *xvg, "--cv-unit", "deg", "--periodic", "--centers=-180:165:24",
@@ -176,7 +179,7 @@ def test_a_spring_constant_per_radian_with_degrees_is_named(plumed_torsion, tmp_
 
 def test_a_torsion_without_its_period_warns(plumed_torsion, tmp_path, caplog):
     paths, centers, kappa_deg, samples = plumed_torsion
-    xvg = [p.with_suffix(".xvg") for p in paths]
+    xvg = [p.parent / f"{p.name}.xvg" for p in paths]
     for path, values in zip(xvg, samples, strict=True):
         write_xvg(path, values)
     main(["pmf", *map(str, xvg), "--cv-unit", "deg", "--centers=-180:165:24",
@@ -248,8 +251,158 @@ def test_wham_with_bootstrap_errors_in_kt_equals_the_library(samples_a, gromacs_
                "--temperature", TEMPERATURE_K, "--bins=-0.15:0.15:60", "--no-decorrelate",
                "--estimator", "wham", "--bootstrap-samples", 20, "--seed", 3,
                "--energy-unit", "kT") == 0  # fmt: skip
-    table = pd.read_csv(tmp_path / "out.csv")
+    table = pd.read_csv(tmp_path / "out.csv", comment="#")
     ours = wham(samples_a, CENTERS, np.full(len(CENTERS), KAPPA), TEMPERATURE_K,
                 np.linspace(-1.5, 1.5, 61), bootstrap_samples=20, seed=3)  # fmt: skip
     np.testing.assert_allclose(table["free_energy_kt"], ours.free_energy / KT, atol=1e-6)
     np.testing.assert_allclose(table["uncertainty_kt"], ours.uncertainty / KT, rtol=1e-6)
+
+
+# pymbar's umbrella-sampling example (tests/data/pymbar_valine_chi/README.md): GROMACS
+# windows of a torsion in degrees, window 0 centred at -180 with samples past +-180.
+VALINE = Path(__file__).parent / "data" / "pymbar_valine_chi"
+
+
+def valine_windows():
+    """(files, centres in degrees, spring constants in kJ/mol/rad^2), file order."""
+    centers, springs = np.loadtxt(VALINE / "centers.dat", unpack=True)
+    return [VALINE / f"prod{k}_dihed.xvg" for k in range(len(centers))], centers, springs
+
+
+def valine(tmp_path, *extra, files=None, centers=None, name="out"):
+    paths, given, springs = valine_windows()
+    centers = given if centers is None else centers
+    arguments = [*(paths if files is None else files), f"--centers={','.join(map(str, centers))}",
+                 f"--spring-constant={','.join(map(str, springs))}", "--spring-unit",
+                 "kJ/mol/rad^2", "--cv-unit", "deg", "--periodic", "--temperature", 300,
+                 "--bins", 36, *extra]  # fmt: skip
+    return main(["pmf", *map(str, arguments), "-q", "-o", str(tmp_path / name)])
+
+
+def test_real_torsion_data_across_the_seam_equals_pymbar(tmp_path):
+    """The window centred at -180 written as 180 gives the same PMF (wrapped before any
+    check), and both equal pymbar's FES on the same kept samples (minimum-image biases,
+    pymbar's own full K x N evaluation) within 0.01 kJ/mol."""
+    from pymbar import FES
+
+    from mlpmf.solver import wrap
+    from mlpmf.timeseries import kept_indices
+
+    paths, centers, springs = valine_windows()
+    assert valine(tmp_path) == 0
+    seam = centers.copy()
+    seam[0] = 180.0
+    assert valine(tmp_path, centers=seam, name="seam") == 0
+    table = pd.read_csv(tmp_path / "out.csv", comment="#")
+    moved = pd.read_csv(tmp_path / "seam.csv", comment="#")
+    pd.testing.assert_frame_equal(table, moved)
+    series = [wrap(read_timeseries(p).values, 360.0, -180.0) for p in paths]
+    kept = kept_indices(series, True, True, wrap(centers, 360.0, -180.0), 360.0)
+    samples = [s[k] for s, k in zip(series, kept, strict=True)]
+    x = np.concatenate(samples)
+    kappa = springs * (np.pi / 180.0) ** 2  # kJ/mol/deg^2
+    offsets = (x[None, :] - centers[:, None] + 180.0) % 360.0 - 180.0
+    u_kn = 0.5 * kappa[:, None] * offsets**2 / KT
+    fes = FES(u_kn, np.array([len(s) for s in samples]))
+    edges = np.linspace(-180.0, 180.0, 37)
+    fes.generate_fes(np.zeros(len(x)), x, fes_type="histogram",
+                     histogram_parameters={"bin_edges": edges})  # fmt: skip
+    theirs = fes.get_fes(table["cv"].to_numpy(), reference_point="from-lowest")["f_i"] * KT
+    ours = table["free_energy_kj_mol"].to_numpy()
+    filled = np.isfinite(ours) & np.isfinite(theirs)
+    assert filled.sum() >= 30
+    difference = (ours - theirs)[filled]
+    assert np.abs(difference - difference.mean()).max() < 0.01
+    assert table["samples"].sum() == len(x)
+
+
+def test_the_table_says_what_its_uncertainty_and_zero_are(tmp_path):
+    assert valine(tmp_path) == 0
+    header = [line for line in (tmp_path / "out.csv").read_text().splitlines() if line[0] == "#"]
+    text = "\n".join(header)
+    assert "one standard error" in text and "not relative to the zero bin" in text
+    table = pd.read_csv(tmp_path / "out.csv", comment="#")
+    zero = table.loc[table["free_energy_kj_mol"] == 0.0]
+    assert len(zero) == 1 and f"0 at cv = {zero['cv'].iloc[0]:g}" in text
+
+
+def test_the_zero_sits_on_a_well_sampled_bin():
+    """A flat profile whose first bin holds two stray samples: noise alone can put such a
+    bin kT below the rest; the zero goes on the lowest well-sampled bin instead."""
+    from mlpmf.estimators import zero_bin
+
+    free = np.array([-9.0, 0.4, 0.1, 0.3, 0.2, np.nan])
+    counts = np.array([2, 900, 1000, 950, 1010, 0])
+    assert zero_bin(free, counts) == 2
+    assert zero_bin(free, np.array([2, 3, 1, 2, 2, 0])) == 0  # none well sampled
+
+
+def test_a_wrong_bias_convention_is_named_not_solved(tmp_path):
+    """--bias-convention full on data made with k/2 (x-c)^2: every spread is sqrt(2) too
+    wide for the springs, which is what the convention does; it stops, naming it."""
+    with _stderr() as err:
+        assert valine(tmp_path, "--bias-convention", "full") == 2
+    assert "--bias-convention half would fit" in err.text
+    assert not (tmp_path / "out.csv").exists()
+    assert valine(tmp_path, "--bias-convention", "full", "--no-unit-check") == 0
+
+
+def test_centres_in_another_order_than_the_files_are_named(tmp_path):
+    """Centres sorted while the files are not (pymbar's list ends with -165, 20, 120): on
+    a periodic CV too, the windows whose samples sit round another centre are named."""
+    paths, centers, springs = valine_windows()
+    with _stderr() as err:
+        assert valine(tmp_path, centers=np.sort(centers)) == 2
+    assert "another order than the files" in err.text and "prod" in err.text
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_periodic_barrier_takes_the_lower_way_round(tmp_path):
+    """Basins at -90..-40 and 150..180: the way round through -125 is lower than the one
+    through 0; the headline barrier is that path's, the rate the sum of both."""
+    assert valine(tmp_path, "--reactant", -90, -40, "--product", 150, 180,
+                  "--mass-amu", 3.0) == 0  # fmt: skip
+    rates = json.loads((tmp_path / "out.json").read_text())
+    table = pd.read_csv(tmp_path / "out.csv", comment="#")
+    paths = sorted(rates["paths"], key=lambda path: path["barrier_kj_mol"])
+    assert len(paths) == 2 and paths[0]["barrier_kj_mol"] < paths[1]["barrier_kj_mol"] - 3
+    assert rates["barrier_kj_mol"] == paths[0]["barrier_kj_mol"]
+    assert -180 < rates["transition_state_cv"] < -90  # through -125, not 0
+    assert rates["rate_constant_per_s"] == pytest.approx(
+        sum(path["rate_constant_per_s"] for path in paths)
+    )
+    basin = table[(table["cv"] >= -90) & (table["cv"] <= -40)]["free_energy_kj_mol"].min()
+    top = table.loc[(table["cv"] - rates["transition_state_cv"]).abs().idxmin()]
+    assert rates["barrier_kj_mol"] == pytest.approx(top["free_energy_kj_mol"] - basin, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (["--temperature", 0], "--temperature: expected a temperature above 0 K"),
+        (["--temperature", -5], "above 0 K"),
+        (["--bins=100:-100:36"], "--bins: expected start < stop"),
+        (["--bins", 0], "--bins: expected a whole number of bins"),
+        (["--bins=0:180:36"], "span one period"),
+        (["--period", 360], "--periodic and --period: give one"),
+        (["--reactant", 10, -10, "--product", 20, 40], "--reactant: expected LO < HI"),
+        (["--reactant", -90, -40], "needs both --reactant and --product"),
+        (["--reactant", 60, 61, "--product", 150, 180], "--reactant [60.0, 61.0]: no PMF bin"),
+        (["--skip", 1e9], "no samples at or after --skip"),
+    ],
+)
+def test_impossible_options_are_named_before_solving(tmp_path, change, message):
+    with _stderr() as err:
+        assert valine(tmp_path, *change) == 2
+    assert message in err.text and "Traceback" not in err.text
+
+
+def test_rows_that_are_not_numbers_are_named(tmp_path):
+    paths, centers, springs = valine_windows()
+    broken = tmp_path / "prod1_dihed.xvg"
+    lines = paths[1].read_text().splitlines()
+    lines[40] = "   8.0000   nan"
+    broken.write_text("\n".join(lines) + "\n")
+    with _stderr() as err:
+        assert valine(tmp_path, files=[paths[0], broken, *paths[2:]]) == 2
+    assert f"{broken}: 1 of 501 samples are not numbers" in err.text

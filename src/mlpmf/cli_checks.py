@@ -9,13 +9,16 @@ import logging
 import numpy as np
 
 from mlpmf import diagnostics, solver
+from mlpmf.colvars import periodic_difference
 from mlpmf.units import CV_UNITS, ENERGY_UNITS_KJ_MOL, cv_unit_factor, kt_kj_mol, parse_spring_unit
 
 log = logging.getLogger("mlpmf")
 
 # A wrong unit moves every window's spread ratio by one factor; these are the usual ones.
 SPREAD_ERROR = (0.55, 1.8)  # median ratio outside: stop (--no-unit-check to go on)
-SPREAD_WARNING = (0.7, 1.2)  # median ratio outside: warn
+SPREAD_WARNING = (0.7, 1.2)  # median ratio outside: stop if a usual mistake explains it
+USUAL_SPREAD = 0.9  # the median ratio of real studies (diagnostics.spread_ratios)
+CONVENTIONS = {"half": "k/2 (x-c)^2", "full": "k (x-c)^2"}
 WINDOW_SPREAD = (0.4, 2.5)  # a single window outside: named
 
 
@@ -45,20 +48,56 @@ def _alternatives(spring_unit: str, convention: str):
 
 
 def check_centres(args, samples, centers, period):
-    outside = [
-        f"window {k}: centre {c:g}, samples {np.min(x):.3g} to {np.max(x):.3g}"
-        for k, (x, c) in enumerate(zip(samples, centers, strict=True))
-        if period is None and not np.min(x) <= c <= np.max(x)
+    """Every window's samples must reach its centre (on a periodic CV, measured round the
+    circle from the centre). Most windows missing theirs: a unit mistake. A few whose
+    samples sit round another window's centre: centres listed in another order than
+    the files (a silently tilted profile otherwise)."""
+    offsets = [
+        periodic_difference(np.asarray(x), c, period) for x, c in zip(samples, centers, strict=True)
     ]
-    if len(outside) > len(samples) // 2:
+    missed = [k for k, d in enumerate(offsets) if not d.min() <= 0.0 <= d.max()]
+    if not missed or args.no_centre_check:
+        return
+    where = [
+        f"window {k}: centre {centers[k]:g}, samples "
+        f"{centers[k] + offsets[k].min():.3g} to {centers[k] + offsets[k].max():.3g}"
+        for k in missed
+    ]
+    means = [c + float(np.mean(d)) for c, d in zip(centers, offsets, strict=True)]
+    swapped = []
+    for k in missed:
+        distances = np.abs(periodic_difference(np.asarray(centers), means[k], period))
+        nearest = int(np.argmin(distances))
+        around = periodic_difference(np.asarray(samples[k]), centers[nearest], period)
+        if nearest != k and around.min() <= 0.0 <= around.max():  # another's centre fits
+            swapped.append(
+                f"{args.window_names[k]} samples round {means[k]:.3g}, the centre of "
+                f"{args.window_names[nearest]} ({centers[nearest]:g}), not its own "
+                f"({centers[k]:g})"
+            )
+    if swapped and (len(swapped) == len(missed) or len(missed) <= len(samples) // 2):
         raise UsageError(
-            f"{len(outside)} of {len(samples)} window centres lie outside their samples' "
-            f"range ({'; '.join(outside[:3])}): are centres and samples both in "
+            f"the centres seem listed in another order than the files ({len(swapped)} of "
+            f"{len(samples)} windows): "
+            + "; ".join(swapped[:4])
+            + ". List one centre per file, in the files' order (--no-centre-check solves anyway)"
+        )
+    if len(missed) > len(samples) // 2:
+        raise UsageError(
+            f"{len(missed)} of {len(samples)} window centres lie outside their samples' "
+            f"range ({'; '.join(where[:3])}): are centres and samples both in "
             f"{args.cv_unit}? (PLUMED writes nm and rad, GROMACS nm and deg)"
         )
+    for line in where:
+        log.warning("%s: the window never reached its centre (a steep PMF or a weak spring)", line)
 
 
 def check_spreads(args, samples, centers, kappa, temperature, period, spring_unit):
+    """The windows' spreads against the springs' widths sqrt(kT/k). A median ratio
+    outside the usual range that a usual mistake (another energy or CV unit in the
+    spring constant, the other bias convention: a factor sqrt(2)) would bring back into
+    it stops the run naming that mistake; a median far outside any usual range stops it
+    too. ``--no-unit-check`` solves anyway."""
     ratios = diagnostics.spread_ratios(samples, centers, kappa, temperature, period)
     median = float(np.median(ratios))
     widths = np.sqrt(kt_kj_mol(temperature) / np.asarray(kappa))
@@ -71,19 +110,21 @@ def check_spreads(args, samples, centers, kappa, temperature, period, spring_uni
         for line in off:
             log.warning("%s: far from the spring's width sqrt(kT/k)", line)
         return ratios
-    fits = sorted(
-        (abs(np.log(median * factor)), name)
-        for name, factor in _alternatives(spring_unit, args.bias_convention)
+    name, factor = min(
+        _alternatives(spring_unit, args.bias_convention),
+        key=lambda alternative: abs(np.log(median * alternative[1] / USUAL_SPREAD)),
     )
-    hint = f"; {fits[0][1]} would fit (median ratio 1 +- 25%)" if fits[0][0] < np.log(1.25) else ""
+    explained = SPREAD_WARNING[0] < median * factor < SPREAD_WARNING[1]
+    hint = f"; {name} would fit" if explained else ""
     message = (
         f"window spreads are {median:.2f} times sqrt(kT/k) (median over windows; "
-        f"0.8-1.0 is usual){hint}. Check --spring-unit ({spring_unit}), --cv-unit "
-        f"({args.cv_unit}) and --bias-convention ({args.bias_convention})"
+        f"{SPREAD_WARNING[0]}-{SPREAD_WARNING[1]} is usual){hint}. Check --spring-unit "
+        f"({spring_unit}), --cv-unit ({args.cv_unit}) and --bias-convention "
+        f"({args.bias_convention}: {CONVENTIONS[args.bias_convention]})"
     )
     if off:
         message += ". Furthest: " + "; ".join(off[:3])
-    if SPREAD_ERROR[0] < median < SPREAD_ERROR[1] or args.no_unit_check:
+    if args.no_unit_check or (not explained and SPREAD_ERROR[0] < median < SPREAD_ERROR[1]):
         log.warning("%s", message)
         return ratios
     raise UsageError(message + " (--no-unit-check solves anyway)")
@@ -104,10 +145,10 @@ def check_period(args, samples, period):
         )
 
 
-def check_overlap(samples, centers):
+def check_overlap(samples, centers, period=None):
     gaps = [
         f"{centers[k]:g} and {centers[j]:g}"
-        for k, j, value in diagnostics.neighbour_sample_overlaps(samples, centers)
+        for k, j, value in diagnostics.neighbour_sample_overlaps(samples, centers, period=period)
         if value == 0.0
     ]
     if gaps:
@@ -135,10 +176,10 @@ def warn_poor_overlap(result, samples, centers, kappa, temperature, edges, perio
             )
 
 
-def explain_convergence(error, samples, centers):
+def explain_convergence(error, samples, centers, period=None):
     gaps = [
         f"{centers[k]:g} and {centers[j]:g} (overlap {value:.3f})"
-        for k, j, value in diagnostics.neighbour_sample_overlaps(samples, centers)
+        for k, j, value in diagnostics.neighbour_sample_overlaps(samples, centers, period=period)
         if value < 0.01
     ]
     if gaps:

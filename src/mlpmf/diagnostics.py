@@ -363,15 +363,30 @@ def spread_ratios(
 
 
 def neighbour_sample_overlaps(
-    cv_samples: Sequence[np.ndarray], centers: Sequence[float], bins: int = 50
+    cv_samples: Sequence[np.ndarray],
+    centers: Sequence[float],
+    bins: int = 50,
+    period: float | None = None,
 ) -> list[tuple[int, int, float]]:
     """For each pair of windows adjacent in centre, (k, l, overlap): the overlap
     coefficient sum_b min(p_k(b), p_l(b)) of their sample histograms on common bins, 0
-    when no sample of one lies where the other's do (nothing joins them)."""
-    order = np.argsort(centers)
+    when no sample of one lies where the other's do (nothing joins them). On a periodic
+    CV the windows form a chain round the circle, cut at the widest gap between centres
+    (a chain covering part of the circle is not joined across its open side), and each
+    pair is compared about its midpoint, so a pair across the seam (-180 and 165 deg)
+    is a pair like any other."""
+    order = list(np.argsort(centers))
+    if period is not None and len(order) > 1:
+        ordered = np.asarray(centers, dtype=float)[order]
+        gaps = np.mod(np.diff(np.append(ordered, ordered[0] + period)), period)
+        cut = int(np.argmax(gaps)) + 1  # the chain starts after the widest gap
+        order = order[cut:] + order[:cut]
     pairs = []
     for k, j in zip(order[:-1], order[1:], strict=True):
-        a, b = np.asarray(cv_samples[k]), np.asarray(cv_samples[j])
+        a, b = np.asarray(cv_samples[k], dtype=float), np.asarray(cv_samples[j], dtype=float)
+        if period is not None:
+            middle = centers[k] + 0.5 * periodic_difference(centers[j], centers[k], period)
+            a, b = periodic_difference(a, middle, period), periodic_difference(b, middle, period)
         edges = np.linspace(min(a.min(), b.min()), max(a.max(), b.max()), bins + 1)
         p = np.histogram(a, edges)[0] / len(a)
         q = np.histogram(b, edges)[0] / len(b)

@@ -2,8 +2,9 @@ r"""WHAM and MBAR PMFs for umbrella sampling along one collective variable.
 
 Both estimators solve the convex problem of :mod:`mlpmf.solver` (MBAR on samples
 collapsed onto a fine grid of the CV, WHAM on the PMF bins) and bin the unbiased
-weights: :math:`F_b = -k_BT \ln(\sum_{x\in b} p_x / \Delta x_b)`, shifted to a
-minimum of 0.
+weights: :math:`F_b = -k_BT \ln(\sum_{x\in b} p_x / \Delta x_b)`, shifted to 0 at the
+lowest well-sampled bin (:func:`zero_bin`: a bin with a sample or two has a free energy
+that noise alone can put far below the rest).
 
 Uncertainties are one standard error of each bin's free energy up to the normalisation
 of the whole profile, i.e. of :math:`-k_BT \ln p_b`. Unlike errors measured from the
@@ -51,13 +52,14 @@ class PMF:
     """A potential of mean force on bins of the CV."""
 
     cv: np.ndarray  # (M,) bin centres, CV unit
-    free_energy: np.ndarray  # (M,) kJ/mol, minimum 0; NaN where a bin is empty
+    free_energy: np.ndarray  # (M,) kJ/mol, 0 at zero_bin; NaN where a bin is empty
     uncertainty: np.ndarray  # (M,) kJ/mol, one standard error up to normalisation
     counts: np.ndarray  # (M,) samples per bin, all windows pooled
     window_free_energies: np.ndarray  # (K,) f_k in units of kT, f_0 = 0
     bootstrap_free_energies: np.ndarray = field(
         default_factory=lambda: np.empty((0, 0))
-    )  # (R, M) kJ/mol, bootstrap replicas, each zero at the PMF's minimum bin
+    )  # (R, M) kJ/mol, bootstrap replicas, each zero at zero_bin
+    zero_bin: int = 0  # the bin whose free energy is 0 (zero_bin())
 
     def to_frame(self) -> pd.DataFrame:
         """The table of DESIGN.md: cv, free_energy_kj_mol, uncertainty_kj_mol."""
@@ -68,6 +70,22 @@ class PMF:
                 "uncertainty_kj_mol": self.uncertainty,
             }
         )
+
+
+ZERO_MIN_SAMPLES = 10  # a bin the zero may sit on holds at least this many samples ...
+ZERO_MIN_FRACTION = 0.1  # ... and this fraction of the median filled bin's
+
+
+def zero_bin(free_energy: np.ndarray, counts: np.ndarray) -> int:
+    """The bin a PMF's zero goes on: the lowest of the well-sampled bins (at least
+    ZERO_MIN_SAMPLES samples and ZERO_MIN_FRACTION of the median filled bin's), the
+    lowest filled bin where none is."""
+    filled = np.isfinite(free_energy)
+    threshold = max(ZERO_MIN_SAMPLES, ZERO_MIN_FRACTION * np.median(counts[filled]))
+    candidates = np.flatnonzero(filled & (counts >= threshold))
+    if not len(candidates):
+        candidates = np.flatnonzero(filled)
+    return int(candidates[np.argmin(free_energy[candidates])])
 
 
 def _point_log_weights(f, data: CollapsedSamples, point_weights=None):
@@ -147,7 +165,10 @@ def estimate_pmf(
     free = _binned_free_energy(
         _point_log_weights(f, data), data.points, bin_edges, period, temperature_k
     )
-    reference = int(np.nanargmin(free))
+    counts = np.histogram(
+        wrap(data.points, period, bin_edges[0]), bin_edges, weights=data.point_weights
+    )[0]
+    reference = zero_bin(free, counts)
     free -= free[reference]
     rng = np.random.default_rng(seed)
     replicas = []
@@ -171,10 +192,8 @@ def estimate_pmf(
     else:
         raise ValueError(f"uncertainty: expected 'analytical' or 'bootstrap', got {uncertainty!r}")
     error[np.isnan(free)] = np.nan
-    counts = np.histogram(
-        wrap(data.points, period, bin_edges[0]), bin_edges, weights=data.point_weights
-    )[0]
-    return PMF(0.5 * (bin_edges[1:] + bin_edges[:-1]), free, error, counts.astype(int), f, replicas)
+    centres = 0.5 * (bin_edges[1:] + bin_edges[:-1])
+    return PMF(centres, free, error, counts.astype(int), f, replicas, reference)
 
 
 def check_inputs(cv_samples, centers, spring_constants):
