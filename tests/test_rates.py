@@ -229,3 +229,76 @@ def test_compare_profiles_counts_the_model_spread_into_the_coverage():
     assert result["total_to_statistical_uncertainty_median"] == pytest.approx(
         np.hypot(1, 0.1) / 0.1
     )
+
+
+def skew_torsion(phi):
+    """Skew minima at +-110 deg, a trans top of 8 and a cis top of 33 kJ/mol."""
+    radians = np.radians(phi)
+    free = 12.5 * np.cos(radians) + 9.14 * np.cos(2 * radians)
+    return free - free.min()
+
+
+def test_on_a_periodic_cv_the_headline_is_the_dominant_path_and_the_total_rate():
+    """Basins joined both ways round: the headline barrier is the lower way's (trans),
+    not the one between the basins' bins (cis), and the rate sums both channels, each
+    carrying its own barrier and Kramers factor at the friction asked for."""
+    from mlpmf.rates import periodic_path_barriers
+
+    phi = np.arange(-179.5, 180.0, 1.0)
+    free = skew_torsion(phi)
+    mass = 2.0e-3
+    rates = barrier_and_rate(phi, free, np.zeros_like(phi), 300.0, [60, 175], [-175, -60], mass,
+                             friction_per_fs=0.01, period=360.0)  # fmt: skip
+    paths = periodic_path_barriers(phi, free, [60, 175], [-175, -60], None, 300.0, mass)
+    trans = min(paths, key=lambda path: path["barrier_kj_mol"])
+    assert rates["barrier_kj_mol"] == pytest.approx(trans["barrier_kj_mol"])
+    assert abs(rates["transition_state_cv"]) > 170
+    assert rates["paths"][rates["dominant_path"]]["transition_state_cv"] == pytest.approx(
+        rates["transition_state_cv"]
+    )
+    assert rates["rate_constant_per_s"] == pytest.approx(
+        sum(p["rate_constant_per_s"] for p in paths)
+    )
+    assert rates["kramers_friction_per_fs"] == 0.01
+    for path in rates["paths"]:
+        assert 0 < path["kramers_transmission"] < 1
+    assert rates["kramers_rate_constant_per_s"] == pytest.approx(
+        sum(p["kramers_transmission"] * p["rate_constant_per_s"] for p in rates["paths"])
+    )
+
+
+def test_periodic_headline_errors_come_from_the_same_path_in_every_replica():
+    rng = np.random.default_rng(2)
+    phi = np.arange(-177.5, 180.0, 5.0)
+    free = skew_torsion(phi)
+    replicas = free * (1.0 + 0.03 * rng.normal(size=(300, 1)))
+    rates = barrier_and_rate(phi, free, np.zeros_like(phi), 300.0, [60, 180], [-180, -60], 1e-3,
+                             bootstrap_free_energies_kj_mol=replicas, period=360.0)  # fmt: skip
+    dominant = rates["paths"][rates["dominant_path"]]
+    assert rates["barrier_uncertainty_kj_mol"] == dominant["barrier_uncertainty_kj_mol"]
+    assert dominant["barrier_uncertainty_kj_mol"] == pytest.approx(
+        0.03 * dominant["barrier_kj_mol"], rel=0.15
+    )
+    low, high = rates["rate_constant_interval_per_s"]
+    assert low < rates["rate_constant_per_s"] < high
+
+
+def test_the_transmission_coefficient_names_its_friction_and_corrects_its_own_path():
+    from mlpmf.rates import with_transmission
+
+    phi = np.arange(-179.5, 180.0, 1.0)
+    rates = barrier_and_rate(phi, skew_torsion(phi), np.full_like(phi, 0.2), 300.0, [60, 175],
+                             [-175, -60], 2e-3, period=360.0)  # fmt: skip
+    flux = {"kappa": 0.5, "kappa_uncertainty": 0.05, "friction_per_fs": 0.002}
+    corrected = with_transmission(rates, flux)
+    first = rates["dominant_path"]
+    dominant, other = (rates["paths"][k]["rate_constant_per_s"] for k in (first, 1 - first))
+    assert corrected["rate_constant_per_s"] == pytest.approx(0.5 * dominant + other)
+    assert corrected["tst_rate_constant_per_s"] == rates["rate_constant_per_s"]
+    assert corrected["kappa_friction_per_fs"] == 0.002
+    x = np.linspace(0.0, 3.0, 301)
+    line = barrier_and_rate(x, 10.0 * np.sin(np.pi * x / 2.0) ** 2, np.full_like(x, 0.2), 300.0,
+                            [0.0, 0.5], [1.5, 2.5], 10.0)  # fmt: skip
+    assert with_transmission(line, flux)["rate_constant_per_s"] == pytest.approx(
+        0.5 * line["rate_constant_per_s"]
+    )

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mlpmf.colvars import periodic_difference
 from mlpmf.units import FS_IN_ASE_TIME, ase_rate_to_per_s, kj_mol_to_ev, kt_ev, kt_kj_mol
 
 PLANCK_EV_S = 4.135667696e-15  # eV s (CODATA 2018, exact)
@@ -106,6 +107,22 @@ def reaction_path_indices(
     return start, int(path[np.nanargmax(free_energy[path])]), end
 
 
+def dividing_surface(
+    cv: np.ndarray,
+    free_energy: np.ndarray,
+    reactant: Sequence[float],
+    product: Sequence[float],
+    period: float | None = None,
+) -> tuple[int, int]:
+    """Bins of the barrier top a reaction crosses (on a periodic CV the lower of the two
+    tops round the circle: the dominant path's) and of the product minimum."""
+    if period is None:
+        _, top, end = reaction_path_indices(cv, free_energy, reactant, product)
+        return top, end
+    _, tops, _, end = _periodic_tops(cv, free_energy, reactant, product)
+    return min(tops, key=lambda top: free_energy[top]), end
+
+
 def _single(cv, free, temperature_k, reactant, product, effective_mass_amu, friction_per_fs):
     start, top, end = reaction_path_indices(cv, free, reactant, product)
     kt = kt_kj_mol(temperature_k)
@@ -142,11 +159,16 @@ def barrier_and_rate(
     effective_mass_amu: float | None,
     friction_per_fs: float | None = None,
     bootstrap_free_energies_kj_mol: np.ndarray | None = None,
+    period: float | None = None,
 ) -> dict:
     """Barrier (kJ/mol) and rate constants (1/s) for reactant -> product.
 
     The barrier is measured from the PMF minimum inside the ``reactant`` interval to the
-    highest PMF point between that minimum and the minimum inside ``product``.
+    highest PMF point between that minimum and the minimum inside ``product``. On a
+    periodic CV (``period``) the basins are joined both ways round the circle: each way
+    is a parallel channel (``paths``, :func:`periodic_path_barriers`); the barrier,
+    transition state and Kramers' factor are the dominant path's (the one with the
+    larger rate, ``dominant_path``), the rate constants the sum over both.
 
     Parameters
     ----------
@@ -163,20 +185,20 @@ def barrier_and_rate(
         Langevin friction of the dynamics, 1/fs; enables Kramers' correction.
     bootstrap_free_energies_kj_mol
         (R, M) bootstrap replicas of the PMF for the uncertainties, or None.
+    period
+        The CV's period, or None.
     """
     cv = np.asarray(cv, dtype=float)
     free = np.asarray(free_energy_kj_mol, dtype=float)
+    if period is not None:
+        return _periodic_barrier_and_rate(
+            cv, free, uncertainty_kj_mol, temperature_k, reactant, product,
+            effective_mass_amu, friction_per_fs, bootstrap_free_energies_kj_mol, period,
+        )  # fmt: skip
     result, top, start = _single(
         cv, free, temperature_k, reactant, product, effective_mass_amu, friction_per_fs
     )
-    result["temperature_k"] = float(temperature_k)
-    if effective_mass_amu is not None:
-        result["effective_mass_amu"] = float(effective_mass_amu)
-    result["method"] = (
-        "1D transition-state theory along the CV"
-        if effective_mass_amu is not None
-        else "barrier from the PMF; Eyring rate only (no CV mass for TST)"
-    )
+    _describe(result, temperature_k, effective_mass_amu, friction_per_fs)
     rate_keys = [k for k in result if k.endswith("rate_constant_per_s")]
     replicas = [] if bootstrap_free_energies_kj_mol is None else bootstrap_free_energies_kj_mol
     samples = []
@@ -196,14 +218,7 @@ def barrier_and_rate(
         except ValueError:  # a replica with an empty basin: skip it
             continue
     if len(samples) >= 2:
-        barriers = np.array([s["barrier_kj_mol"] for s in samples])
-        result["barrier_uncertainty_kj_mol"] = float(barriers.std(ddof=1))
-        for key in rate_keys:
-            values = np.array([s[key] for s in samples])
-            result[key.replace("_per_s", "_uncertainty_per_s")] = float(values.std(ddof=1))
-            result[key.replace("_per_s", "_interval_per_s")] = np.percentile(
-                values, [16, 84]
-            ).tolist()
+        _bootstrap_errors(result, samples, ["barrier_kj_mol", *rate_keys])
         result["uncertainty_method"] = f"bootstrap over {len(samples)} PMF replicas"
     else:
         error = np.nan_to_num(np.asarray(uncertainty_kj_mol, dtype=float))
@@ -214,6 +229,132 @@ def barrier_and_rate(
             result[key.replace("_per_s", "_uncertainty_per_s")] = result[key] * barrier_error / kt
         result["uncertainty_method"] = "PMF standard errors at the minimum and the top"
     return result
+
+
+def _describe(result: dict, temperature_k, effective_mass_amu, friction_per_fs) -> None:
+    """The conditions and the method, in ``result``."""
+    result["temperature_k"] = float(temperature_k)
+    if effective_mass_amu is not None:
+        result["effective_mass_amu"] = float(effective_mass_amu)
+    if friction_per_fs is not None and "kramers_transmission" in result:
+        result["kramers_friction_per_fs"] = float(friction_per_fs)
+    result["method"] = (
+        "1D transition-state theory along the CV"
+        if effective_mass_amu is not None
+        else "barrier from the PMF; Eyring rate only (no CV mass for TST)"
+    )
+
+
+def _periodic_barrier_and_rate(
+    cv, free, uncertainty, temperature_k, reactant, product, mass, friction, replicas, period
+) -> dict:
+    """barrier_and_rate on a periodic CV: both paths, the dominant one's barrier."""
+    result = _periodic_headline(cv, free, temperature_k, reactant, product, mass, friction, period)
+    _describe(result, temperature_k, mass, friction)
+    result["method"] += ", both ways round the periodic CV as parallel channels"
+    samples = []
+    for replica in [] if replicas is None else replicas:
+        try:
+            samples.append(
+                _periodic_headline(
+                    cv, np.asarray(replica, dtype=float), temperature_k, reactant, product,
+                    mass, friction, period,
+                )
+            )  # fmt: skip
+        except ValueError:  # a replica with an empty basin: skip it
+            continue
+    dominant = result["dominant_path"]
+    rate_keys = [k for k in result if k.endswith("rate_constant_per_s")]
+    if len(samples) >= 2:
+        for k, path in enumerate(result["paths"]):
+            _bootstrap_errors(path, [s["paths"][k] for s in samples])
+        _bootstrap_errors(result, samples, rate_keys)
+        result["barrier_uncertainty_kj_mol"] = result["paths"][dominant][
+            "barrier_uncertainty_kj_mol"
+        ]
+        result["uncertainty_method"] = f"bootstrap over {len(samples)} PMF replicas"
+        return result
+    error = np.nan_to_num(np.asarray(uncertainty, dtype=float))
+    kt = kt_kj_mol(temperature_k)
+    start = int(np.argmin(np.abs(cv - result["reactant_minimum_cv"])))
+    for path in result["paths"]:
+        top = int(np.argmin(np.abs(cv - path["transition_state_cv"])))
+        path["barrier_uncertainty_kj_mol"] = float(np.hypot(error[top], error[start]))
+    result["barrier_uncertainty_kj_mol"] = result["paths"][dominant]["barrier_uncertainty_kj_mol"]
+    for key in rate_keys:  # a sum over paths: each path's error, added in quadrature
+        path_errors = [
+            path.get(key, 0.0) * path["barrier_uncertainty_kj_mol"] / kt for path in result["paths"]
+        ]
+        result[key.replace("_per_s", "_uncertainty_per_s")] = float(np.hypot.reduce(path_errors))
+    result["uncertainty_method"] = "PMF standard errors at the minimum and the tops"
+    return result
+
+
+def _bootstrap_errors(result: dict, samples: list[dict], keys=None) -> None:
+    """Standard deviations (and 16-84% rate intervals) of ``keys`` (every number in
+    kJ/mol or 1/s) over bootstrap ``samples`` of ``result``."""
+    if keys is None:
+        keys = [k for k, v in result.items() if k.endswith(("_kj_mol", "_per_s"))]
+    for key in keys:
+        if not isinstance(result.get(key), float) or "uncertainty" in key:
+            continue
+        values = np.array([sample[key] for sample in samples])
+        error_key = key.replace("_kj_mol", "_uncertainty_kj_mol").replace(
+            "_per_s", "_uncertainty_per_s"
+        )
+        result[error_key] = float(values.std(ddof=1))
+        if key.endswith("_per_s"):
+            result[key.replace("_per_s", "_interval_per_s")] = np.percentile(
+                values, [16, 84]
+            ).tolist()
+
+
+def _periodic_headline(cv, free, temperature_k, reactant, product, mass, friction, period):
+    """Both paths round the circle (each with Kramers' factor at ``friction``) and the
+    headline: the dominant path's barrier and top, the rates summed over the paths."""
+    start, tops, basin, end = _periodic_tops(cv, free, reactant, product)
+    paths = _periodic_single(cv, free, temperature_k, reactant, product, mass)
+    kt = kt_kj_mol(temperature_k)
+    if mass is not None and friction is not None:
+        for path, top in zip(paths, tops, strict=True):
+            shift = len(cv) // 2 - top  # the top in the middle: a fit across the seam
+            rolled = np.roll(free, shift)
+            around = cv[top] + periodic_difference(np.roll(cv, shift), cv[top], period)
+            curvature = barrier_curvature(around, rolled, len(cv) // 2, kt)
+            path["barrier_curvature_kj_mol"] = curvature
+            path["kramers_transmission"] = kramers_transmission(friction, curvature, mass)
+            path["kramers_rate_constant_per_s"] = (
+                path["kramers_transmission"] * path["rate_constant_per_s"]
+            )
+    rate_key = "rate_constant_per_s" if mass is not None else "eyring_rate_constant_per_s"
+    dominant = int(np.argmax([path[rate_key] for path in paths]))
+    result = {
+        "barrier_kj_mol": paths[dominant]["barrier_kj_mol"],
+        "reaction_free_energy_kj_mol": float(free[end] - free[start]),
+        "reactant_minimum_cv": float(cv[start]),
+        "transition_state_cv": paths[dominant]["transition_state_cv"],
+        "product_minimum_cv": float(cv[end]),
+        "dominant_path": dominant,
+    }
+    for key in ("barrier_curvature_kj_mol", "kramers_transmission"):
+        if key in paths[dominant]:
+            result[key] = paths[dominant][key]
+    for key in ("eyring_rate_constant_per_s", "rate_constant_per_s", "kramers_rate_constant_per_s"):
+        if key in paths[dominant]:
+            result[key] = float(sum(path[key] for path in paths))
+    result["paths"] = paths
+    return result
+
+
+def _periodic_tops(cv, free, reactant, product):
+    """Reactant minimum, the two tops round the circle, the reactant basin between
+    them (bins with data) and the product minimum."""
+    start, inner_top, end = reaction_path_indices(cv, free, reactant, product)
+    low, high = sorted((start, end))
+    outer = np.concatenate([np.arange(high, len(cv)), np.arange(0, low + 1)])
+    tops = [inner_top, int(outer[np.nanargmax(free[outer])])]
+    basin = _arc(start, tops, len(cv))
+    return start, tops, basin[np.isfinite(free[basin])], end
 
 
 def _arc(start: int, stops: Sequence[int], size: int) -> np.ndarray:
@@ -231,12 +372,7 @@ def _arc(start: int, stops: Sequence[int], size: int) -> np.ndarray:
 
 
 def _periodic_single(cv, free, temperature_k, reactant, product, effective_mass_amu):
-    start, inner_top, end = reaction_path_indices(cv, free, reactant, product)
-    low, high = sorted((start, end))
-    outer = np.concatenate([np.arange(high, len(cv)), np.arange(0, low + 1)])
-    tops = [inner_top, int(outer[np.nanargmax(free[outer])])]
-    basin = _arc(start, tops, len(cv))
-    basin = basin[np.isfinite(free[basin])]
+    start, tops, basin, _ = _periodic_tops(cv, free, reactant, product)
     paths = []
     for top in tops:
         barrier = float(free[top] - free[start])
@@ -284,16 +420,44 @@ def periodic_path_barriers(
             continue
     if len(samples) >= 2:
         for k, path in enumerate(paths):
-            for key in [key for key in path if key.endswith(("_kj_mol", "_per_s"))]:
-                values = np.array([sample[k][key] for sample in samples])
-                error_key = key.replace("_kj_mol", "_uncertainty_kj_mol").replace(
-                    "_per_s", "_uncertainty_per_s"
-                )
-                path[error_key] = float(values.std(ddof=1))
-                if key.endswith("_per_s"):
-                    interval = np.percentile(values, [16, 84]).tolist()
-                    path[key.replace("_per_s", "_interval_per_s")] = interval
+            _bootstrap_errors(path, [sample[k] for sample in samples])
     return paths
+
+
+def with_transmission(result: dict, flux: dict) -> dict:
+    """``result`` (barrier_and_rate's) with the reactive-flux transmission coefficient
+    ``flux`` (kappa at the dominant path's dividing surface, computed at
+    ``friction_per_fs``): the rate of the dynamics is kappa times TST's over that path
+    (the other way round a periodic CV, if any, stays at its TST rate); TST's rate and
+    interval are kept as ``tst_*``."""
+    result = dict(result)
+    kappa, kappa_error = flux["kappa"], flux["kappa_uncertainty"]
+    tst = result["rate_constant_per_s"]
+    tst_error = result["rate_constant_uncertainty_per_s"]
+    corrected = kappa * tst
+    paths = result.get("paths")
+    if paths:  # kappa belongs to the dominant path's top; the other way stays TST's
+        dominant = paths[result["dominant_path"]]["rate_constant_per_s"]
+        corrected = tst - dominant + kappa * dominant
+    relative = np.hypot(tst_error / tst, kappa_error / kappa) if kappa > 0 else np.inf
+    low, high = result.get("rate_constant_interval_per_s", [tst, tst])
+    if "rate_constant_interval_per_s" in result:
+        result["tst_rate_constant_interval_per_s"] = [low, high]
+    result.update(
+        kappa=kappa,
+        kappa_uncertainty=kappa_error,
+        kappa_friction_per_fs=flux.get("friction_per_fs"),
+        tst_rate_constant_per_s=tst,
+        tst_rate_constant_uncertainty_per_s=tst_error,
+        rate_constant_per_s=corrected,
+        rate_constant_uncertainty_per_s=corrected * relative,
+        rate_constant_interval_per_s=[
+            low * corrected / tst * max(kappa - kappa_error, 0.0) / max(kappa, 1e-300),
+            high * corrected / tst * (kappa + kappa_error) / max(kappa, 1e-300),
+        ],
+    )
+    result["method"] += ", times the reactive-flux transmission coefficient kappa"
+    return result
 
 
 def counted_rate(

@@ -1,8 +1,9 @@
 """Transmission coefficient by reactive flux at the barrier top of the MBAR PMF.
 
 The dividing surface is the PMF's highest point between the reactant and product
-minima (as in rates.json); the configurations start from the training frame nearest
-to it (or the structure) and are held there by a stiff restraint before the shots.
+minima (on a periodic CV, on the lower of the two ways round: as in rates.json); the
+configurations start from the training frame nearest to it (or the structure) and are
+held there by a stiff restraint before the shots.
 """
 
 import logging
@@ -24,7 +25,7 @@ from mlpmf.dynamics import LangevinSettings, UmbrellaBias
 from mlpmf.io import write_json
 from mlpmf.placement import move_to_value, nearest_positions
 from mlpmf.plotting import plot_transmission
-from mlpmf.rates import reaction_path_indices
+from mlpmf.rates import dividing_surface
 from mlpmf.transmission import TransmissionSettings, transmission_coefficient
 
 torch.set_num_threads(snakemake.threads)
@@ -33,15 +34,16 @@ settings = TransmissionSettings.from_config(params.transmission)
 umbrella = WindowSettings.from_config(params.umbrella)
 pmf = pd.read_csv(snakemake.input.pmf)
 cv_values = pmf["cv"].to_numpy()
-_, top, end = reaction_path_indices(
+replicas = [load_system(params.system) for _ in range(settings.shots)]
+cv = make_colvar(params.collective_variable, replicas[0])
+top, end = dividing_surface(
     cv_values,
     pmf["free_energy_kj_mol"].to_numpy(),
     params.rates["reactant"],
     params.rates["product"],
+    cv.period,
 )
 surface = float(cv_values[top])
-replicas = [load_system(params.system) for _ in range(settings.shots)]
-cv = make_colvar(params.collective_variable, replicas[0])
 product_side = float(periodic_difference(cv_values[end], surface, cv.period))
 start = replicas[0].positions
 if "frames" in snakemake.input.keys():
@@ -82,6 +84,7 @@ result = transmission_coefficient(
     force_field,
 )
 result["restraint_kj_mol"] = float(restraint)
+result["friction_per_fs"] = float(friction)  # of the shots: kappa's own
 result["cv_unit"] = cv.unit
 write_json(result, snakemake.output.result)
 plot_transmission(result).savefig(snakemake.output.plot, dpi=150)
