@@ -137,6 +137,7 @@ def one_basin_committee_study():
     config["dataset"] = {"md_temperature_k": 150.0, "md_steps": 1500, "scan_points": 0}
     config["committee"] = {"hidden_layers": [16, 16], "epochs": 60, "batch_size": 8}
     config["descriptor"] = {"num_angular_sections": 0}
+    config["active_learning"] = {"max_iterations": 0}  # on by default: off here
     config["umbrella"].update(
         centers={"start": 2.6, "stop": 3.8, "num": 7},
         steps=1500,

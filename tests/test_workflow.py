@@ -228,8 +228,11 @@ def test_report_is_built(oracle_study, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert report.stat().st_size > 50_000
     rates = json.loads((results / "free_energy/rates.json").read_text())
-    headline = f"Barrier {rates['barrier_kj_mol']:.1f} \\u00b1"  # the front page, JSON-escaped
-    assert headline in report.read_text()
+    text = report.read_text()  # the front page, JSON-escaped
+    assert f"barrier {rates['barrier_kj_mol']:.1f} \\u00b1" in text
+    # the rate of the dynamics first, with the friction its kappa belongs to
+    assert f"Rate constant {rates['rate_constant_per_s']:.3g} 1/s" in text
+    assert f"at the shots' friction {rates['kappa_friction_per_fs']:g}/fs" in text
 
 
 def test_committee_study_pmf_matches_exact(tmp_path):
@@ -240,6 +243,7 @@ def test_committee_study_pmf_matches_exact(tmp_path):
     config = double_well_study(potential="committee")
     config["umbrella"].update(steps=8000, windows_per_job=17, oracle_every=20)  # one job
     config["dataset"] = {"explorer": {"kind": "double_well_bond", "barrier_ev": 0.05}}
+    config["active_learning"] = {"max_iterations": 0}  # the reference data alone
     result = run_snakemake(tmp_path, config)
     assert result.returncode == 0, result.stderr[-4000:]
     results = tmp_path / "results" / "double_well_bond"

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 class ActiveLearningSettings:
     """The config's ``active_learning`` section (temperature in K)."""
 
-    max_iterations: int = 0
+    max_iterations: int = 5  # on for a committee; 0 switches it off
     frames_per_iteration: int = 12
     steps_per_iteration: int = 2000
     confirm_steps: int = 0  # a quiet round ends the loop only after this many quiet steps
