@@ -33,12 +33,15 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
-def oracle_study(config: dict, start_frames: str) -> dict:
+def oracle_study(config: dict, start_frames: str, steps: int | None = None) -> dict:
     """The study ``config`` with the oracle driving its windows: named <study>_oracle,
     without the sections a model needs (reference PMF, active learning, dataset,
     descriptor, committee) nor the windows' oracle checks, its windows started from
-    ``start_frames`` (a path; "none": the input structure)."""
+    ``start_frames`` (a path; "none": the input structure), ``steps`` long (None: the
+    study's)."""
     config = {**config, "umbrella": dict(config.get("umbrella", {}))}
+    if steps is not None:
+        config["umbrella"]["steps"] = steps
     if start_frames != "none":
         config["umbrella"]["start_frames"] = str(start_frames)
     config["umbrella"].pop("oracle_every", None)  # the oracle itself drives these windows
@@ -55,6 +58,7 @@ def main() -> None:
     parser.add_argument("output", type=Path)
     parser.add_argument("--cores", default="2")
     parser.add_argument("--start-frames", default="study", help="study (default), none, or a path")
+    parser.add_argument("--steps", type=int, help="production steps per window (the study's)")
     arguments = parser.parse_args()
     config = yaml.safe_load(arguments.study.read_text())
     start_frames = arguments.start_frames
@@ -63,7 +67,7 @@ def main() -> None:
         command = [sys.executable, "-m", "snakemake", start_frames, "--cores", arguments.cores,
                    "--rerun-triggers", "mtime", "--configfile", str(arguments.study)]  # fmt: skip
         subprocess.run(command, cwd=REPO, check=True)
-    config = oracle_study(config, start_frames)
+    config = oracle_study(config, start_frames, arguments.steps)
     target = f"results/{config['study']}/free_energy/pmf_mbar.csv"
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(config, handle, sort_keys=False)
