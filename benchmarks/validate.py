@@ -83,9 +83,11 @@ def reversed_keys(value):
 
 
 def commit() -> str:
+    """HEAD, marked when what a study runs on (not the docs) has uncommitted changes."""
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    paths = ["src", "workflow", "config", "resources", "Snakefile", "requirements.txt"]
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *paths],
+                           cwd=REPO, capture_output=True, text=True).stdout.strip()  # fmt: skip
     return head.stdout.strip() + ("+changes" if dirty else "")
 
 
