@@ -173,7 +173,8 @@ def test_a_committee_that_extrapolates_in_the_windows_ends_in_the_untrusted_erro
     report = tmp_path / "report.html"
     built = run_snakemake(tmp_path, config, "--report", str(report))
     assert built.returncode == 0, built.stderr[-3000:]
-    assert "UNTRUSTED" in report.read_text(errors="ignore")  # on the front page
+    front = report.read_text(errors="ignore")  # the front page: verdict, windows, advice
+    assert "UNTRUSTED" in front and "window 004" in front and "What to do" in front
 
     config["accept_untrusted"] = True
     accepted = run_snakemake(tmp_path, config)
