@@ -284,7 +284,7 @@ def test_periodic_headline_errors_come_from_the_same_path_in_every_replica():
 
 
 def test_the_transmission_coefficient_names_its_friction_and_corrects_its_own_path():
-    from mlpmf.rates import with_transmission
+    from mlpmf.transmission import with_transmission
 
     phi = np.arange(-179.5, 180.0, 1.0)
     rates = barrier_and_rate(phi, skew_torsion(phi), np.full_like(phi, 0.2), 300.0, [60, 175],

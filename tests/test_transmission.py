@@ -14,8 +14,13 @@ from mlpmf.colvars import effective_mass_amu
 from mlpmf.cvsettings import make_colvar
 from mlpmf.dynamics import LangevinSettings, integrate
 from mlpmf.oracles import double_well_exact_pmf, double_well_force_field
-from mlpmf.rates import barrier_and_rate, counted_rate
-from mlpmf.transmission import TransmissionSettings, reactive_flux, transmission_coefficient
+from mlpmf.rates import barrier_and_rate
+from mlpmf.transmission import (
+    TransmissionSettings,
+    counted_rate,
+    reactive_flux,
+    transmission_coefficient,
+)
 
 BARRIER_EV, R_MID, HALF_WIDTH, T = 0.08, 3.2, 0.45, 300.0
 

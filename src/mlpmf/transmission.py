@@ -28,12 +28,13 @@ larger :math:`\xi`; the sign flips otherwise):
 
 The dynamics of the shots are Langevin at ``friction_per_fs`` (0: constant energy,
 velocity Verlet), so :math:`\kappa` belongs to those dynamics: compare it with a rate
-counted from unbiased MD of the same dynamics, not with experiment.
+counted from unbiased MD of the same dynamics (:func:`counted_rate`), not with
+experiment. :func:`with_transmission` turns TST's rates into the dynamics' rate.
 """
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from ase import Atoms
@@ -232,3 +233,65 @@ def transmission_coefficient(
         "dividing_surface_cv": float(surface),
         "product_fraction_at_end": float(np.mean(committed > 0)),
     }
+
+
+def with_transmission(result: dict, flux: dict) -> dict:
+    """``result`` (barrier_and_rate's) with the reactive-flux transmission coefficient
+    ``flux`` (kappa at the dominant path's dividing surface, computed at
+    ``friction_per_fs``): the rate of the dynamics is kappa times TST's over that path
+    (the other way round a periodic CV, if any, stays at its TST rate); TST's rate and
+    interval are kept as ``tst_*``."""
+    result = dict(result)
+    kappa, kappa_error = flux["kappa"], flux["kappa_uncertainty"]
+    tst = result["rate_constant_per_s"]
+    tst_error = result["rate_constant_uncertainty_per_s"]
+    corrected = kappa * tst
+    paths = result.get("paths")
+    if paths:  # kappa belongs to the dominant path's top; the other way stays TST's
+        dominant = paths[result["dominant_path"]]["rate_constant_per_s"]
+        corrected = tst - dominant + kappa * dominant
+    relative = np.hypot(tst_error / tst, kappa_error / kappa) if kappa > 0 else np.inf
+    low, high = result.get("rate_constant_interval_per_s", [tst, tst])
+    if "rate_constant_interval_per_s" in result:
+        result["tst_rate_constant_interval_per_s"] = [low, high]
+    result.update(
+        kappa=kappa,
+        kappa_uncertainty=kappa_error,
+        kappa_friction_per_fs=flux.get("friction_per_fs"),
+        tst_rate_constant_per_s=tst,
+        tst_rate_constant_uncertainty_per_s=tst_error,
+        rate_constant_per_s=corrected,
+        rate_constant_uncertainty_per_s=corrected * relative,
+        rate_constant_interval_per_s=[
+            low * corrected / tst * max(kappa - kappa_error, 0.0) / max(kappa, 1e-300),
+            high * corrected / tst * (kappa + kappa_error) / max(kappa, 1e-300),
+        ],
+    )
+    result["method"] += ", times the reactive-flux transmission coefficient kappa"
+    return result
+
+
+def counted_rate(
+    series: Sequence[np.ndarray],
+    reactant: Sequence[float],
+    product: Sequence[float],
+    timestep_fs: float,
+) -> tuple[float, int]:
+    """The reactant -> product rate constant (1/s) counted from unbiased CV time series
+    (one per trajectory, one value per ``timestep_fs``): a trajectory belongs to the
+    basin whose interval (the core, [lo, hi]) it entered last; the rate is the number of
+    reactant -> product changes over the time spent belonging to the reactant. Returns
+    it and the number of transitions (its relative error is about 1/sqrt of it)."""
+    transitions, reactant_steps = 0, 0
+    for values in series:
+        values = np.asarray(values, dtype=float)
+        core = np.full(len(values), -1)
+        core[(values >= reactant[0]) & (values <= reactant[1])] = 0
+        core[(values >= product[0]) & (values <= product[1])] = 1
+        last_entry = np.maximum.accumulate(np.where(core >= 0, np.arange(len(values)), -1))
+        state = np.where(last_entry >= 0, core[np.maximum(last_entry, 0)], -1)
+        reactant_steps += int(np.sum(state == 0))
+        transitions += int(np.sum((state[1:] == 1) & (state[:-1] == 0)))
+    if reactant_steps == 0:
+        raise ValueError(f"no step in the reactant core {list(reactant)}")
+    return transitions / (reactant_steps * timestep_fs * 1e-15), transitions

@@ -17,7 +17,8 @@ from ase.io import read
 from mlpmf.colvars import effective_mass_amu, periodic_difference
 from mlpmf.cvsettings import make_colvar
 from mlpmf.io import read_json, write_json, write_table
-from mlpmf.rates import barrier_and_rate, with_transmission
+from mlpmf.rates import barrier_and_rate
+from mlpmf.transmission import with_transmission
 
 params = snakemake.params
 structure = read(snakemake.input.structure)
