@@ -101,3 +101,37 @@ def test_one_external_calculator_drives_md_without_a_disagreement():
     np.testing.assert_allclose(result["forces"], reference.get_forces())
     assert result["energy"] == pytest.approx(reference.get_potential_energy())
     assert "force_disagreement" not in result
+
+
+def test_the_oracle_force_field_equals_the_calculator_bit_for_bit_and_fails_loudly(adatom_slab):
+    """MD on an oracle (oracle_calculators) labels each step with one calculate() call,
+    not through ASE's property cache: the same energy and forces to the last bit, on
+    every step of a moving structure; a calculation that fails on every attempt stops
+    the MD with CalculationFailed."""
+    from ase.calculators.calculator import CalculationFailed
+    from ase.calculators.emt import EMT
+
+    from mlpmf.oracles import RobustOracle, make_robust_oracle, oracle_calculators
+
+    dimer = Atoms("H2", positions=[[0, 0, 0], [0, 0, 3.1]])
+    settings = {"kind": "double_well_bond", "barrier_ev": 0.15, "r_mid": 3.2, "half_width": 0.45}
+    for atoms, reference in ((adatom_slab, EMT()), (dimer, make_oracle(settings))):
+        oracle = make_robust_oracle({"kind": "emt"} if reference.name == "emt" else settings)
+        atoms.calc = oracle.as_calculator()
+        rng = np.random.default_rng(1)
+        for _ in range(3):
+            atoms.positions += rng.normal(scale=0.02, size=atoms.positions.shape)
+            (result,) = oracle_calculators([atoms])
+            copy = atoms.copy()  # the calculator's own forces, as own_calculators takes them
+            reference.reset()  # as the oracle does each call (EMT's neighbour list anew)
+            assert result["energy"] == reference.get_potential_energy(copy)
+            assert np.array_equal(result["forces"], reference.get_forces(copy))
+        assert oracle.calls == 3
+
+    class Broken(EMT):
+        def calculate(self, *args, **kwargs):
+            raise CalculationFailed("SCF did not converge")
+
+    dimer.calc = RobustOracle([Broken()]).as_calculator()
+    with pytest.raises(CalculationFailed, match="SCF did not converge"):
+        oracle_calculators([dimer])

@@ -239,7 +239,7 @@ def study_force_field(
     oracle, where every replica gets its own calculator. Returns the force field for
     :func:`mlpmf.dynamics.integrate` and the number of committee members (0 for one)."""
     from mlpmf.dynamics import own_calculators
-    from mlpmf.oracles import make_robust_oracle
+    from mlpmf.oracles import make_robust_oracle, oracle_calculators
     from mlpmf.plugins import external_calculators
 
     if potential == "ase":
@@ -250,7 +250,7 @@ def study_force_field(
     if potential == "oracle":
         for atoms in replicas:  # an SCF that fails even on its retry stops the MD
             atoms.calc = make_robust_oracle(oracle).as_calculator()
-        return own_calculators, 0
+        return oracle_calculators, 0
     model = load_model(model_path).to(resolve_device(device))
     log.info("%s runs on %s", model.kind, model.device)
     members = model.num_members

@@ -22,7 +22,7 @@ records a call that still fails instead of using it or stopping the run.
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from ase import Atoms, units
@@ -200,6 +200,20 @@ def _pyscf(settings: Mapping, safer: bool = False) -> Calculator:
     )
 
 
+def _energy_forces(calculator: Calculator, frame: Atoms) -> tuple[float, np.ndarray]:
+    """A fresh calculation of ``frame`` (which the calculator copies, as ASE's do):
+    what ``get_potential_energy`` and ``get_forces`` give after ``reset``, in one
+    ``calculate`` for both (ASE's own check of what changed since the last call costs
+    an analytic oracle more than its physics); through those two where a calculator
+    leaves one of them out."""
+    calculator.reset()
+    if isinstance(calculator, Calculator):
+        calculator.calculate(frame, ["energy", "forces"], all_changes)
+        if "energy" in calculator.results and "forces" in calculator.results:
+            return float(calculator.results["energy"]), np.array(calculator.results["forces"])
+    return float(calculator.get_potential_energy(frame)), np.array(calculator.get_forces(frame))
+
+
 class RobustOracle:
     """Labels frames with an oracle, retrying a failed call with safer settings.
 
@@ -231,9 +245,7 @@ class RobustOracle:
         reasons = []
         for attempt, calculator in enumerate(self.attempts):
             try:
-                calculator.reset()
-                energy = float(calculator.get_potential_energy(atoms.copy()))
-                forces = np.array(calculator.get_forces(atoms.copy()))
+                energy, forces = _energy_forces(calculator, atoms)
                 if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
                     raise CalculationFailed("non-finite energy or forces")
                 self.retries += attempt
@@ -271,11 +283,24 @@ class _RobustCalculator(Calculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        labelled = self.oracle.label(self.atoms)
+        self.results = self.fresh_results(self.atoms)
+
+    def fresh_results(self, atoms: Atoms) -> dict:
+        """The oracle's energy and forces at ``atoms``, without ASE's check whether they
+        moved (in MD they did): raises CalculationFailed when every attempt failed."""
+        labelled = self.oracle.label(atoms)
         if labelled is None:
             raise CalculationFailed(self.oracle.failure_messages[-1])
         energy, forces = labelled
-        self.results = {"energy": energy, "free_energy": energy, "forces": forces}
+        return {"energy": energy, "free_energy": energy, "forces": forces}
+
+
+def oracle_calculators(structures: Sequence[Atoms], with_disagreement: bool = True) -> list[dict]:
+    """The force field (:func:`mlpmf.dynamics.integrate`) of structures that each carry
+    a :meth:`RobustOracle.as_calculator`: every call labels afresh, as ``own_calculators``
+    would after ASE found the positions moved, less that bookkeeping (most of the cost
+    of an analytic oracle's step). ``with_disagreement`` is ignored: one oracle."""
+    return [atoms.calc.fresh_results(atoms) for atoms in structures]
 
 
 def method_name(settings: Mapping) -> str:

@@ -122,8 +122,8 @@ def shoot(
         momenta.append(masses[:, None] * velocities * ~fixed_atom_mask(atoms)[:, None])
     runs = []
     for original, p in zip(replicas + replicas, momenta + [-p for p in momenta], strict=True):
-        run = original.copy()  # shares the replica's calculator, if it has one: forces
-        run.calc = original.calc if force_field is own_calculators else None  # recomputed
+        run = original.copy()  # shares the replica's calculator, if it has one (a force
+        run.calc = original.calc  # field of own calculators recomputes at new positions)
         run.set_momenta(p, apply_constraint=False)
         runs.append(run)
     flux = np.array(
