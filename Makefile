@@ -38,8 +38,11 @@ lint: setup
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint --cores 1
 
+# The library's tests in parallel, one worker per core (each with one torch thread);
+# then the workflow's, one at a time (each study uses every core itself).
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto -m "not workflow and not slurm"
+	$(BIN)/pytest -m workflow
 
 validate: setup
 	$(BIN)/python benchmarks/validate.py $(STUDY)

@@ -1,7 +1,14 @@
+import os
+
 import numpy as np
 import pytest
 from ase.build import add_adsorbate, fcc100
 from ase.constraints import FixAtoms
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n: the workers share the cores
+    import torch
+
+    torch.set_num_threads(1)  # two torch processes of 2 threads on 2 cores run 5-10x slower
 
 
 def finite_difference_forces(atoms, energy, step=1e-5):

@@ -110,7 +110,9 @@ def test_changing_the_oracle_reruns_everything(finished_runs):
 
 def long_window_study():
     config = double_well_study()
-    config["umbrella"].update(steps=60_000, equilibration_steps=0, windows_per_job=1)
+    # long enough to be killed after its first checkpoint (every 1000 steps), well
+    # before its end: ~0.2 ms a step, the kill follows the checkpoint within 50 ms
+    config["umbrella"].update(steps=30_000, equilibration_steps=0, windows_per_job=1)
     return config
 
 
@@ -152,13 +154,13 @@ def test_killed_window_resumes_from_its_checkpoint_and_gives_the_same_result(tmp
     # steps, then all of them, gives the uninterrupted longer run byte for byte
     extended = tmp_path / "extended"
     shorter = long_window_study()
-    shorter["umbrella"]["steps"] = 20_000
+    shorter["umbrella"]["steps"] = 10_000
     assert run_snakemake(extended, shorter, target).returncode == 0
     first = pd.read_csv(extended / target)
     longer = run_snakemake(extended, long_window_study(), target)
     assert longer.returncode == 0, longer.stderr[-3000:]
     log = (extended / "logs/umbrella_window/double_well_bond/003.log").read_text()
-    assert "resuming windows from their checkpoints at step 20000" in log
+    assert "resuming windows from their checkpoints at step 10000" in log
     assert (extended / target).read_bytes() == (reference / target).read_bytes()
     pd.testing.assert_frame_equal(pd.read_csv(extended / target).iloc[: len(first)], first)
 
