@@ -18,6 +18,7 @@ Exits 1 when a study fails a pin.
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import subprocess
@@ -91,6 +92,28 @@ def commit() -> str:
     return head.stdout.strip() + ("+changes" if dirty else "")
 
 
+RUN_PATHS = ["src", "workflow", "resources", "Snakefile", "requirements.txt", "pyproject.toml"]
+
+
+def run_inputs(commit: str, path: Path) -> str | None:
+    """A digest of what a study runs on at ``commit``: the code, the resources and its
+    study file without its pins (``validation``, which changes nothing a run computes);
+    None where the commit is not a clean one or the file is not in it."""
+    if "+" in commit:
+        return None
+    git = ["git", "-C", str(REPO)]
+    tree = subprocess.run([*git, "ls-tree", "-r", commit, "--", *RUN_PATHS],
+                          capture_output=True, text=True)  # fmt: skip
+    study = subprocess.run([*git, "show", f"{commit}:{path.relative_to(REPO)}"],
+                           capture_output=True, text=True)  # fmt: skip
+    if tree.returncode or study.returncode:
+        return None
+    config = yaml.safe_load(study.stdout)
+    config.pop("validation", None)
+    text = tree.stdout + json.dumps(config, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def validate(path: Path) -> dict:
     """Run one study from scratch; its record (mlpmf.validation.record)."""
     config = yaml.safe_load(path.read_text())
@@ -144,11 +167,22 @@ def rejudge(path: Path, previous: dict | None) -> dict:
     return record(config["study"], previous["commit"], previous["date"], minutes, checks)
 
 
-def write_tables(records: dict, notes: dict) -> None:
+def write_tables(records: dict, notes: dict, files: dict[str, Path]) -> None:
+    """validation.json, validation.md and README's table; a run is marked as this
+    commit's where what its study runs on is unchanged since (run_inputs), and HEAD
+    has no uncommitted changes there."""
     RESULTS.joinpath("validation.json").write_text(
         json.dumps({"runs": records, "not_rerun": notes}, indent=1, sort_keys=True) + "\n"
     )
-    table = markdown(records, notes)
+    head = commit()
+    unchanged = {
+        study
+        for study, run in records.items()
+        if study in files
+        and (now := run_inputs(head, files[study])) is not None
+        and run_inputs(run["commit"], files[study]) == now
+    }
+    table = markdown(records, notes, head, unchanged)
     RESULTS.joinpath("validation.md").write_text(
         "# Validation: every shipped study from scratch against the figures it pins\n\n"
         "Written by `make validate` (`benchmarks/validate.py`); each row is a study's latest "
@@ -177,12 +211,13 @@ def main() -> None:
     previous = json.loads(stored.read_text()) if stored.is_file() else {}
     records, notes = previous.get("runs", {}), previous.get("not_rerun", {})
     failed = []
+    files = {yaml.safe_load(path.read_text())["study"]: path for path in study_files([])}
     for path in study_files(arguments.studies):
         study = yaml.safe_load(path.read_text())["study"]
         run = rejudge(path, records.get(study)) if arguments.rejudge else validate(path)
         records[run["study"]] = run
         notes.pop(run["study"], None)
-        write_tables(records, notes)
+        write_tables(records, notes, files)
         if not run["passed"]:
             failed.append(run["study"])
     if failed:

@@ -70,3 +70,6 @@ def test_pins_pass_within_their_tolerance_and_fail_outside(results):
     table = markdown({"s": run}, {"t": "not rerun: hours"})
     assert "| s | abc1234 | 2026-12-06 | 12.5 min | FAIL |" in table
     assert "kappa none (0.7 +- 0.2) FAIL" in table and "t: not rerun: hours" in table
+    later = markdown({"s": run}, None, head="fedcba98765", unchanged={"s"})
+    assert "| s | abc1234 (= fedcba9) | 2026-12-06 |" in later  # same code, pins aside
+    assert "| s | abc1234 | 2026-12-06 |" in markdown({"s": run}, None, "fedcba98765", ())

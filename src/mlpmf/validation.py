@@ -9,7 +9,7 @@ cores) besides. :func:`measure` reads the figures from a study's results folder,
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -153,9 +153,16 @@ def _shown(value) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def markdown(records: Mapping[str, dict], notes: Mapping[str, str] | None = None) -> str:
+def markdown(
+    records: Mapping[str, dict],
+    notes: Mapping[str, str] | None = None,
+    head: str | None = None,
+    unchanged: Collection[str] = (),
+) -> str:
     """The table of every study's latest validation run (and, per study, a note: why
-    it was not rerun at the latest commit)."""
+    it was not rerun at the latest commit). A study in ``unchanged`` ran on what it
+    runs on at commit ``head`` (code, resources and its study file but for its pins):
+    its commit is shown as ``run (= head)``."""
     lines = [
         "| study | commit | date | wall time (2 cores) | result "
         "| pinned figures: measured (expected) |",
@@ -168,9 +175,17 @@ def markdown(records: Mapping[str, dict], notes: Mapping[str, str] | None = None
             for c in run["checks"]
         )
         result = "pass" if run["passed"] else "FAIL"
+        commit = run["commit"][:7]
+        if head and study in unchanged and commit != head[:7]:
+            commit += f" (= {head[:7]})"
         lines.append(
-            f"| {study} | {run['commit'][:7]} | {run['date']} | {run['wall_time_min']:.1f} min "
+            f"| {study} | {commit} | {run['date']} | {run['wall_time_min']:.1f} min "
             f"| {result} | {figures} |"
+        )
+    if head and unchanged:
+        lines.append(
+            f"\n(= {head[:7]}): the study ran on the same code, resources and study file "
+            f"(its pins aside) as at {head[:7]}, so that run is this commit's too."
         )
     for study, note in sorted((notes or {}).items()):
         lines.append(f"\n{study}: {note}")
