@@ -135,3 +135,34 @@ def test_the_oracle_force_field_equals_the_calculator_bit_for_bit_and_fails_loud
     dimer.calc = RobustOracle([Broken()]).as_calculator()
     with pytest.raises(CalculationFailed, match="SCF did not converge"):
         oracle_calculators([dimer])
+
+
+def test_an_external_committee_asks_each_member_as_atoms_would(adatom_slab):
+    """The force field of potential: ase (external_calculators_force_field) gives, step
+    after step, each member's energy and forces exactly as ``atoms.get_potential_energy``
+    and ``atoms.get_forces`` do (FixAtoms zeroes the fixed atoms' forces), their mean,
+    and the largest pairwise disagreement."""
+    from ase.calculators.emt import EMT
+    from ase.calculators.lj import LennardJones
+
+    from mlpmf.calculator import ExternalCommittee, external_calculators_force_field
+
+    members = [EMT(), LennardJones(sigma=2.6, epsilon=0.05, rc=6.0)]
+    adatom_slab.calc = ExternalCommittee(members)
+    fixed = adatom_slab.constraints[0].index
+    rng = np.random.default_rng(2)
+    references = [EMT(), LennardJones(sigma=2.6, epsilon=0.05, rc=6.0)]  # their own lists
+    for _ in range(3):
+        adatom_slab.positions += rng.normal(scale=0.02, size=adatom_slab.positions.shape)
+        (result,) = external_calculators_force_field([adatom_slab])
+        energies, forces = [], []
+        for member in references:
+            copy = adatom_slab.copy()
+            copy.calc = member
+            energies.append(copy.get_potential_energy())
+            forces.append(copy.get_forces())
+        assert result["energy"] == np.mean(energies)
+        assert np.array_equal(result["forces"], np.mean(forces, axis=0))
+        assert np.all(result["forces"][fixed] == 0.0)
+        difference = np.linalg.norm(forces[0] - forces[1], axis=1)
+        assert np.allclose(result["force_disagreement"], difference)

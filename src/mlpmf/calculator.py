@@ -202,26 +202,67 @@ class ExternalCommittee(Calculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        energies, forces = [], []
-        for member in self.members:
-            copy_ = self.atoms.copy()
-            copy_.calc = member
-            energies.append(copy_.get_potential_energy())
-            forces.append(copy_.get_forces())
-        energies, forces = np.array(energies), np.array(forces)
+        self.results = self.fresh_results(self.atoms)
+
+    def fresh_results(self, atoms) -> dict:
+        """The committee's results at ``atoms``, without this calculator's own check of
+        what changed (in MD the positions did): each member is asked as
+        ``atoms.get_potential_energy()`` and ``atoms.get_forces()`` would ask it
+        (:func:`member_energy_forces`)."""
+        labels = [member_energy_forces(member, atoms) for member in self.members]
+        energies = np.array([energy for energy, _ in labels])
+        forces = np.array([force for _, force in labels])
         member_forces = torch.from_numpy(forces)
-        self.results = {
+        results = {
             "energy": float(energies.mean()),
             "free_energy": float(energies.mean()),
             "forces": forces.mean(0),
         }
         if len(self.members) > 1:
-            self.results.update(
+            results.update(
                 force_disagreement=max_pairwise_force_difference(member_forces).numpy(),
                 force_deviation=dpgen_force_deviation(member_forces).numpy(),
                 energy_spread=float(energies.std()),
                 member_energies=energies,
             )
+        return results
+
+
+def member_energy_forces(calculator: Calculator, atoms) -> tuple[float, np.ndarray]:
+    """What ``atoms.get_potential_energy()`` and ``atoms.get_forces()`` give with
+    ``calculator`` attached (ASE's property cache, the constraints' adjustments), with
+    one check of what changed and one ``calculate`` for both where the calculator
+    computes both at once (ASE's check costs a cheap potential more than its physics)."""
+    if not isinstance(calculator, Calculator):
+        frame = atoms.copy()
+        frame.calc = calculator
+        return frame.get_potential_energy(), frame.get_forces()
+    changes = calculator.check_state(atoms)
+    if changes:  # as Calculator.get_property does
+        calculator.atoms = None
+        calculator.results = {}
+    if "energy" not in calculator.results or "forces" not in calculator.results:
+        if calculator.use_cache:
+            calculator.atoms = atoms.copy()
+        calculator.calculate(atoms, ["energy", "forces"], changes)
+    if "energy" in calculator.results and "forces" in calculator.results:
+        energy = calculator.results["energy"]
+        forces = calculator.results["forces"].copy()  # Atoms.get_forces adjusts a copy
+    else:  # a calculator that computes what it is asked one at a time
+        energy, forces = calculator.get_potential_energy(atoms), calculator.get_forces(atoms)
+    for constraint in atoms.constraints:
+        if hasattr(constraint, "adjust_potential_energy"):
+            energy += constraint.adjust_potential_energy(atoms)
+        constraint.adjust_forces(atoms, forces)
+    return energy, forces
+
+
+def external_calculators_force_field(structures, with_disagreement: bool = True) -> list[dict]:
+    """The force field (:func:`mlpmf.dynamics.integrate`) of structures that each carry
+    an :class:`ExternalCommittee`: its results afresh at every call, as
+    ``own_calculators`` gets them once ASE found the positions moved, less that check.
+    The disagreement comes with every call (the members' forces are there anyway)."""
+    return [atoms.calc.fresh_results(atoms) for atoms in structures]
 
 
 def study_force_field(
@@ -238,7 +279,6 @@ def study_force_field(
     replicas, the user's ASE calculators (``ase``; several act as a committee) or the
     oracle, where every replica gets its own calculator. Returns the force field for
     :func:`mlpmf.dynamics.integrate` and the number of committee members (0 for one)."""
-    from mlpmf.dynamics import own_calculators
     from mlpmf.oracles import make_robust_oracle, oracle_calculators
     from mlpmf.plugins import external_calculators
 
@@ -246,7 +286,7 @@ def study_force_field(
         for atoms in replicas:
             atoms.calc = ExternalCommittee(external_calculators(external_potential))
         members = len(external_potential)
-        return own_calculators, members if members > 1 else 0
+        return external_calculators_force_field, members if members > 1 else 0
     if potential == "oracle":
         for atoms in replicas:  # an SCF that fails even on its retry stops the MD
             atoms.calc = make_robust_oracle(oracle).as_calculator()
