@@ -13,8 +13,8 @@ FLOORS = {
     2: {"models", "oracles", "solver", "estimators", "estimators2d", "diagnostics", "reweighting",
         "correction", "colvars", "cvsettings", "placement", "config", "dataset", "trust",
         "studycheck"},
-    3: {"training", "gaussian_process", "evaluation", "calculator", "dynamics", "umbrella",
-        "rates", "plotting", "report"},
+    3: {"training", "trainingdata", "gaussian_process", "evaluation", "calculator", "dynamics",
+        "umbrella", "rates", "plotting", "report"},
     4: {"sampling", "exploration", "active_learning", "transmission"},
     5: {"cli", "cli_checks", "cli_pmf"},
 }  # fmt: skip

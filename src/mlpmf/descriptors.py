@@ -105,6 +105,13 @@ class Descriptor:
             sizes += [self.num_chiral_triples, self.num_chiral_triples * self.num_chiral]
         return sizes
 
+    @property
+    def num_centre_features(self) -> int:
+        """The leading feature columns of an atom that depend only on the pairs it is
+        the centre of (radial, angular, chiral squares); the rest, the chiral neighbour
+        products, also see the neighbours' own neighbours."""
+        return self.num_features - (self.num_chiral_triples * self.num_chiral)
+
     def gaussians(self, r: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``count`` cut-off Gaussians of distances ``r`` (P,) and their derivatives in r,
         each (P, count)."""

@@ -28,9 +28,10 @@ from tqdm import tqdm
 
 from mlpmf.config import settings_values
 from mlpmf.dataset import DataStatistics, descriptor_for, reference_arrays
-from mlpmf.descriptors import Descriptor, DescriptorValues, pair_batch
+from mlpmf.descriptors import Descriptor
 from mlpmf.io import atomic_path
 from mlpmf.models import Committee, resolve_device
+from mlpmf.trainingdata import training_frames
 
 log = logging.getLogger(__name__)
 
@@ -118,46 +119,6 @@ class TrainingCheckpoint:
         Path(self.path).unlink(missing_ok=True)
 
 
-@dataclass
-class _LabelledBatch:
-    """Reference labels of frames with their descriptors: evaluated once per frame, and
-    joined into new mini-batches every epoch."""
-
-    descriptors: DescriptorValues
-    energies: torch.Tensor
-    forces: torch.Tensor
-    counts: torch.Tensor
-    frames: np.ndarray  # indices into the training frames
-
-    @classmethod
-    def of(cls, frames, indices, descriptor, device):
-        arrays = [array.to(device) for array in reference_arrays([frames[i] for i in indices])]
-        pairs = pair_batch([frames[i] for i in indices], descriptor).to(device)
-        with torch.no_grad():
-            descriptors = descriptor.evaluate(pairs)
-        return cls(descriptors, *arrays, np.asarray(indices))
-
-    @classmethod
-    def join(cls, parts: Sequence["_LabelledBatch"]) -> "_LabelledBatch":
-        return cls(
-            DescriptorValues.concatenate([p.descriptors for p in parts]),
-            torch.cat([p.energies for p in parts]),
-            torch.cat([p.forces for p in parts]),
-            torch.cat([p.counts for p in parts]),
-            np.concatenate([p.frames for p in parts]),
-        )
-
-    def losses(self, model: Committee, settings: CommitteeSettings) -> torch.Tensor:
-        """Per-member, per-structure loss (M, n_structures)."""
-        predicted_e, predicted_f = model.energies_and_forces(self.descriptors)
-        energy_term = ((predicted_e - self.energies) / self.counts) ** 2
-        squared = ((predicted_f - self.forces) ** 2).sum(-1)
-        structure_index = self.descriptors.batch.structure_index
-        force_sum = torch.zeros_like(predicted_e).index_add_(1, structure_index, squared)
-        force_term = force_sum / (3.0 * self.counts)
-        return settings.energy_weight * energy_term + settings.force_weight * force_term
-
-
 def _chunks(indices, size: int) -> list:
     return [indices[k : k + size] for k in range(0, len(indices), size)]
 
@@ -238,15 +199,11 @@ def train_committee(
         frame_weights[:, train_indices] = 1.0
     bootstrap_weights = torch.as_tensor(frame_weights, dtype=torch.float64, device=target)
     batch_size = min(settings.batch_size, n_train)
-    single = {
-        i: _LabelledBatch.of(frames, [i], descriptor, target)
-        for i in tqdm(train_indices, desc="descriptors", mininterval=5)
-    }
+    training_set = training_frames(frames, train_indices, descriptor, target)
     num_batches = len(_chunks(train_indices, batch_size))
-    validation = [
-        _LabelledBatch.of(frames, chunk, descriptor, target)
-        for chunk in _chunks(validation_indices, 32)
-    ]
+    validation_set = training_frames(frames, validation_indices, descriptor, target)
+    validation = [validation_set.batch(chunk) for chunk in _chunks(validation_indices, 32)]
+    loss_weights = (settings.energy_weight, settings.force_weight)
 
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     decay = (settings.final_learning_rate / settings.learning_rate) ** (
@@ -279,11 +236,11 @@ def train_committee(
     for epoch in progress:
         epoch_loss = 0.0
         for chunk in _chunks(rng.permutation(train_indices), batch_size):
-            batch = _LabelledBatch.join([single[i] for i in chunk])
+            batch = training_set.batch(chunk)
             weights = bootstrap_weights[:, batch.frames]
             if float(weights.sum()) == 0.0:
                 continue
-            losses = batch.losses(model, settings)
+            losses = batch.losses(model, loss_weights)
             loss = ((losses * weights).sum(1) / bootstrap_weights.sum(1) * num_batches).sum()
             optimizer.zero_grad()
             loss.backward()
@@ -291,7 +248,7 @@ def train_committee(
             scheduler.step()
             epoch_loss += loss.item() / num_batches
         history["training_loss"].append(epoch_loss)
-        member_losses = _validation_losses(model, validation, settings)
+        member_losses = _validation_losses(model, validation, loss_weights)
         history["validation_loss"].append(float(member_losses.mean()))
         improved = member_losses < best["loss"] if validation else torch.ones_like(best["loss"]) > 0
         if improved.any():
@@ -321,14 +278,12 @@ def train_committee(
     return model, history
 
 
-def _validation_losses(
-    model, validation: list[_LabelledBatch], settings: CommitteeSettings
-) -> torch.Tensor:
+def _validation_losses(model, validation: list, weights: tuple[float, float]) -> torch.Tensor:
     """Each member's mean loss per validation frame (M,); NaN without validation frames."""
     if not validation:
         return torch.full((model.num_members,), float("nan"), dtype=torch.float64)
     with torch.no_grad():
-        total = sum(batch.losses(model, settings).sum(1).cpu() for batch in validation)
+        total = sum(batch.losses(model, weights).sum(1).cpu() for batch in validation)
     return total / sum(len(batch.frames) for batch in validation)
 
 
