@@ -182,3 +182,27 @@ def test_interrupted_training_resumes_from_its_checkpoint_to_the_same_committee(
         torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0)
     stale = TrainingCheckpoint(tmp_path / "training.pt", "other data", every_epochs=5)
     assert stale.load() is None
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_neighbour_list_finds_the_pairs_ase_finds(case):
+    """Triclinic and mixed periodic cells, atoms outside the cell, cutoffs longer than
+    the cell (several images of one pair): the same (i, j, S) as ASE's search."""
+    from ase.neighborlist import primitive_neighbor_list
+
+    from mlpmf.neighbours import neighbour_list
+
+    rng = np.random.default_rng(case)
+    cell = np.diag(rng.uniform(3.0, 9.0, 3)) + rng.uniform(-1.5, 1.5, (3, 3)) * (case % 2)
+    pbc = [(True, True, True), (True, True, False), (False, True, False), (False,) * 3][case % 4]
+    positions = rng.uniform(-0.5, 1.5, (int(rng.integers(2, 30)), 3)) @ cell
+    cutoff = rng.uniform(2.0, 7.0)
+    expected = primitive_neighbor_list("ijS", pbc, cell, positions, cutoff)
+    found = neighbour_list(positions, cell, np.array(pbc), cutoff)
+
+    def as_set(pairs):
+        i, j, shifts = pairs
+        return {(a, b, *s) for a, b, s in zip(i.tolist(), j.tolist(), shifts.tolist(), strict=True)}
+
+    assert len(expected[0]) > 0
+    assert as_set(found) == as_set(expected)

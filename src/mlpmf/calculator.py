@@ -8,7 +8,6 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from ase.calculators.calculator import CalculationFailed, Calculator, all_changes
-from ase.neighborlist import primitive_neighbor_list
 
 from mlpmf.models import (
     Potential,
@@ -17,7 +16,7 @@ from mlpmf.models import (
     max_pairwise_force_difference,
     resolve_device,
 )
-from mlpmf.neighbours import PairTopology
+from mlpmf.neighbours import PairTopology, neighbour_list
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +68,8 @@ class VerletList:
             i, j = np.nonzero(~np.eye(len(atoms), dtype=bool))
             self._pairs = (i, j, np.zeros((len(i), 3)))
         else:
-            i, j, shifts = primitive_neighbor_list(
-                "ijS", atoms.pbc, atoms.cell.array, atoms.positions, self.cutoff_a + self.skin_a
+            i, j, shifts = neighbour_list(
+                atoms.positions, atoms.cell.array, atoms.pbc, self.cutoff_a + self.skin_a
             )
             self._pairs = (i, j, shifts @ atoms.cell.array)
         self._reference = atoms.positions.copy()
@@ -120,7 +119,8 @@ class BatchedCommittee:
             self._topology_key = key
         positions = np.concatenate([atoms.positions for atoms in structures])
         with torch.no_grad():
-            batch = self._topology.batch(positions, self.dtype)
+            cutoff = self.committee.descriptor.cutoff_a
+            batch = self._topology.batch(positions, self.dtype).within(cutoff)
             self._check_no_isolated_atoms(batch, structures)
             energies, forces = self.committee.energies_and_forces(
                 batch.to(self.committee.device), member_forces=with_disagreement
@@ -149,9 +149,9 @@ class BatchedCommittee:
         return results
 
     def _check_no_isolated_atoms(self, batch, structures) -> None:
-        seen = torch.zeros(batch.num_atoms, dtype=torch.bool)
-        within = batch.vectors.norm(dim=1) < self.committee.descriptor.cutoff_a
-        seen[batch.pair_i[within]] = True
+        seen = torch.bincount(batch.pair_i, minlength=batch.num_atoms) > 0  # pairs within
+        if bool(seen.all()):
+            return
         start = 0
         for k, atoms in enumerate(structures):
             alone = np.flatnonzero(~seen[start : start + len(atoms)].numpy())

@@ -38,6 +38,20 @@ class PairBatch:
         }
         return PairBatch(**moved)
 
+    def within(self, cutoff_a: float) -> "PairBatch":
+        """The pairs shorter than ``cutoff_a`` (a Verlet list's candidates without its
+        skin: the others contribute exactly zero to a descriptor cut off there)."""
+        length2 = (self.vectors * self.vectors).sum(1)
+        kept = torch.nonzero(length2 < cutoff_a * cutoff_a).squeeze(1)
+        return PairBatch(
+            self.species_index,
+            self.structure_index,
+            self.num_structures,
+            self.pair_i[kept],
+            self.pair_j[kept],
+            self.vectors[kept],
+        )
+
     def forces_from_pair_gradient(self, gradient: torch.Tensor) -> torch.Tensor:
         """Forces (..., A, 3) from dE/d(pair vector) (..., P, 3): the vector points from
         i to j, so F_i = +dE/dr_ij and F_j = -dE/dr_ij."""
@@ -135,6 +149,51 @@ class PairTopology:
         )
 
 
+SMALL_SEARCH = 1_000_000
+"""Largest atoms x atoms x lattice images that :func:`neighbour_list` compares directly
+(a few milliseconds); larger systems go to ASE's binned search."""
+
+
+def neighbour_list(
+    positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff_a: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every ordered pair (i, j, S) with |x_j - x_i + S @ cell| < ``cutoff_a``, S the
+    integer lattice translation (0 along non-periodic axes), as ASE's
+    ``primitive_neighbor_list("ijS", ...)`` gives them for the unwrapped positions.
+
+    A small system (a molecule, a slab of tens of atoms, where ASE's binning costs
+    milliseconds of Python per call) compares every pair under every lattice image in
+    reach, vectorised; the pairs come sorted by i, then S, then j."""
+    pbc = np.asarray(pbc, dtype=bool)
+    count = len(positions)
+    if pbc.any() and abs(np.linalg.det(cell)) < 1e-9:  # a periodic axis without a cell
+        return primitive_neighbor_list("ijS", pbc, cell, positions, cutoff_a)
+    if pbc.any():
+        fractional = np.linalg.solve(cell.T, positions.T).T
+        cells = np.where(pbc, np.floor(fractional), 0.0).astype(np.int64)
+        wrapped = positions - cells @ cell
+        volume = abs(np.linalg.det(cell))
+        spacing = volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+        reach = np.where(pbc, np.ceil(cutoff_a / spacing).astype(np.int64) + 1, 0)
+        ranges = [np.arange(-n, n + 1) for n in reach]
+        images = np.stack(np.meshgrid(*ranges, indexing="ij"), -1).reshape(-1, 3)
+    else:
+        cells = np.zeros((count, 3), dtype=np.int64)
+        wrapped = positions
+        images = np.zeros((1, 3), dtype=np.int64)
+    if count * count * len(images) > SMALL_SEARCH:
+        return primitive_neighbor_list("ijS", pbc, cell, positions, cutoff_a)
+    translations = images @ cell if pbc.any() else np.zeros((1, 3))
+    vectors = (
+        wrapped[None, :, None, :] - wrapped[:, None, None, :] + translations[None, None, :, :]
+    )  # (i, j, S, 3)
+    within = np.einsum("ijsk,ijsk->ijs", vectors, vectors) < cutoff_a * cutoff_a
+    within[np.arange(count), np.arange(count), np.flatnonzero(~images.any(1))] = False
+    i, s, j = np.nonzero(within.transpose(0, 2, 1))
+    shifts = images[s] - cells[j] + cells[i]
+    return i, j, shifts
+
+
 def neighbour_pairs(
     structures: Sequence[Atoms],
     species: Sequence[int],
@@ -144,9 +203,7 @@ def neighbour_pairs(
     """Neighbour pairs within ``cutoff_a`` (periodic images included) of ``structures``."""
     candidates = []
     for atoms in structures:
-        i, j, shifts = primitive_neighbor_list(
-            "ijS", atoms.pbc, atoms.cell.array, atoms.positions, cutoff_a
-        )
+        i, j, shifts = neighbour_list(atoms.positions, atoms.cell.array, atoms.pbc, cutoff_a)
         candidates.append((i, j, shifts @ atoms.cell.array))
     topology = PairTopology.from_candidates(structures, species, candidates)
     return topology.batch(np.concatenate([a.positions for a in structures]), dtype)
