@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from ase import Atoms
+from tqdm import tqdm
 
 from mlpmf.dataset import reference_arrays
 from mlpmf.descriptors import Descriptor, DescriptorValues, pair_batch
@@ -83,7 +84,10 @@ class PairFrameSet:
     """Every frame's :class:`PairFrames`, joined anew for each mini-batch."""
 
     def __init__(self, frames, indices, descriptor, device):
-        self.single = {int(i): PairFrames.of(frames, [i], descriptor, device) for i in indices}
+        self.single = {
+            int(i): PairFrames.of(frames, [i], descriptor, device)
+            for i in tqdm(indices, desc="descriptors", mininterval=5)
+        }
 
     def batch(self, indices) -> PairFrames:
         return PairFrames.join([self.single[int(i)] for i in indices])
@@ -125,7 +129,7 @@ class ForceMapFrames:
         self.energies, self.counts = energies.to(device), counts.to(device)
         self.forces = forces.view(len(chosen), atoms, 3).to(device)
         features, species, maps = [], [], []
-        for frame in chosen:
+        for frame in tqdm(chosen, desc="descriptors and force maps", mininterval=5):
             values = _values(frame, descriptor, device)
             features.append(values.features)
             species.append(values.batch.species_index)
