@@ -12,6 +12,18 @@ from collections.abc import Mapping
 SECONDS_PER_DAY = 86400.0
 
 
+def kept(frames, calls) -> dict:
+    """``kept_frames`` (frames a stage added to the data) and ``oracle_calls_per_kept_frame``
+    (what each cost: the reference MD's unrecorded steps, the scan's relaxation), or
+    nothing when the stage's file does not say how many it kept."""
+    if frames is None:
+        return {}
+    return {
+        "kept_frames": int(frames),
+        "oracle_calls_per_kept_frame": int(calls) / int(frames) if frames else None,
+    }
+
+
 def oracle_ledger(
     reference: Mapping,
     active_learning: Mapping | None,
@@ -25,11 +37,11 @@ def oracle_ledger(
     Parameters
     ----------
     reference
-        ``dataset/oracle.json``: ``oracle_calls`` and ``oracle_time_s`` (and the
-        explorer's, when one drove the reference MD).
+        ``dataset/oracle.json``: ``oracle_calls``, ``oracle_time_s`` and ``frames``
+        kept (and the explorer's calls, when one drove the reference MD).
     active_learning
         ``active_learning/metrics.json`` (``oracle_calls``, ``oracle_time_s``,
-        ``committee_md_steps``), or None without active learning.
+        ``committee_md_steps``, ``labelled_frames``), or None without active learning.
     window_md_steps
         MD steps of all umbrella windows, equilibration included.
     transmission
@@ -42,6 +54,7 @@ def oracle_ledger(
         "reference_data": {
             "oracle_calls": int(reference["oracle_calls"]),
             "oracle_time_s": float(reference.get("oracle_time_s", 0.0)),
+            **kept(reference.get("frames"), reference["oracle_calls"]),
         }
     }
     if "explorer" in reference:
@@ -55,6 +68,7 @@ def oracle_ledger(
             "oracle_calls": int(active_learning["oracle_calls"]),
             "oracle_time_s": float(active_learning.get("oracle_time_s", 0.0)),
             "committee_md_steps": int(active_learning["committee_md_steps"]),
+            **kept(active_learning.get("labelled_frames"), active_learning["oracle_calls"]),
         }
     calls = sum(stage["oracle_calls"] for stage in stages.values())
     seconds = sum(stage["oracle_time_s"] for stage in stages.values())

@@ -95,11 +95,14 @@ def rate_headline(rates: dict, cv_unit: str) -> list[str]:
 
 def ledger_headline(ledger: dict) -> str:
     """The oracle's cost, and what driving the same MD with it would have cost."""
-    stages = [
-        f"{name.replace('_', ' ')} {ledger[name]['oracle_calls']}"
-        for name in ("reference_data", "active_learning")
-        if name in ledger
-    ]
+    stages = []
+    for name in ("reference_data", "active_learning"):
+        if name in ledger:
+            stage = ledger[name]
+            text = f"{name.replace('_', ' ')} {stage['oracle_calls']}"
+            if stage.get("kept_frames"):
+                text += f" for {stage['kept_frames']} frames"
+            stages.append(text)
     return (
         f"Oracle ({ledger['oracle']}): {ledger['oracle_calls']} calls "
         f"({', '.join(stages)}), {ledger['oracle_time_s'] / 60:.1f} min at "
