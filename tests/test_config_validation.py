@@ -260,3 +260,24 @@ def test_settings_dataclasses_and_the_schema_share_their_defaults(module, name, 
         if getattr(from_library, f.name) != getattr(from_schema, f.name)
     }
     assert not differing, f"{name} default vs {section} schema default: {differing}"
+
+
+def test_windows_per_job_all_puts_each_set_of_windows_in_one_job(tmp_path):
+    """``windows_per_job: all``: one window job per set of ``umbrella.repeats``, planned
+    exactly as the set's window count written out."""
+    import re
+
+    from mlpmf.config import linear_or_list
+    from tests.workflow_helpers import double_well_study, run_snakemake
+
+    plans = []
+    count = len(linear_or_list(double_well_study()["umbrella"]["centers"], "umbrella.centers"))
+    for value in ("all", count):
+        config = double_well_study()
+        config["umbrella"].update(repeats=2, windows_per_job=value)
+        result = run_snakemake(tmp_path / str(value), config, "--dry-run")
+        assert result.returncode == 0, result.stderr[-3000:]
+        stats = result.stdout.split("Job stats:")[1].split("Reasons:")[0]
+        plans.append(dict(re.findall(r"^(\w+)\s+(\d+)$", stats, re.M)))
+    assert plans[0]["umbrella_window"] == "2"
+    assert plans[0] == plans[1]

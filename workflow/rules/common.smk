@@ -29,6 +29,8 @@ STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
 GRID = window_grid(config)  # per window: centre, spring constant (2nd CV), repeat
 WINDOWS_PER_SET = int((GRID["repeat"] == 0).sum())  # in each set of umbrella.repeats
+if config["umbrella"]["windows_per_job"] == "all":  # one job per set: what jobs read
+    config["umbrella"]["windows_per_job"] = WINDOWS_PER_SET
 CENTERS = GRID["center"]
 SPRING_CONSTANTS = GRID["spring_constant"]
 SECOND_CV = second_cv(config)  # (observable name, its spec) in 2D umbrella sampling
