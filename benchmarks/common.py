@@ -49,3 +49,10 @@ def committee_for(atoms, device, baseline: bool = False) -> Committee:
         0.05,
     )
     return model.to(device)
+
+
+def append_rows(path, rows: list[str]) -> None:
+    """Print a benchmark's table rows and append them to its results file."""
+    print("\n".join(rows))
+    with open(path, "a") as out:
+        out.write("\n".join(rows) + "\n")

@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import append_rows
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SLAB = REPO / "resources/au_al100/initial.extxyz"
@@ -154,9 +156,7 @@ def main() -> None:
             f"| {old['rate']:.0f} | {new['rate']:.0f} | {new['rate'] / old['rate']:.2f}x "
             f"| {xtb:.0f} | {versus_xtb} | {args.baseline} -> {head} |"
         )
-    print("\n".join(rows))
-    with open(args.out, "a") as out:
-        out.write("\n".join(rows) + "\n")
+    append_rows(args.out, rows)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from ase.build import molecule
 from ase.calculators.singlepoint import SinglePointCalculator
-from common import HERE
+from common import HERE, append_rows
 from tblite.ase import TBLite
 
 from mlpmf import trainingdata
@@ -84,9 +84,7 @@ def main() -> None:
             f"| {r['validation']:.4g} | {r['force']:.4f} | {r['energy']:.2f} "
             f"| {previous['seconds'] / r['seconds']:.2f}x |"
         )
-    print("\n".join(rows))
-    with open(args.out, "a") as out:
-        out.write("\n".join(rows) + "\n")
+    append_rows(args.out, rows)
 
 
 if __name__ == "__main__":
