@@ -278,3 +278,58 @@ def test_replicas_exchange_with_neighbours_of_their_own_set_of_windows_only():
         state = [[r.atoms.positions.copy() for r in one], [0] * 4, [0] * 4]
         assert grouped(step, *state) == plain(step, *[list(s) for s in state])
     assert exchange_within_sets(one[:1], 300.0, 10, first_step=0) is None
+
+
+class DiesAtCall(DoubleWellBond):
+    """The double-well oracle, killed (as a job is) at its ``kill_at``-th call."""
+
+    def __init__(self, kill_at: int, **kwargs):
+        super().__init__(**kwargs)
+        self.kill_at, self.calls = kill_at, 0
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        self.calls += 1
+        if self.calls == self.kill_at:
+            raise KeyboardInterrupt
+        super().calculate(atoms, properties, system_changes or ["positions"])
+
+
+def test_killed_active_learning_resumes_from_its_checkpoint_to_the_same_committee(tmp_path):
+    """Killed in its second iteration's labelling, a rerun continues after the first
+    (saved) iteration and ends where the uninterrupted run ends: the same iterations,
+    labels and committee weights, bit for bit. Another fingerprint starts over."""
+    from mlpmf.checkpoint import Checkpoint
+    from mlpmf.training import train_committee
+
+    one_basin = [f for f in labelled_dimers(120, 0) if f.get_distance(0, 1) < 3.0][:40]
+    committee, _ = train_committee(one_basin, DESCRIPTOR, SETTINGS.replace(epochs=30), seed=1)
+    settings = ActiveLearningSettings(
+        max_iterations=3, frames_per_iteration=3, steps_per_iteration=300, check_every=20,
+        retrain_epochs=10, trust=TrustSettings(lower_ev_a=0.1, upper_ev_a=5.0),
+    )  # fmt: skip
+
+    def run(oracle, checkpoint=None):
+        return run_active_learning(
+            committee, one_basin, labelled_dimers(10, 11),
+            Atoms("Ar2", positions=[[0, 0, 0], [2.8, 0, 0]]),
+            [UmbrellaBias(Distance((0, 1)), c, 400.0) for c in np.linspace(2.6, 3.6, 4)],
+            RobustOracle([oracle]), LangevinSettings(300.0, 2.0, 0.01), settings, DESCRIPTOR,
+            SETTINGS, seed=3, checkpoint=checkpoint,
+        )  # fmt: skip
+
+    uninterrupted = run(DoubleWellBond())
+    first_labels = uninterrupted.iterations[0]["labelled"]
+    assert len(uninterrupted.iterations) >= 2 and first_labels > 0
+    checkpoint = Checkpoint(tmp_path / "active_learning.pt", "same settings")
+    with pytest.raises(KeyboardInterrupt):
+        run(DiesAtCall(first_labels + 1), checkpoint)  # the second iteration's first label
+    assert checkpoint.load()["iteration"] == 1
+    counting = DiesAtCall(kill_at=0)  # never killed: counts the rerun's oracle calls
+    resumed = run(counting, checkpoint)
+    assert counting.calls == len(uninterrupted.oracle_log) - first_labels  # from iteration 2
+    assert resumed.iterations == uninterrupted.iterations
+    timeless = lambda log: [{**row, "seconds": 0} for row in log]  # noqa: E731
+    assert timeless(resumed.oracle_log) == timeless(uninterrupted.oracle_log)
+    for name, value in uninterrupted.committee.state_dict().items():
+        np.testing.assert_array_equal(resumed.committee.state_dict()[name], value)
+    assert Checkpoint(checkpoint.path, "other settings").load() is None

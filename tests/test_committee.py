@@ -155,7 +155,7 @@ def test_verlet_list_gives_the_energy_of_a_fresh_neighbour_list(adatom_slab):
 
 
 def test_interrupted_training_resumes_from_its_checkpoint_to_the_same_committee(tmp_path):
-    from mlpmf.training import TrainingCheckpoint
+    from mlpmf.checkpoint import Checkpoint
 
     frames = labelled_dimers(40, 1)
     settings = SETTINGS.replace(epochs=12, batch_size=8)
@@ -168,7 +168,7 @@ def test_interrupted_training_resumes_from_its_checkpoint_to_the_same_committee(
         if epoch == 8:
             raise Killed
 
-    checkpoint = TrainingCheckpoint(tmp_path / "training.pt", "same data", every_epochs=5)
+    checkpoint = Checkpoint(tmp_path / "training.pt", "same data", every=5)
     with pytest.raises(Killed):
         train_committee(
             frames, DESCRIPTOR, settings, 3, checkpoint=checkpoint, on_epoch_end=kill_after_epoch_8
@@ -180,7 +180,7 @@ def test_interrupted_training_resumes_from_its_checkpoint_to_the_same_committee(
     assert resumed_history == history
     for name, value in uninterrupted.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0)
-    stale = TrainingCheckpoint(tmp_path / "training.pt", "other data", every_epochs=5)
+    stale = Checkpoint(tmp_path / "training.pt", "other data", every=5)
     assert stale.load() is None
 
 

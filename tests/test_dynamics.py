@@ -127,8 +127,9 @@ def test_replica_exchange_keeps_every_window_in_its_biased_distribution():
 def test_replica_exchange_swaps_and_resumes_bit_for_bit(tmp_path):
     """Exchanges are accepted at a rate between 0 and 1, change the trajectories, and a
     run killed half-way resumes from its checkpoints to the uninterrupted result."""
+    from mlpmf.checkpoint import Checkpoint
     from mlpmf.dynamics import own_calculators
-    from mlpmf.umbrella import ReplicaExchange, WindowCheckpoint
+    from mlpmf.umbrella import ReplicaExchange
 
     centers = [3.0, 3.1, 3.2, 3.3]
     cv = Distance((0, 1))
@@ -159,7 +160,7 @@ def test_replica_exchange_swaps_and_resumes_bit_for_bit(tmp_path):
             raise KeyboardInterrupt
         return own_calculators(replicas, with_disagreement)
 
-    checkpoints = [WindowCheckpoint(tmp_path / f"w{k}.npz", "same", 200) for k in range(4)]
+    checkpoints = [Checkpoint(tmp_path / f"w{k}.pt", "same", 200) for k in range(4)]
     with pytest.raises(KeyboardInterrupt):
         run(10, checkpoints, dies_once)
     resumed = run(10, checkpoints, dies_once)
@@ -234,8 +235,8 @@ def test_more_steps_extend_windows_from_their_last_state(tmp_path, exchange_ever
     """A finished window asked for more steps runs only the extra steps and equals the
     longer run bit for bit; asked for fewer, it runs nothing and is the longer run's
     start; a window without a checkpoint runs in its own batch beside them."""
+    from mlpmf.checkpoint import Checkpoint
     from mlpmf.dynamics import own_calculators
-    from mlpmf.umbrella import WindowCheckpoint
 
     centers = [3.0, 3.1, 3.2]
     cv = Distance((0, 1))
@@ -255,7 +256,7 @@ def test_more_steps_extend_windows_from_their_last_state(tmp_path, exchange_ever
         )  # fmt: skip
 
     def saved(windows=centers):
-        return [WindowCheckpoint(tmp_path / f"{c}.npz", "same", 300) for c in windows]
+        return [Checkpoint(tmp_path / f"{c}.pt", "same", 300) for c in windows]
 
     longer = run(1000)
     shorter = run(450, saved())

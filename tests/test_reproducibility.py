@@ -135,7 +135,7 @@ def test_killed_window_resumes_from_its_checkpoint_and_gives_the_same_result(tmp
     checkpoints = workdir / "results/double_well_bond/umbrella/checkpoints"
 
     def written():  # a finished checkpoint, not the hidden file it is written to first
-        return [path for path in checkpoints.glob("*.npz") if not path.name.startswith(".")]
+        return [path for path in checkpoints.glob("*.pt") if not path.name.startswith(".")]
 
     deadline = time.monotonic() + 120
     while not written() and time.monotonic() < deadline:

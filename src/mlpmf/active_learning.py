@@ -44,13 +44,12 @@ members is half the pairwise difference).
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import torch
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from mlpmf.checkpoint import Checkpoint
 from mlpmf.dynamics import (
     Bias,
     LangevinSettings,
@@ -65,7 +64,6 @@ from mlpmf.exploration import (
     is_quiet,
     select,
 )
-from mlpmf.io import atomic_path
 from mlpmf.models import Committee
 from mlpmf.oracles import RobustOracle
 from mlpmf.placement import move_to_window, nearest_positions
@@ -140,7 +138,7 @@ def run_active_learning(
     committee_settings: CommitteeSettings,
     seed: int,
     device: str = "cpu",
-    checkpoint: Path | None = None,
+    checkpoint: Checkpoint | None = None,
     force_scale_ev_a: float = 0.0,
     exchange_every: int = 0,
     max_energy_above_minimum_ev: float | None = None,
@@ -157,15 +155,15 @@ def run_active_learning(
     (:func:`mlpmf.placement.nearest_positions`), so that exploration meets the slow
     states every set of windows starts in. ``held_out`` frames (never trained on)
     calibrate the trust levels, never below their fraction of ``force_scale_ev_a``
-    (:func:`mlpmf.evaluation.thermal_force_scale`). With ``checkpoint``, the whole
-    state is saved after every iteration and a rerun continues after the last saved one
-    (delete it to start over). All randomness derives from ``seed``. ``exchange_every``
-    > 0: the replicas exchange configurations within their set as the windows will
-    (:func:`mlpmf.exploration.exchange_within_sets`), so exploration meets what replica
-    exchange brings into a window. With ``max_energy_above_minimum_ev``
-    (the reference data's own filter, dataset/oracle.json), labels further above the
-    lowest of ``frames`` are not trained on (:func:`label`), and their replicas go back
-    to their last trusted frame.
+    (:func:`mlpmf.evaluation.thermal_force_scale`). With ``checkpoint``, the whole state is
+    saved after every iteration and a rerun continues after the last saved one when its
+    fingerprint matches (:mod:`mlpmf.checkpoint`). All randomness derives from ``seed``.
+    ``exchange_every`` > 0: the replicas exchange configurations within their set as the
+    windows will (:func:`mlpmf.exploration.exchange_within_sets`), so exploration meets what
+    replica exchange brings into a window. With ``max_energy_above_minimum_ev`` (the
+    reference data's own filter, dataset/oracle.json), labels further above the lowest of
+    ``frames`` are not trained on (:func:`label`), and their replicas go back to their last
+    trusted frame.
     """
     seeds = np.random.SeedSequence(seed)
     replica_seeds, retrain_seed = seeds.spawn(2)
@@ -193,17 +191,14 @@ def run_active_learning(
         ceiling_ev = lowest + max_energy_above_minimum_ev
     retrain_seeds = retrain_seed.generate_state(max(settings.max_iterations, 1))
     retraining = committee_settings.replace(epochs=settings.retrain_epochs)
-    first = 1
-    if checkpoint is not None and Path(checkpoint).exists():
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    first, step = 1, 0
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
         result, replicas, first = saved["result"], saved["replicas"], saved["iteration"] + 1
-        frames = result.frames
+        frames, step = result.frames, saved["step"]
         log.info("resuming active learning after iteration %d", saved["iteration"])
         if result.converged:
             return result
-    step = 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        step = saved["step"]
     for iteration in range(first, settings.max_iterations + 1):
         trust = result.trust
 
@@ -269,14 +264,9 @@ def run_active_learning(
                 result.committee, unseen, settings.trust, force_scale_ev_a
             )
         if checkpoint is not None:
-            with atomic_path(checkpoint) as tmp:
-                state = {
-                    "result": result,
-                    "replicas": replicas,
-                    "iteration": iteration,
-                    "step": step,
-                }
-                torch.save(state, tmp)
+            checkpoint.save(
+                {"result": result, "replicas": replicas, "iteration": iteration, "step": step}
+            )
         if result.converged:
             break
     return result

@@ -8,9 +8,8 @@ import numpy as np
 
 from mlpmf.colvars import Angle, CollectiveVariable, Dihedral, periodic_difference
 
-# How windows choose their start frames (nearest_positions). Restart files of windows and
-# of active learning carry it, so a change of the rule starts them afresh: bump it then.
-START_RULE_VERSION = 2  # 1: set r from the (r+1)-th nearest; 2: distinct within kT
+# How windows choose their start frames (nearest_positions) is part of the code version
+# of the stages that resume (mlpmf.checkpoint.STAGE_VERSIONS): bump those when it changes.
 
 
 def move_to_value(

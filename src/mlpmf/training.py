@@ -19,17 +19,16 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from ase import Atoms
 from tqdm import tqdm
 
+from mlpmf.checkpoint import Checkpoint
 from mlpmf.config import settings_values
 from mlpmf.dataset import DataStatistics, descriptor_for, reference_arrays
 from mlpmf.descriptors import Descriptor
-from mlpmf.io import atomic_path
 from mlpmf.models import Committee, resolve_device
 from mlpmf.trainingdata import training_frames
 
@@ -82,43 +81,6 @@ def _initial_committee(frames, descriptor: Descriptor, settings: CommitteeSettin
     )
 
 
-@dataclass
-class TrainingCheckpoint:
-    """Restart file of a training run: weights, optimiser, schedule, RNG state, history
-    and the best weights so far.
-
-    Used only when its ``fingerprint`` (a digest of the data and settings) matches;
-    continuing from it reproduces the uninterrupted run exactly.
-    """
-
-    path: Path
-    fingerprint: str
-    every_epochs: int
-
-    def save(self, epoch, model, optimizer, scheduler, rng, history, best) -> None:
-        state = {
-            "fingerprint": self.fingerprint,
-            "epoch": epoch,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": json.dumps(rng.bit_generator.state),
-            "history": history,
-            "best": best,
-        }
-        with atomic_path(self.path) as tmp:
-            torch.save(state, tmp)
-
-    def load(self) -> dict | None:
-        if not Path(self.path).exists():
-            return None
-        state = torch.load(self.path, map_location="cpu", weights_only=False)
-        return state if state.get("fingerprint") == self.fingerprint else None
-
-    def remove(self) -> None:
-        Path(self.path).unlink(missing_ok=True)
-
-
 def _chunks(indices, size: int) -> list:
     return [indices[k : k + size] for k in range(0, len(indices), size)]
 
@@ -138,7 +100,7 @@ def train_committee(
     settings: CommitteeSettings,
     seed: int,
     device: str = "cpu",
-    checkpoint: TrainingCheckpoint | None = None,
+    checkpoint: Checkpoint | None = None,
     on_epoch_end: Callable[[int, float], None] | None = None,
     initial: Committee | None = None,
 ) -> tuple[Committee, dict]:
@@ -158,7 +120,8 @@ def train_committee(
     device
         ``cpu``, ``cuda`` or ``auto`` (:func:`mlpmf.models.resolve_device`).
     checkpoint
-        Where to save the state every few epochs, and resume from when it matches.
+        Where to save the state every ``checkpoint.every`` epochs, and resume from when
+        its fingerprint matches (:mod:`mlpmf.checkpoint`).
     on_epoch_end
         Called with (epoch, training loss) after every epoch.
     initial
@@ -257,8 +220,18 @@ def train_committee(
             best["epoch"] = [
                 epoch if up else e for up, e in zip(improved, best["epoch"], strict=True)
             ]
-        if checkpoint is not None and (epoch + 1) % checkpoint.every_epochs == 0:
-            checkpoint.save(epoch, model, optimizer, scheduler, rng, history, best)
+        if checkpoint is not None and (epoch + 1) % checkpoint.every == 0:
+            checkpoint.save(
+                {
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "rng": json.dumps(rng.bit_generator.state),
+                    "history": history,
+                    "best": best,
+                }
+            )
         if on_epoch_end is not None:
             on_epoch_end(epoch, epoch_loss)
         stale = epoch - max(best["epoch"])

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
+from mlpmf.checkpoint import Checkpoint, files_digest, fingerprint
 from mlpmf.colvars import CollectiveVariable
 from mlpmf.dynamics import (
     Bias,
@@ -41,7 +42,6 @@ from mlpmf.dynamics import (
     integrate,
     own_calculators,
 )
-from mlpmf.io import atomic_path
 from mlpmf.oracles import RobustOracle
 from mlpmf.placement import move_to_window
 from mlpmf.units import kt_ev
@@ -150,47 +150,6 @@ def _closes_a_ring(biases: Sequence[Bias], sorted_centers: np.ndarray) -> bool:
     return 0.0 < seam <= np.max(np.diff(sorted_centers)) * (1.0 + 1e-9)
 
 
-class WindowCheckpoint:
-    """Restart file of one umbrella window: positions, momenta, RNG state, series.
-
-    A checkpoint is used only when its ``fingerprint`` (a digest of everything the
-    window depends on except the number of production steps) matches, so a changed
-    setting or model never resumes stale state. Continuing from it reproduces the
-    uninterrupted run bit for bit; the last one, kept after the run, lets a longer run
-    extend the window instead of starting again.
-    """
-
-    def __init__(self, path: str | Path, fingerprint: str, every_steps: int):
-        self.path = Path(path)
-        self.fingerprint = fingerprint
-        self.every_steps = every_steps
-
-    def save(self, step: int, atoms: Atoms, rng: np.random.Generator, series: Mapping) -> None:
-        arrays = {f"series_{name}": np.asarray(values) for name, values in series.items()}
-        with atomic_path(self.path) as tmp:
-            np.savez(
-                tmp,
-                fingerprint=self.fingerprint,
-                step=step,
-                positions=atoms.positions,
-                momenta=atoms.get_momenta(),
-                rng_state=json.dumps(rng.bit_generator.state),
-                **arrays,
-            )
-
-    def load(self) -> dict | None:
-        """The saved state, or None when there is none for this fingerprint."""
-        if not self.path.exists():
-            return None
-        with np.load(self.path) as saved:
-            if str(saved["fingerprint"]) != self.fingerprint or "momenta" not in saved.files:
-                return None  # other settings, or an older integrator's (velocity) state
-            return {name: saved[name] for name in saved.files}
-
-    def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-
 def run_umbrella_windows(
     replicas: Sequence[Atoms],
     biases: Sequence[Bias],
@@ -201,7 +160,7 @@ def run_umbrella_windows(
     rngs: Sequence[np.random.Generator],
     force_field: ForceField = own_calculators,
     observables: Mapping[str, CollectiveVariable] | None = None,
-    checkpoints: Sequence[WindowCheckpoint] | None = None,
+    checkpoints: Sequence[Checkpoint] | None = None,
     progress_label: str | None = None,
     exchange_every: int = 0,
     members: int = 0,
@@ -256,7 +215,7 @@ def run_umbrella_windows(
             groups.setdefault(0, []).append(k)
             continue
         at_step = int(state["step"])
-        series[k] = {name: list(state[f"series_{name}"]) for name in names}
+        series[k] = {name: list(state["series"][name]) for name in names}
         if at_step >= total:  # a longer run's first `steps` steps are this run
             keep = np.asarray(series[k]["time_fs"]) <= steps * settings.timestep_fs + 1e-9
             series[k] = {name: list(np.asarray(v)[keep]) for name, v in series[k].items()}
@@ -264,7 +223,7 @@ def run_umbrella_windows(
             continue
         atoms.positions = state["positions"]
         atoms.set_momenta(state["momenta"], apply_constraint=False)
-        rng.bit_generator.state = json.loads(str(state["rng_state"]))
+        rng.bit_generator.state = json.loads(state["rng_state"])
         groups.setdefault(at_step, []).append(k)
 
     def recorded(step: int) -> bool:
@@ -314,7 +273,7 @@ def run_umbrella_windows(
 
         def save(step: int, group=group) -> None:
             for k in group:
-                checkpoints[k].save(step, replicas[k], rngs[k], series[k])
+                checkpoints[k].save(window_state(step, replicas[k], rngs[k], series[k]))
 
         integrate(
             [replicas[k] for k in group],
@@ -327,16 +286,60 @@ def run_umbrella_windows(
             progress_label,
             first_step=at_step + 1,
             checkpoint=save if checkpoints else None,
-            checkpoint_every=checkpoints[0].every_steps if checkpoints else 0,
+            checkpoint_every=checkpoints[0].every if checkpoints else 0,
             disagreement_at=recorded,
             exchange=exchange,
         )
-        if checkpoints and total % checkpoints[0].every_steps:
+        if checkpoints and total % checkpoints[0].every:
             save(total)  # the final state, from which a longer run continues
         if exchange is not None:
             for low, high, fraction in exchange.acceptance():
                 log.info("exchange %g <-> %g: %.0f%% accepted", low, high, 100 * fraction)
     return [{name: np.array(v, dtype=float) for name, v in row.items()} for row in series]
+
+
+def window_state(step: int, atoms: Atoms, rng: np.random.Generator, series: Mapping) -> dict:
+    """What a window's checkpoint holds: its step, positions, momenta (the integrator's
+    own variables), RNG state and the series recorded so far."""
+    return {
+        "step": step,
+        "positions": atoms.positions.copy(),
+        "momenta": atoms.get_momenta(),
+        "rng_state": json.dumps(rng.bit_generator.state),
+        "series": {name: np.asarray(values) for name, values in series.items()},
+    }
+
+
+def window_checkpoints(
+    folder: str | Path,
+    settings: Mapping,
+    windows: Sequence[Mapping],
+    inputs: Sequence[str | Path],
+    every_steps: int,
+) -> list[Checkpoint]:
+    """One checkpoint per window of a job, in ``folder``.
+
+    A checkpoint belongs to a window's physics, not to its place in the job's list or
+    its length: its fingerprint is the job's ``settings`` (the rule's params) without
+    ``windows`` and ``umbrella.steps``, the window's own entry of ``windows`` without
+    its id, and the ``inputs``' bytes; so more steps extend a window and an inserted
+    window leaves the others' checkpoints valid. With replica exchange
+    (``umbrella.exchange_every``) a window's trajectory depends on its partners, so
+    their entries count too."""
+    shared = {key: value for key, value in settings.items() if key != "windows"}
+    umbrella = dict(shared.get("umbrella", {}))
+    umbrella.pop("steps", None)
+    shared["umbrella"] = umbrella
+    identities = [{k: v for k, v in w.items() if k != "window"} for w in windows]
+    partners = identities if umbrella.get("exchange_every") else []
+    salt = files_digest(inputs)
+    checkpoints = []
+    for identity in identities:
+        digest = fingerprint("umbrella_window", [shared, identity, partners], salt=salt)
+        at = "_".join(f"{identity[key]:g}" for key in ("center", "center_2") if key in identity)
+        path = Path(folder) / f"window_at_{at}_{digest[:16]}.pt"
+        checkpoints.append(Checkpoint(path, digest, every_steps))
+    return checkpoints
 
 
 def run_umbrella_window(
@@ -349,7 +352,7 @@ def run_umbrella_window(
     rng: np.random.Generator,
     progress_label: str | None = None,
     observables: Mapping[str, CollectiveVariable] | None = None,
-    checkpoint: WindowCheckpoint | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> dict[str, np.ndarray]:
     """One umbrella window on ``atoms``' own calculator (:func:`run_umbrella_windows`)."""
     return run_umbrella_windows(

@@ -1,8 +1,6 @@
 """Refine the committee by active learning: committee MD in the umbrella windows, oracle
 labels where its members disagree, retraining; then measure it on the test set."""
 
-import hashlib
-import json
 import logging
 import sys
 from pathlib import Path
@@ -15,6 +13,7 @@ import torch
 from ase.io import write
 
 from mlpmf.active_learning import ActiveLearningSettings, run_active_learning
+from mlpmf.checkpoint import Checkpoint, fingerprint
 from mlpmf.config import load_system
 from mlpmf.cvsettings import make_colvar
 from mlpmf.dataset import read_labelled_frames
@@ -23,7 +22,6 @@ from mlpmf.evaluation import evaluate_model, save_model_and_metrics, thermal_for
 from mlpmf.io import atomic_path, read_json, write_table
 from mlpmf.models import load_model
 from mlpmf.oracles import make_robust_oracle
-from mlpmf.placement import START_RULE_VERSION
 from mlpmf.training import CommitteeSettings
 from mlpmf.umbrella import grid_biases
 from mlpmf.units import kj_mol_to_ev, kt_kj_mol
@@ -45,11 +43,10 @@ md = LangevinSettings(
     params.umbrella["friction_per_fs"],
 )
 oracle = make_robust_oracle(params.oracle)
-state = {**params, "start_rule": START_RULE_VERSION}  # what the checkpoint belongs to
-digest = hashlib.sha256(json.dumps(state, sort_keys=True).encode())
-for path in snakemake.input:
-    digest.update(Path(path).read_bytes())
-checkpoint = Path(snakemake.output.model).parent / f"checkpoint_{digest.hexdigest()[:16]}.pt"
+checkpoint = Checkpoint(
+    Path(snakemake.output.model).parent / "checkpoints" / "active_learning.pt",
+    fingerprint("active_learning", dict(params.items()), snakemake.input),
+)
 
 # labels the reference data's own energy filter would drop are not trained on either
 energy_threshold_kj_mol = read_json(snakemake.input.reference)["energy_threshold_kj_mol"]
@@ -125,4 +122,4 @@ write_table(pd.DataFrame(result.trace, columns=columns), snakemake.output.disagr
 with atomic_path(snakemake.output.dataset) as tmp:
     write(tmp, result.frames, format="extxyz")
 save_model_and_metrics(result.committee, metrics, snakemake.output.model, snakemake.output.metrics)
-checkpoint.unlink(missing_ok=True)
+checkpoint.remove()

@@ -1,7 +1,5 @@
 """Train the committee of MLIPs and measure it on the held-out test set."""
 
-import hashlib
-import json
 import logging
 import sys
 from pathlib import Path
@@ -11,6 +9,7 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 
 import torch
 
+from mlpmf.checkpoint import Checkpoint, fingerprint
 from mlpmf.dataset import read_labelled_frames
 from mlpmf.evaluation import (
     TrustSettings,
@@ -19,19 +18,16 @@ from mlpmf.evaluation import (
     save_model_and_metrics,
     thermal_force_scale,
 )
-from mlpmf.training import CommitteeSettings, TrainingCheckpoint, train_committee
+from mlpmf.training import CommitteeSettings, train_committee
 
 CHECKPOINT_EVERY_EPOCHS = 10
 
 torch.set_num_threads(snakemake.threads)
 train = read_labelled_frames(snakemake.input.train)
 test = read_labelled_frames(snakemake.input.test)
-digest = hashlib.sha256(json.dumps(dict(snakemake.params.items()), sort_keys=True).encode())
-for path in snakemake.input:
-    digest.update(Path(path).read_bytes())
-checkpoint = TrainingCheckpoint(
+checkpoint = Checkpoint(
     Path(snakemake.output.model).parent / "checkpoints" / "training.pt",
-    digest.hexdigest(),
+    fingerprint("train_committee", dict(snakemake.params.items()), snakemake.input),
     CHECKPOINT_EVERY_EPOCHS,
 )
 params = snakemake.params

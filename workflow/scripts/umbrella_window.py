@@ -10,8 +10,6 @@ Every window checkpoints every CHECKPOINT_EVERY_STEPS steps, and at its end, in
 gives the same result, and a window asked for more steps continues from its last state.
 """
 
-import hashlib
-import json
 import logging
 import sys
 from pathlib import Path
@@ -31,14 +29,14 @@ from mlpmf.cvsettings import make_colvar
 from mlpmf.dynamics import LangevinSettings, SimulationError
 from mlpmf.io import write_table
 from mlpmf.oracles import make_robust_oracle
-from mlpmf.placement import START_RULE_VERSION, nearest_positions
+from mlpmf.placement import nearest_positions
 from mlpmf.trust import window_failure_message
 from mlpmf.umbrella import (
     ORACLE_FORCE_COLUMN,
     ORACLE_OFFSET_COLUMN,
-    WindowCheckpoint,
     grid_biases,
     run_umbrella_windows,
+    window_checkpoints,
 )
 from mlpmf.units import ev_to_kj_mol, kt_kj_mol
 
@@ -82,24 +80,13 @@ oracle = None  # labels every umbrella.oracle_every-th step: the model's error i
 if umbrella.oracle_every:
     oracle = make_robust_oracle(params.oracle)
 
-# A checkpoint belongs to a window's physics, not to its place in the list or its length:
-# more steps extend it, an inserted window leaves the others' checkpoints valid (with
-# exchange, a window's trajectory depends on its batch partners, so they count too).
-shared = {k: v for k, v in params.items() if k != "windows"}
-shared["umbrella"] = {k: v for k, v in params.umbrella.items() if k != "steps"}
-shared["start_rule"] = START_RULE_VERSION  # where the windows start
-identities = [{k: v for k, v in w.items() if k != "window"} for w in windows]
-partners = identities if umbrella.exchange_every else []
-inputs = hashlib.sha256(b"".join(Path(path).read_bytes() for path in snakemake.input))
-checkpoints = []
-for identity in identities:
-    text = json.dumps([shared, identity, partners], sort_keys=True, default=str)
-    digest = hashlib.sha256(text.encode())
-    digest.update(inputs.digest())
-    at = "_".join(f"{identity[key]:g}" for key in ("center", "center_2") if key in identity)
-    name = f"window_at_{at}_{digest.hexdigest()[:16]}.npz"
-    path = Path(snakemake.output[0]).parent / "checkpoints" / name
-    checkpoints.append(WindowCheckpoint(path, digest.hexdigest(), CHECKPOINT_EVERY_STEPS))
+checkpoints = window_checkpoints(
+    Path(snakemake.output[0]).parent / "checkpoints",
+    params,
+    windows,
+    snakemake.input,
+    CHECKPOINT_EVERY_STEPS,
+)
 
 try:
     all_series = run_umbrella_windows(
