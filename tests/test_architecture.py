@@ -1,12 +1,17 @@
-"""The import floors of DESIGN.md: a module imports only modules on its own floor or
-below, and the library has no import cycles."""
+"""The import floors (declared in FLOORS, mapped in docs/architecture.md): a module
+imports only modules on its own floor or below, and the library has no import cycles;
+and docs/architecture.md names every module with its floor, and every workflow rule."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
-LIBRARY = Path(__file__).resolve().parents[1] / "src" / "mlpmf"
+REPO = Path(__file__).resolve().parents[1]
+LIBRARY = REPO / "src" / "mlpmf"
+ARCHITECTURE = REPO / "docs" / "architecture.md"
+RULES = REPO / "workflow" / "rules"
 FLOORS = {
     1: {"descriptors", "neighbours", "timeseries", "readers", "io", "checkpoint", "units",
         "provenance", "ledger", "scope", "plugins", "validation"},
@@ -41,7 +46,7 @@ MODULES = sorted(p.stem for p in LIBRARY.glob("*.py") if p.stem != "__init__")
 
 @pytest.mark.parametrize("module", MODULES)
 def test_every_module_has_a_floor_and_imports_nothing_above_it(module):
-    assert module in FLOOR, f"{module}.py: give it a floor in DESIGN.md and here"
+    assert module in FLOOR, f"{module}.py: give it a floor here and in docs/architecture.md"
     upward = {
         other for other in library_imports(LIBRARY / f"{module}.py")
         if FLOOR.get(other, 0) > FLOOR[module]
@@ -65,3 +70,55 @@ def test_the_library_has_no_import_cycles():
 
     for module in MODULES:
         visit(module, [])
+
+
+def architecture_rows() -> dict[str, list[str]]:
+    """The table rows of docs/architecture.md whose first cell is a name in backticks:
+    ``{name: cells}`` (a module's row: file name, floor, job)."""
+    rows = {}
+    for line in ARCHITECTURE.read_text().splitlines():
+        if line.startswith("| `"):
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            rows[cells[0].split("`")[1]] = cells
+    return rows
+
+
+def workflow_rules() -> dict[str, str]:
+    """Every rule (and checkpoint) defined in workflow/rules/*.smk: ``{name: file}``."""
+    pattern = re.compile(r"^\s*(?:rule|checkpoint)\s+(\w+)\s*:", re.MULTILINE)
+    return {
+        name: path.name
+        for path in sorted(RULES.glob("*.smk"))
+        for name in pattern.findall(path.read_text())
+    }
+
+
+def test_architecture_doc_names_every_module():
+    rows = architecture_rows()
+    files = sorted(p.relative_to(LIBRARY).as_posix() for p in LIBRARY.rglob("*.py"))
+    missing = [name for name in files if name not in rows]
+    assert not missing, (
+        "docs/architecture.md has no row for these modules of src/mlpmf (add "
+        f"'| `NAME.py` | FLOOR | JOB |' to its module table): {', '.join(missing)}"
+    )
+
+
+def test_architecture_doc_states_each_module_floor():
+    rows = architecture_rows()
+    wrong = [
+        f"{module}.py (floor {FLOOR[module]}, the doc says {rows[f'{module}.py'][1]})"
+        for module in MODULES
+        if module in FLOOR
+        and f"{module}.py" in rows
+        and rows[f"{module}.py"][1] != str(FLOOR[module])
+    ]
+    assert not wrong, f"docs/architecture.md states the wrong floor for: {', '.join(wrong)}"
+
+
+def test_architecture_doc_names_every_rule():
+    rows = architecture_rows()
+    missing = [f"{name} ({file})" for name, file in workflow_rules().items() if name not in rows]
+    assert not missing, (
+        "docs/architecture.md has no row for these rules of workflow/rules (add each to its "
+        f"table of rules and to the settings map): {', '.join(missing)}"
+    )
