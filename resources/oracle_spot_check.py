@@ -31,8 +31,9 @@ import yaml
 from snakemake.utils import validate
 
 from mlpmf.calculator import BatchedCommittee
-from mlpmf.config import load_system, window_centers, window_spring_constants
+from mlpmf.config import load_system
 from mlpmf.cvsettings import make_colvar
+from mlpmf.grids import window_centers, window_spring_constants
 from mlpmf.models import load_model
 from mlpmf.oracles import make_robust_oracle
 from mlpmf.sampling import DatasetSettings, sample_reference

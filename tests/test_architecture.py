@@ -14,12 +14,12 @@ ARCHITECTURE = REPO / "docs" / "architecture.md"
 RULES = REPO / "workflow" / "rules"
 FLOORS = {
     1: {"descriptors", "neighbours", "timeseries", "readers", "io", "checkpoint", "units",
-        "provenance", "ledger", "scope", "plugins", "validation"},
+        "provenance", "ledger", "scope", "plugins", "validation", "settings"},
     2: {"models", "oracles", "solver", "estimators", "estimators2d", "diagnostics", "reweighting",
-        "correction", "colvars", "cvsettings", "placement", "config", "dataset", "trust",
-        "studycheck"},
-    3: {"training", "trainingdata", "gaussian_process", "evaluation", "calculator", "dynamics",
-        "umbrella", "rates", "plotting", "report"},
+        "correction", "colvars", "cvsettings", "placement", "config", "grids", "dataset",
+        "trust", "studycheck"},
+    3: {"training", "trainingdata", "gaussian_process", "evaluation", "trustlevels",
+        "calculator", "dynamics", "umbrella", "rates", "plotting", "report"},
     4: {"sampling", "exploration", "active_learning", "transmission"},
     5: {"cli", "cli_checks", "cli_pmf"},
 }  # fmt: skip

@@ -237,9 +237,9 @@ def schema_defaults(section: str) -> dict:
         ("mlpmf.training", "CommitteeSettings", "committee"),
         ("mlpmf.sampling", "DatasetSettings", "dataset"),
         ("mlpmf.active_learning", "ActiveLearningSettings", "active_learning"),
-        ("mlpmf.evaluation", "TrustSettings", "active_learning"),
-        ("mlpmf.config", "WindowSettings", "umbrella"),
-        ("mlpmf.config", "FreeEnergySettings", "free_energy"),
+        ("mlpmf.trustlevels", "TrustSettings", "active_learning"),
+        ("mlpmf.settings", "WindowSettings", "umbrella"),
+        ("mlpmf.settings", "FreeEnergySettings", "free_energy"),
         ("mlpmf.transmission", "TransmissionSettings", "transmission"),
     ],
 )
@@ -267,7 +267,7 @@ def test_windows_per_job_all_puts_each_set_of_windows_in_one_job(tmp_path):
     exactly as the set's window count written out."""
     import re
 
-    from mlpmf.config import linear_or_list
+    from mlpmf.grids import linear_or_list
     from tests.workflow_helpers import double_well_study, run_snakemake
 
     plans = []

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlpmf.evaluation import TrustSettings, trust_levels
 from mlpmf.trust import (
     describe,
     judge_oracle_checks,
@@ -18,6 +17,7 @@ from mlpmf.trust import (
     window_oracle_offsets,
     with_second_cv,
 )
+from mlpmf.trustlevels import TrustSettings, trust_levels
 from mlpmf.units import kt_ev, kt_kj_mol
 from tests.workflow_helpers import double_well_study, run_snakemake
 
@@ -40,7 +40,7 @@ def test_the_thermal_force_scale_grows_as_the_square_root_of_temperature():
     from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
 
-    from mlpmf.evaluation import thermal_force_scale
+    from mlpmf.trustlevels import thermal_force_scale
 
     frame = Atoms("H2", positions=[[0, 0, 0], [0.8, 0, 0]])
     frame.calc = SinglePointCalculator(frame, energy=0.0, forces=[[1, 2, 2], [-1, -2, -2]])

@@ -18,7 +18,7 @@ test and the selection live in :mod:`mlpmf.exploration`):
 3. **Label** them with the oracle (:class:`mlpmf.oracles.RobustOracle`: retried with
    safer settings, failures recorded and skipped).
 4. **Retrain** the committee on the enlarged dataset, warm-started from its weights,
-   and recalibrate its trust levels (:func:`mlpmf.evaluation.trust_levels`), unless
+   and recalibrate its trust levels (:func:`mlpmf.trustlevels.trust_levels`), unless
    the config fixes them, on frames it was not trained on: the held-out test frames
    and the retraining's validation frames, which include labels from the regions
    active learning has reached (the test frames alone cover only the initial data).
@@ -55,7 +55,6 @@ from mlpmf.dynamics import (
     LangevinSettings,
     fixed_atom_mask,
 )
-from mlpmf.evaluation import TrustLevels, calibrated_trust
 from mlpmf.exploration import (
     ActiveLearningSettings,
     Candidate,
@@ -68,6 +67,7 @@ from mlpmf.models import Committee
 from mlpmf.oracles import RobustOracle
 from mlpmf.placement import move_to_window, nearest_positions
 from mlpmf.training import CommitteeSettings, train_committee
+from mlpmf.trustlevels import TrustLevels, calibrated_trust
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def run_active_learning(
     (:func:`mlpmf.placement.nearest_positions`), so that exploration meets the slow
     states every set of windows starts in. ``held_out`` frames (never trained on)
     calibrate the trust levels, never below their fraction of ``force_scale_ev_a``
-    (:func:`mlpmf.evaluation.thermal_force_scale`). With ``checkpoint``, the whole state is
+    (:func:`mlpmf.trustlevels.thermal_force_scale`). With ``checkpoint``, the whole state is
     saved after every iteration and a rerun continues after the last saved one when its
     fingerprint matches (:mod:`mlpmf.checkpoint`). All randomness derives from ``seed``.
     ``exchange_every`` > 0: the replicas exchange configurations within their set as the

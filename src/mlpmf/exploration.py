@@ -11,15 +11,15 @@ from ase import Atoms
 from tqdm import tqdm
 
 from mlpmf.calculator import BatchedCommittee
-from mlpmf.config import settings_values
 from mlpmf.dynamics import (
     Bias,
     LangevinSettings,
     SimulationError,
     integrate,
 )
-from mlpmf.evaluation import TrustLevels, TrustSettings
 from mlpmf.models import Committee
+from mlpmf.settings import settings_values
+from mlpmf.trustlevels import TrustLevels, TrustSettings
 from mlpmf.umbrella import ReplicaExchange
 
 log = logging.getLogger(__name__)

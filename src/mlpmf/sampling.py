@@ -37,7 +37,6 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.optimize import FIRE
 
 from mlpmf.colvars import CollectiveVariable, periodic_difference
-from mlpmf.config import settings_values
 from mlpmf.dynamics import (
     LangevinSettings,
     SimulationError,
@@ -46,6 +45,7 @@ from mlpmf.dynamics import (
     run_langevin,
 )
 from mlpmf.placement import move_to_value
+from mlpmf.settings import settings_values
 from mlpmf.units import kt_ev
 
 log = logging.getLogger(__name__)

@@ -14,17 +14,16 @@ from ase.constraints import FixAtoms
 from ase.data import atomic_masses
 from ase.io import iread
 
-from mlpmf.config import (
-    ConfigError,
+from mlpmf.config import ConfigError, read_structure
+from mlpmf.cvsettings import make_colvar, period_and_unit
+from mlpmf.grids import (
     bin_edges,
     linear_or_list,
-    read_structure,
     second_bin_edges,
     window_centers,
     window_grid,
     window_spring_constants,
 )
-from mlpmf.cvsettings import make_colvar, period_and_unit
 from mlpmf.oracles import explorer_settings
 from mlpmf.plugins import calculator_and_parameters
 from mlpmf.units import kt_kj_mol

@@ -26,10 +26,10 @@ from ase import Atoms
 from tqdm import tqdm
 
 from mlpmf.checkpoint import Checkpoint
-from mlpmf.config import settings_values
 from mlpmf.dataset import DataStatistics, descriptor_for, reference_arrays
 from mlpmf.descriptors import Descriptor
 from mlpmf.models import Committee, resolve_device
+from mlpmf.settings import settings_values
 from mlpmf.trainingdata import training_frames
 
 log = logging.getLogger(__name__)

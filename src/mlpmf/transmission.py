@@ -40,7 +40,6 @@ import numpy as np
 from ase import Atoms
 
 from mlpmf.colvars import CollectiveVariable, periodic_difference
-from mlpmf.config import settings_values
 from mlpmf.dynamics import (
     ForceField,
     LangevinSettings,
@@ -51,6 +50,7 @@ from mlpmf.dynamics import (
     own_calculators,
 )
 from mlpmf.placement import move_to_value
+from mlpmf.settings import settings_values
 from mlpmf.units import fs_to_ase_time
 
 log = logging.getLogger(__name__)

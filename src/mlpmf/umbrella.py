@@ -70,7 +70,7 @@ def grid_biases(
     grid: Mapping[str, Sequence[float]],
     second: CollectiveVariable | None = None,
 ) -> list[Bias]:
-    """The bias of every window of ``grid`` (columns as :func:`mlpmf.config.window_grid`:
+    """The bias of every window of ``grid`` (columns as :func:`mlpmf.grids.window_grid`:
     ``center``, ``spring_constant`` in kJ/mol per CV unit squared, and with a ``second``
     CV ``center_2``, ``spring_constant_2``)."""
     first = [

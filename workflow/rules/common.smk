@@ -6,8 +6,8 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 from mlpmf.cvsettings import period_and_unit
-from mlpmf.config import (
-    ConfigError,
+from mlpmf.config import ConfigError
+from mlpmf.grids import (
     bin_edges,
     child_seed,
     second_bin_edges,

@@ -18,11 +18,12 @@ from mlpmf.config import load_system
 from mlpmf.cvsettings import make_colvar
 from mlpmf.dataset import read_labelled_frames
 from mlpmf.dynamics import LangevinSettings
-from mlpmf.evaluation import evaluate_model, save_model_and_metrics, thermal_force_scale
+from mlpmf.evaluation import evaluate_model, save_model_and_metrics
 from mlpmf.io import atomic_path, read_json, write_table
 from mlpmf.models import load_model
 from mlpmf.oracles import make_robust_oracle
 from mlpmf.training import CommitteeSettings
+from mlpmf.trustlevels import thermal_force_scale
 from mlpmf.umbrella import grid_biases
 from mlpmf.units import kj_mol_to_ev, kt_kj_mol
 

@@ -10,10 +10,10 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 import numpy as np
 import pandas as pd
 
-from mlpmf.config import FreeEnergySettings
 from mlpmf.diagnostics import windows_to_insert
 from mlpmf.io import write_table
 from mlpmf.readers import read_window_series
+from mlpmf.settings import FreeEnergySettings
 from mlpmf.timeseries import kept_indices
 
 params = snakemake.params

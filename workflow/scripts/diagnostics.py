@@ -11,11 +11,11 @@ import pandas as pd
 from scipy.stats import norm
 
 from mlpmf import diagnostics, estimators, timeseries
-from mlpmf.config import FreeEnergySettings
 from mlpmf.estimators2d import mbar_2d
 from mlpmf.io import read_json, write_json
 from mlpmf.plotting import plot_diagnostics
 from mlpmf.readers import read_window_columns
+from mlpmf.settings import FreeEnergySettings
 from mlpmf.umbrella import DISAGREEMENT_COLUMN
 
 HALF_SPLIT_FALSE_ALARM = 0.01  # chance that noise alone exceeds the limit in some bin

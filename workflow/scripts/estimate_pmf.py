@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from mlpmf import correction, diagnostics, estimators, reweighting, timeseries
-from mlpmf.config import FreeEnergySettings
 from mlpmf.io import atomic_path, write_table
 from mlpmf.readers import read_labelled_rows, read_window_series
+from mlpmf.settings import FreeEnergySettings
 from mlpmf.umbrella import ORACLE_OFFSET_COLUMN
 
 params = snakemake.params

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from mlpmf import correction, diagnostics, estimators2d, timeseries
-from mlpmf.config import FreeEnergySettings
 from mlpmf.io import atomic_path, write_json, write_table
 from mlpmf.readers import read_labelled_rows, read_window_columns
+from mlpmf.settings import FreeEnergySettings
 from mlpmf.umbrella import ORACLE_OFFSET_COLUMN
 
 params = snakemake.params

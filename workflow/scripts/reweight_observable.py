@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from mlpmf import reweighting, timeseries
-from mlpmf.config import FreeEnergySettings
 from mlpmf.io import write_table
 from mlpmf.plotting import plot_pmf2d
 from mlpmf.readers import read_window_columns
+from mlpmf.settings import FreeEnergySettings
 
 params = snakemake.params
 settings = FreeEnergySettings.from_config(params.free_energy)

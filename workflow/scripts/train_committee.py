@@ -11,14 +11,9 @@ import torch
 
 from mlpmf.checkpoint import Checkpoint, fingerprint
 from mlpmf.dataset import read_labelled_frames
-from mlpmf.evaluation import (
-    TrustSettings,
-    calibrated_trust,
-    evaluate_model,
-    save_model_and_metrics,
-    thermal_force_scale,
-)
+from mlpmf.evaluation import evaluate_model, save_model_and_metrics
 from mlpmf.training import CommitteeSettings, train_committee
+from mlpmf.trustlevels import TrustSettings, calibrated_trust, thermal_force_scale
 
 CHECKPOINT_EVERY_EPOCHS = 10
 

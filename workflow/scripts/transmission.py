@@ -19,13 +19,14 @@ from ase.io import read
 
 from mlpmf.calculator import study_force_field
 from mlpmf.colvars import periodic_difference
-from mlpmf.config import WindowSettings, load_system
+from mlpmf.config import load_system
 from mlpmf.cvsettings import make_colvar
 from mlpmf.dynamics import LangevinSettings, UmbrellaBias
 from mlpmf.io import write_json
 from mlpmf.placement import move_to_value, nearest_positions
 from mlpmf.plotting import plot_transmission
 from mlpmf.rates import dividing_surface
+from mlpmf.settings import WindowSettings
 from mlpmf.transmission import TransmissionSettings, transmission_coefficient
 
 torch.set_num_threads(snakemake.threads)

@@ -24,12 +24,13 @@ from ase.io import read
 
 from mlpmf.calculator import study_force_field
 from mlpmf.colvars import periodic_difference
-from mlpmf.config import WindowSettings, load_system
+from mlpmf.config import load_system
 from mlpmf.cvsettings import make_colvar
 from mlpmf.dynamics import LangevinSettings, SimulationError
 from mlpmf.io import write_table
 from mlpmf.oracles import make_robust_oracle
 from mlpmf.placement import nearest_positions
+from mlpmf.settings import WindowSettings
 from mlpmf.trust import window_failure_message
 from mlpmf.umbrella import (
     ORACLE_FORCE_COLUMN,
