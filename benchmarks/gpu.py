@@ -32,11 +32,11 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read
 from common import COMMITTEE, alanine_dipeptide, committee_for
 
+from mlpmf.analytic import DoubleWellBond
 from mlpmf.calculator import BatchedCommittee
 from mlpmf.colvars import Dihedral, Distance
 from mlpmf.dynamics import LangevinSettings, UmbrellaBias, integrate
 from mlpmf.estimators import mbar
-from mlpmf.oracles import DoubleWellBond
 from mlpmf.sampling import DatasetSettings, sample_reference
 from mlpmf.timeseries import kept_indices
 from mlpmf.training import CommitteeSettings, train_committee

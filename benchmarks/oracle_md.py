@@ -25,7 +25,8 @@ from common import HERE
 
 from mlpmf.calculator import ExternalCommittee, external_calculators_force_field
 from mlpmf.dynamics import LangevinSettings, integrate, own_calculators
-from mlpmf.oracles import make_robust_oracle, oracle_calculators
+from mlpmf.oracles import make_robust_oracle
+from mlpmf.robust import oracle_calculators
 
 REPO = HERE.parent
 WELL = {"kind": "double_well_bond", "barrier_ev": 0.15, "r_mid": 3.2, "half_width": 0.45}

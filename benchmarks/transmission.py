@@ -18,10 +18,10 @@ import numpy as np
 from ase import Atoms
 from common import HERE
 
+from mlpmf.analytic import double_well_exact_pmf, double_well_force_field
 from mlpmf.colvars import effective_mass_amu
 from mlpmf.cvsettings import make_colvar
 from mlpmf.dynamics import LangevinSettings, integrate
-from mlpmf.oracles import double_well_exact_pmf, double_well_force_field
 from mlpmf.rates import barrier_and_rate, barrier_curvature, kramers_transmission
 from mlpmf.transmission import TransmissionSettings, counted_rate, transmission_coefficient
 from mlpmf.units import kt_kj_mol

@@ -10,11 +10,13 @@ from ase.build import molecule
 from ase.calculators.calculator import CalculationFailed
 
 from mlpmf.active_learning import ActiveLearningSettings, label, run_active_learning
+from mlpmf.analytic import DoubleWellBond
 from mlpmf.colvars import Distance
 from mlpmf.dynamics import LangevinSettings, UmbrellaBias
 from mlpmf.evaluation import evaluate_model
 from mlpmf.exploration import Candidate
-from mlpmf.oracles import DoubleWellBond, RobustOracle, make_oracle, make_robust_oracle
+from mlpmf.oracles import make_oracle, make_robust_oracle
+from mlpmf.robust import RobustOracle
 from mlpmf.trustlevels import TrustSettings
 from tests.conftest import finite_difference_forces
 from tests.test_committee import DESCRIPTOR, SETTINGS, labelled_dimers

@@ -17,7 +17,7 @@ FLOORS = {
         "provenance", "ledger", "scope", "plugins", "validation", "settings"},
     2: {"models", "oracles", "solver", "estimators", "estimators2d", "diagnostics", "reweighting",
         "correction", "colvars", "cvsettings", "placement", "config", "grids", "dataset",
-        "trust", "studycheck"},
+        "trust", "studycheck", "analytic", "pyscf_calculator", "robust"},
     3: {"training", "trainingdata", "gaussian_process", "evaluation", "trustlevels",
         "calculator", "dynamics", "umbrella", "rates", "plotting", "report"},
     4: {"sampling", "exploration", "active_learning", "transmission"},

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from mlpmf.analytic import DoubleWellBond
 from mlpmf.config import ConfigError, read_structure
 from mlpmf.dataset import check_labelled_frames
 from mlpmf.dynamics import LangevinSettings, SimulationError, run_langevin
-from mlpmf.oracles import DoubleWellBond
 from mlpmf.studycheck import check_study
 from tests.workflow_helpers import DIMER, REPO, double_well_study
 

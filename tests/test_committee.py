@@ -4,11 +4,11 @@ import torch
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from mlpmf.analytic import DoubleWellBond
 from mlpmf.calculator import CommitteeCalculator
 from mlpmf.descriptors import Descriptor, pair_batch
 from mlpmf.evaluation import evaluate_model
 from mlpmf.models import Committee, load_model, max_pairwise_force_difference
-from mlpmf.oracles import DoubleWellBond
 from mlpmf.training import CommitteeSettings, train_committee
 from tests.conftest import finite_difference_forces
 

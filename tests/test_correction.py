@@ -121,9 +121,10 @@ def test_windows_on_a_model_give_the_oracles_pmf_through_their_oracle_rows():
     barrier, and the reweighted one lies on it within its error."""
     from ase import Atoms
 
+    from mlpmf.analytic import DoubleWellBond, double_well_exact_pmf
     from mlpmf.colvars import Distance
     from mlpmf.dynamics import LangevinSettings, UmbrellaBias
-    from mlpmf.oracles import DoubleWellBond, RobustOracle, double_well_exact_pmf
+    from mlpmf.robust import RobustOracle
     from mlpmf.timeseries import kept_indices
     from mlpmf.umbrella import ORACLE_FORCE_COLUMN, ORACLE_OFFSET_COLUMN, run_umbrella_windows
     from mlpmf.units import ev_to_kj_mol

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 from ase import Atoms
 
+from mlpmf.analytic import DoubleWellBond
 from mlpmf.colvars import Angle, Dihedral, Distance, Position
 from mlpmf.dynamics import GridBias, LangevinSettings, UmbrellaBias, bias_forces, run_langevin
-from mlpmf.oracles import DoubleWellBond, make_oracle
+from mlpmf.oracles import make_oracle
 from mlpmf.timeseries import decorrelate
 from mlpmf.umbrella import run_umbrella_window, run_umbrella_windows
 from mlpmf.units import ev_to_kj_mol, kt_kj_mol

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from mlpmf.oracles import DoubleWellBond, double_well_exact_pmf, make_oracle
+from mlpmf.analytic import DoubleWellBond, double_well_exact_pmf
+from mlpmf.oracles import make_oracle
 from mlpmf.units import ev_to_kj_mol, kt_kj_mol
 from tests.conftest import finite_difference_forces
 
@@ -111,7 +112,8 @@ def test_the_oracle_force_field_equals_the_calculator_bit_for_bit_and_fails_loud
     from ase.calculators.calculator import CalculationFailed
     from ase.calculators.emt import EMT
 
-    from mlpmf.oracles import RobustOracle, make_robust_oracle, oracle_calculators
+    from mlpmf.oracles import make_robust_oracle
+    from mlpmf.robust import RobustOracle, oracle_calculators
 
     dimer = Atoms("H2", positions=[[0, 0, 0], [0, 0, 3.1]])
     settings = {"kind": "double_well_bond", "barrier_ev": 0.15, "r_mid": 3.2, "half_width": 0.45}

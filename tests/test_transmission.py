@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from ase import Atoms
 
+from mlpmf.analytic import double_well_exact_pmf, double_well_force_field
 from mlpmf.colvars import effective_mass_amu
 from mlpmf.cvsettings import make_colvar
 from mlpmf.dynamics import LangevinSettings, integrate
-from mlpmf.oracles import double_well_exact_pmf, double_well_force_field
 from mlpmf.rates import barrier_and_rate
 from mlpmf.transmission import (
     TransmissionSettings,

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from ase import Atoms
 
-from mlpmf.oracles import double_well_exact_pmf
+from mlpmf.analytic import double_well_exact_pmf
 from mlpmf.rates import barrier_and_rate
 from mlpmf.units import ev_to_kj_mol, kt_kj_mol
 from tests.workflow_helpers import double_well_study, run_snakemake

@@ -15,7 +15,7 @@ test and the selection live in :mod:`mlpmf.exploration`):
    in the previous iteration) is checked first and labelled whenever it is above the
    trigger.
 2. **Select** up to ``frames_per_iteration`` candidates, the most uncertain first.
-3. **Label** them with the oracle (:class:`mlpmf.oracles.RobustOracle`: retried with
+3. **Label** them with the oracle (:class:`mlpmf.robust.RobustOracle`: retried with
    safer settings, failures recorded and skipped).
 4. **Retrain** the committee on the enlarged dataset, warm-started from its weights,
    and recalibrate its trust levels (:func:`mlpmf.trustlevels.trust_levels`), unless
@@ -64,8 +64,8 @@ from mlpmf.exploration import (
     select,
 )
 from mlpmf.models import Committee
-from mlpmf.oracles import RobustOracle
 from mlpmf.placement import move_to_window, nearest_positions
+from mlpmf.robust import RobustOracle
 from mlpmf.training import CommitteeSettings, train_committee
 from mlpmf.trustlevels import TrustLevels, calibrated_trust
 

@@ -279,8 +279,9 @@ def study_force_field(
     replicas, the user's ASE calculators (``ase``; several act as a committee) or the
     oracle, where every replica gets its own calculator. Returns the force field for
     :func:`mlpmf.dynamics.integrate` and the number of committee members (0 for one)."""
-    from mlpmf.oracles import make_robust_oracle, oracle_calculators
+    from mlpmf.oracles import make_robust_oracle
     from mlpmf.plugins import external_calculators
+    from mlpmf.robust import oracle_calculators
 
     if potential == "ase":
         for atoms in replicas:

@@ -42,8 +42,8 @@ from mlpmf.dynamics import (
     integrate,
     own_calculators,
 )
-from mlpmf.oracles import RobustOracle
 from mlpmf.placement import move_to_window
+from mlpmf.robust import RobustOracle
 from mlpmf.units import kt_ev
 
 log = logging.getLogger(__name__)

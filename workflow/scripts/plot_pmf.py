@@ -6,9 +6,9 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import pandas as pd
 
+from mlpmf.analytic import double_well_exact_pmf
 from mlpmf.cvsettings import period_and_unit
 from mlpmf.io import read_json, read_reference_pmf
-from mlpmf.oracles import double_well_exact_pmf
 from mlpmf.plotting import plot_pmfs, plot_window_histograms
 
 params = snakemake.params
