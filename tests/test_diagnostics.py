@@ -5,16 +5,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlpmf.diagnostics import (
+from mlpmf.convergence import (
     compare_sets,
     error_scale,
-    grid_neighbour_overlaps,
     largest_half_difference_at,
     set_pmfs,
     window_sets,
 )
 from mlpmf.estimators import PMF, mbar
 from mlpmf.estimators2d import PMF2D
+from mlpmf.overlap import grid_neighbour_overlaps
 from mlpmf.timeseries import kept_indices
 
 TEMPERATURE = 300.0

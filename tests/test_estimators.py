@@ -11,8 +11,9 @@ within one reported standard error must be that of a normal variable, 0.68 (acce
 import numpy as np
 import pytest
 
-from mlpmf.diagnostics import convergence_check, neighbour_overlaps, overlap_matrix
+from mlpmf.convergence import convergence_check
 from mlpmf.estimators import mbar, wham
+from mlpmf.overlap import neighbour_overlaps, overlap_matrix
 from mlpmf.solver import ConvergenceError, collapse_samples, solve_free_energies
 from mlpmf.timeseries import decorrelate, kept_indices
 from mlpmf.units import kt_kj_mol
@@ -379,7 +380,7 @@ def test_adaptive_placement_fills_gaps_and_leaves_dense_windows_alone(double_wel
     """Evenly dense windows need nothing; a gap the samples cannot cross gets a window
     midway (no MBAR possible there yet); a pair whose samples touch but overlap below
     the threshold gets one too, judged by MBAR, with the pair's mean spring constant."""
-    from mlpmf.diagnostics import windows_to_insert
+    from mlpmf.placement import windows_to_insert
 
     kappa = np.full(len(CENTERS), KAPPA)
     assert windows_to_insert(double_well_samples, CENTERS, kappa, TEMPERATURE_K) == []

@@ -8,7 +8,7 @@ import logging
 
 import numpy as np
 
-from mlpmf import diagnostics, solver
+from mlpmf import diagnostics, overlap, solver
 from mlpmf.colvars import periodic_difference
 from mlpmf.units import CV_UNITS, ENERGY_UNITS_KJ_MOL, cv_unit_factor, kt_kj_mol, parse_spring_unit
 
@@ -148,7 +148,7 @@ def check_period(args, samples, period):
 def check_overlap(samples, centers, period=None):
     gaps = [
         f"{centers[k]:g} and {centers[j]:g}"
-        for k, j, value in diagnostics.neighbour_sample_overlaps(samples, centers, period=period)
+        for k, j, value in overlap.neighbour_sample_overlaps(samples, centers, period=period)
         if value == 0.0
     ]
     if gaps:
@@ -160,26 +160,26 @@ def check_overlap(samples, centers, period=None):
 
 def warn_poor_overlap(result, samples, centers, kappa, temperature, edges, period):
     data = solver.collapse_samples(samples, centers, kappa, temperature, edges, period)
-    overlaps = diagnostics.neighbour_overlaps(
-        diagnostics.overlap_matrix(data, result.window_free_energies), centers
+    overlaps = overlap.neighbour_overlaps(
+        overlap.overlap_matrix(data, result.window_free_energies), centers
     )
     ordered = np.sort(centers)
     for k, value in enumerate(overlaps):
-        if value < diagnostics.OVERLAP_WARNING_THRESHOLD:
+        if value < overlap.OVERLAP_WARNING_THRESHOLD:
             log.warning(
                 "windows at %g and %g overlap only %.3f (MBAR overlap; below %g the PMF "
                 "between them is unreliable): add a window between them",
                 ordered[k],
                 ordered[k + 1],
                 value,
-                diagnostics.OVERLAP_WARNING_THRESHOLD,
+                overlap.OVERLAP_WARNING_THRESHOLD,
             )
 
 
 def explain_convergence(error, samples, centers, period=None):
     gaps = [
         f"{centers[k]:g} and {centers[j]:g} (overlap {value:.3f})"
-        for k, j, value in diagnostics.neighbour_sample_overlaps(samples, centers, period=period)
+        for k, j, value in overlap.neighbour_sample_overlaps(samples, centers, period=period)
         if value < 0.01
     ]
     if gaps:

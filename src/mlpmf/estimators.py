@@ -19,8 +19,8 @@ the minimum too, has an error bar:
 
 Samples must be statistically independent: pass trajectories through
 :func:`mlpmf.timeseries.decorrelate` first, which also drops the equilibration it
-detects. Overlap and convergence checks of an estimate are in :mod:`mlpmf.diagnostics`,
-PMFs along unbiased observables in :mod:`mlpmf.reweighting`.
+detects. Overlap and convergence checks of an estimate are in :mod:`mlpmf.overlap` and
+:mod:`mlpmf.convergence`, PMFs along unbiased observables in :mod:`mlpmf.reweighting`.
 """
 
 import warnings

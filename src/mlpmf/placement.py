@@ -1,12 +1,18 @@
 """Placing a structure on a collective variable: moving a CV to a target value without
 straining bonds (turning a bonded fragment rigidly, then least-distance Newton steps),
-and choosing, for every window centre, the frame that already lies closest to it."""
+choosing, for every window centre, the frame that already lies closest to it; and, with
+adaptive windows, where to add windows between neighbours that overlap too little."""
 
 from collections.abc import Sequence
 
 import numpy as np
 
 from mlpmf.colvars import Angle, CollectiveVariable, Dihedral, periodic_difference
+from mlpmf.overlap import (
+    OVERLAP_WARNING_THRESHOLD,
+    neighbour_mbar_overlaps,
+    neighbour_sample_overlaps,
+)
 
 # How windows choose their start frames (nearest_positions) is part of the code version
 # of the stages that resume (mlpmf.checkpoint.STAGE_VERSIONS): bump those when it changes.
@@ -195,3 +201,42 @@ def structurally_distinct(positions: np.ndarray, count: int) -> np.ndarray:
         gap = np.sqrt(np.mean((distances - distances[nxt]) ** 2, axis=1))
         nearest = np.minimum(nearest, gap)
     return np.asarray(picked)
+
+
+def windows_to_insert(
+    cv_samples: Sequence[np.ndarray],
+    centers: Sequence[float],
+    spring_constants: Sequence[float],
+    temperature_k: float,
+    threshold: float = OVERLAP_WARNING_THRESHOLD,
+    bin_edges: np.ndarray | None = None,
+    period: float | None = None,
+) -> list[dict]:
+    """Windows to add between neighbours (in centre order) that overlap too little:
+    one midway between each pair whose MBAR overlap lies below ``threshold``, with the
+    pair's mean spring constant. When some neighbours share no sample at all, MBAR
+    cannot join the windows; those pairs get a window, and the others wait for the next
+    round. Overlaps as :func:`neighbour_mbar_overlaps` (give the samples, bins and
+    period the diagnostics use, so both judge alike). Returns ``{center,
+    spring_constant, reason}`` rows."""
+    centers = np.asarray(centers, dtype=float)
+    kappas = np.asarray(spring_constants, dtype=float)
+    pairs = neighbour_sample_overlaps(cv_samples, centers)
+    if all(value > 0 for _, _, value in pairs):
+        overlaps = neighbour_mbar_overlaps(
+            cv_samples, centers, kappas, temperature_k, bin_edges, period
+        )
+        pairs = [(k, j, float(o)) for (k, j, _), o in zip(pairs, overlaps, strict=True)]
+        kind = "MBAR overlap"
+    else:
+        pairs = [(k, j, 0.0) for k, j, value in pairs if value == 0]
+        kind = "no common samples: overlap"
+    return [
+        {
+            "center": float(0.5 * (centers[k] + centers[j])),
+            "spring_constant": float(0.5 * (kappas[k] + kappas[j])),
+            "reason": f"{kind} {value:.3g} between {centers[k]:g} and {centers[j]:g}",
+        }
+        for k, j, value in pairs
+        if value < threshold
+    ]

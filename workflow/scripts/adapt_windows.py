@@ -1,5 +1,5 @@
 """One round of adaptive window placement: a window midway between every pair of
-neighbours that overlap too little (mlpmf.diagnostics.windows_to_insert)."""
+neighbours that overlap too little (mlpmf.placement.windows_to_insert)."""
 
 import logging
 import sys
@@ -10,8 +10,8 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 import numpy as np
 import pandas as pd
 
-from mlpmf.diagnostics import windows_to_insert
 from mlpmf.io import write_table
+from mlpmf.placement import windows_to_insert
 from mlpmf.readers import read_window_series
 from mlpmf.settings import FreeEnergySettings
 from mlpmf.timeseries import kept_indices

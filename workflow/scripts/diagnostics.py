@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from mlpmf import diagnostics, estimators, timeseries
+from mlpmf import convergence, estimators, overlap, timeseries
 from mlpmf.estimators2d import mbar_2d
 from mlpmf.io import read_json, write_json
 from mlpmf.plotting import plot_diagnostics
@@ -33,7 +33,7 @@ if params.bin_edges_2 is None:
         raw, settings.decorrelate, settings.detect_equilibration, centers, params.period
     )
     samples = [s[k] for s, k in zip(raw, kept, strict=True)]
-    overlaps = diagnostics.neighbour_mbar_overlaps(
+    overlaps = overlap.neighbour_mbar_overlaps(
         samples, centers, kappas, params.temperature_k, edges, params.period
     )
     ordered = np.sort(centers)
@@ -43,7 +43,7 @@ if params.bin_edges_2 is None:
         for k, value in enumerate(overlaps)
         if value < settings.overlap_threshold
     ]
-    first, second, drift_kt, drift_z = diagnostics.convergence_check(
+    first, second, drift_kt, drift_z = convergence.convergence_check(
         samples, centers, kappas, params.temperature_k, edges, params.period
     )
     halves = {"first half": first.to_frame(), "second half": second.to_frame()}
@@ -67,7 +67,7 @@ else:  # 2D umbrella sampling: neighbours on the grid of centres, the 2D half-sp
         (edges, np.asarray(params.bin_edges_2)),
         periods,
     )
-    grid_pairs = diagnostics.grid_neighbour_overlaps(*arguments)
+    grid_pairs = overlap.grid_neighbour_overlaps(*arguments)
     overlaps = np.array([value for _, _, value in grid_pairs])
     ordered = np.arange(len(overlaps) + 1, dtype=float)  # pair number, for the plot
     warnings = [
@@ -76,13 +76,13 @@ else:  # 2D umbrella sampling: neighbours on the grid of centres, the 2D half-sp
         for k, m, value in grid_pairs
         if value < settings.overlap_threshold
     ]
-    first, second, drift_kt, drift_z = diagnostics.convergence_check_2d(*arguments)
+    first, second, drift_kt, drift_z = convergence.convergence_check_2d(*arguments)
     halves = {"first half": first.projection(0), "second half": second.projection(0)}
-parts = diagnostics.window_sets(windows)
+parts = convergence.window_sets(windows)
 repeats = {}
 if len(parts) > 1:  # independent sets of windows (umbrella.repeats): do their PMFs agree?
     if grid_pairs is None:
-        pmfs = diagnostics.set_pmfs(
+        pmfs = convergence.set_pmfs(
             estimators.mbar,
             samples,
             parts,
@@ -93,7 +93,7 @@ if len(parts) > 1:  # independent sets of windows (umbrella.repeats): do their P
             period=params.period,
         )
     else:
-        pmfs = diagnostics.set_pmfs(
+        pmfs = convergence.set_pmfs(
             mbar_2d,
             samples,
             parts,
@@ -104,13 +104,13 @@ if len(parts) > 1:  # independent sets of windows (umbrella.repeats): do their P
             periods=periods,
             bootstrap_samples=20,
         )
-    chi2, set_z, set_at, set_bins = diagnostics.compare_sets(pmfs)
+    chi2, set_z, set_at, set_bins = convergence.compare_sets(pmfs)
     pairs = len(parts) * (len(parts) - 1) // 2
     set_limit = float(norm.isf(HALF_SPLIT_FALSE_ALARM / (2 * max(set_bins * pairs, 1))))
     repeats = {
         "repeats": len(parts),
         "repeats_chi2_per_bin": chi2,
-        "repeats_error_scale": diagnostics.error_scale(chi2),
+        "repeats_error_scale": convergence.error_scale(chi2),
         "repeats_max_difference_standard_errors": set_z,
         "repeats_noise_limit_standard_errors": set_limit,
     }
@@ -127,7 +127,7 @@ if len(parts) > 1:  # independent sets of windows (umbrella.repeats): do their P
             f"the {len(parts)} independent sets of windows (umbrella.repeats) differ by up to "
             f"{set_z:.1f} standard errors at ({', '.join(f'{v:g}' for v in set_at)}) (noise "
             f"stays below {set_limit:.1f} in {set_bins} bins): a slow motion the CV does not "
-            f"drive; the PMF's error bars are {diagnostics.error_scale(chi2):.1f}x the "
+            f"drive; the PMF's error bars are {convergence.error_scale(chi2):.1f}x the "
             "estimator's for it (longer windows or more sets would narrow them)"
         )
     for r, pmf in enumerate(pmfs):
@@ -143,7 +143,7 @@ if "metrics" in snakemake.input.keys():
 compared = int(np.sum(np.isfinite(first.free_energy) & np.isfinite(second.free_energy)))
 z_limit = float(norm.isf(HALF_SPLIT_FALSE_ALARM / (2 * max(compared, 1))))
 if drift_z > z_limit:
-    at = ", ".join(f"{value:g}" for value in diagnostics.largest_half_difference_at(first, second))
+    at = ", ".join(f"{value:g}" for value in convergence.largest_half_difference_at(first, second))
     warnings.append(
         f"first and second halves of the windows differ by up to {drift_kt:.2f} kT, "
         f"{drift_z:.1f} standard errors at ({at}) (noise stays below {z_limit:.1f} in "

@@ -10,7 +10,7 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 import numpy as np
 import pandas as pd
 
-from mlpmf import correction, diagnostics, estimators, reweighting, timeseries
+from mlpmf import convergence, correction, estimators, reweighting, timeseries
 from mlpmf.io import atomic_path, write_table
 from mlpmf.readers import read_labelled_rows, read_window_series
 from mlpmf.settings import FreeEnergySettings
@@ -47,11 +47,11 @@ pmf = estimate(samples, centers, kappas, **others)
 table = pmf.to_frame()
 bootstrap = pmf.bootstrap_free_energies
 # independent sets of windows (umbrella.repeats): their scatter scales the errors
-scale = diagnostics.sets_error_scale(estimate, samples, windows, centers, kappas, **others)
+scale = convergence.sets_error_scale(estimate, samples, windows, centers, kappas, **others)
 if scale is not None:
     table["estimator_uncertainty_kj_mol"] = table["uncertainty_kj_mol"]
     table["uncertainty_kj_mol"] *= scale
-    bootstrap = diagnostics.scale_spread(bootstrap, scale)
+    bootstrap = convergence.scale_spread(bootstrap, scale)
 columns = pd.read_csv(snakemake.input.trajectories[0], nrows=0).columns
 member_columns = [c for c in columns if c.startswith("member_energy_")]
 members = np.empty((0, len(table)))

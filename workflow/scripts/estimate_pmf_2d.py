@@ -12,7 +12,7 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 import numpy as np
 import pandas as pd
 
-from mlpmf import correction, diagnostics, estimators2d, timeseries
+from mlpmf import convergence, correction, estimators2d, timeseries
 from mlpmf.io import atomic_path, write_json, write_table
 from mlpmf.readers import read_labelled_rows, read_window_columns
 from mlpmf.settings import FreeEnergySettings
@@ -41,7 +41,7 @@ others = dict(
     seed=params.seed,
 )
 pmf = estimate(samples, centers, kappas, **others)
-scale = diagnostics.sets_error_scale(estimate, samples, windows, centers, kappas, **others)
+scale = convergence.sets_error_scale(estimate, samples, windows, centers, kappas, **others)
 surface = pmf.to_frame()
 table = pmf.projection(0)
 replicas = pmf.projected_replicas(0)
@@ -49,7 +49,7 @@ if scale is not None:
     for frame in (surface, table):
         frame["estimator_uncertainty_kj_mol"] = frame["uncertainty_kj_mol"]
         frame["uncertainty_kj_mol"] *= scale
-    replicas = diagnostics.scale_spread(replicas, scale)
+    replicas = convergence.scale_spread(replicas, scale)
 columns = pd.read_csv(snakemake.input.trajectories[0], nrows=0).columns
 if ORACLE_OFFSET_COLUMN in columns and snakemake.wildcards.estimator == "mbar":
     # the oracle labelled every umbrella.oracle_every-th frame: the PMF on its potential
