@@ -1,0 +1,161 @@
+"""Stage ``rates``: barrier and rate constants from the MBAR and WHAM PMFs, errors from
+their bootstraps.
+
+On a periodic CV both ways round the circle are parallel channels (``paths``): the
+headline barrier is the dominant path's, the rate constant their sum. Kramers' factor is
+evaluated at the friction of the dynamics the rate is for: the windows', or with the
+transmission stage the shots' (where kappa by reactive flux is the rate's own, and the
+rate is kappa x k_TST). With a committee, each member's PMF gives its own barrier: their
+spread is the barrier's model uncertainty, combined with the statistical one in
+quadrature. A reference barrier (a file's, or per path the one whose top lies nearest)
+is reported beside the result.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from ase.io import read
+
+from mlpmf.colvars import effective_mass_amu, periodic_difference
+from mlpmf.cvsettings import make_colvar
+from mlpmf.io import read_json, write_json, write_table
+from mlpmf.rates import barrier_and_rate
+from mlpmf.transmission import with_transmission
+
+BARRIER_COLUMNS = ["method", "barrier_kj_mol", "uncertainty_kj_mol"]
+
+
+@dataclass(frozen=True)
+class RateSettings:
+    """What the rates stage reads: the temperature, the CV (its mass and period), the
+    ``rates`` basins and the windows' friction."""
+
+    temperature_k: float
+    collective_variable: Mapping
+    reactant: tuple[float, float]
+    product: tuple[float, float]
+    friction_per_fs: float  # the windows': the rate is for their dynamics
+
+    @classmethod
+    def from_params(cls, params: Mapping) -> "RateSettings":
+        """From the rule's params (:data:`mlpmf.scope.READS`)."""
+        return cls(
+            float(params["temperature_k"]),
+            dict(params["collective_variable"]),
+            tuple(params["rates"]["reactant"]),
+            tuple(params["rates"]["product"]),
+            float(params["umbrella"]["friction_per_fs"]),
+        )
+
+
+def rates(inputs: Mapping, settings: RateSettings, outputs: Mapping) -> dict:
+    """The rates of ``inputs["mbar"]`` (headline) and ``inputs["wham"]`` (their tables,
+    ``*_bootstrap`` replicas and ``mbar_members``; ``structure``, ``trust``, and where
+    given ``transmission`` and ``reference``): writes ``outputs["rates"]`` (JSON) and
+    ``outputs["barriers"]`` (every barrier with its error, for the report) and returns
+    the JSON's content."""
+    structure = read(inputs["structure"])
+    cv = make_colvar(settings.collective_variable, structure)
+    mass = effective_mass_amu(cv, structure.positions, structure.get_masses())
+    flux = read_json(inputs["transmission"]) if "transmission" in inputs.keys() else None
+    friction = settings.friction_per_fs if flux is None else flux["friction_per_fs"]
+
+    def analyse(table: pd.DataFrame, replicas: np.ndarray | None = None) -> dict:
+        return barrier_and_rate(
+            table["cv"].to_numpy(), table["free_energy_kj_mol"].to_numpy(),
+            table["uncertainty_kj_mol"].to_numpy(), settings.temperature_k, settings.reactant,
+            settings.product, mass, friction_per_fs=friction,
+            bootstrap_free_energies_kj_mol=replicas, period=cv.period,
+        )  # fmt: skip
+
+    mbar = pd.read_csv(inputs["mbar"])
+    result = analyse(mbar, np.load(inputs["mbar_bootstrap"]))
+    result["method"] = "MBAR PMF, " + result["method"]
+    wham = analyse(pd.read_csv(inputs["wham"]), np.load(inputs["wham_bootstrap"]))
+    if flux is not None:  # kappa x k_TST: the rate of the dynamics
+        result, wham = with_transmission(result, flux), with_transmission(wham, flux)
+    for key in ("barrier_kj_mol", "barrier_uncertainty_kj_mol", "rate_constant_per_s"):
+        result[f"wham_{key}"] = wham[key]
+    rows = [
+        ("MBAR", result["barrier_kj_mol"], result["barrier_uncertainty_kj_mol"]),
+        ("WHAM", wham["barrier_kj_mol"], wham["barrier_uncertainty_kj_mol"]),
+    ]
+    reference = read_json(inputs["reference"]) if "reference" in inputs.keys() else {}
+    rows += with_reference(result, reference, cv.unit, cv.period)
+    rows += with_model_spread(result, mbar, np.load(inputs["mbar_members"]), analyse)
+    trust = read_json(inputs["trust"])
+    for key in ("trusted", "untrusted_windows", "untrusted_centers"):
+        result[key] = trust[key]
+    write_json(result, outputs["rates"])
+    write_table(pd.DataFrame(rows, columns=BARRIER_COLUMNS), outputs["barriers"])
+    return result
+
+
+def nearest_reference_path(path: Mapping, references: list, period: float) -> dict | None:
+    """The reference path whose top lies nearest this one's (within a sixth of the
+    period), or None."""
+    if not references:
+        return None
+    distances = [
+        abs(periodic_difference(path["transition_state_cv"], ref["transition_state_cv"], period))
+        for ref in references
+    ]
+    best = int(np.argmin(distances))
+    return references[best] if distances[best] <= period / 6 else None
+
+
+def with_reference(result: dict, reference: Mapping, unit: str, period: float | None) -> list:
+    """Add the reference's barriers to ``result`` (per path round a periodic CV, the one
+    whose top lies nearest; the headline's from the dominant path, else the file's
+    ``barrier_kj_mol``); returns the rows (method, barrier, error) they add to the
+    barrier table, each path's own MBAR barrier first."""
+    rows = []
+    for path in result.get("paths", []):  # both ways round a periodic CV
+        top = f"{path['transition_state_cv']:g} {unit}"
+        rows.append((f"MBAR, path over {top}", path["barrier_kj_mol"],
+                     path.get("barrier_uncertainty_kj_mol")))  # fmt: skip
+        match = nearest_reference_path(path, reference.get("paths", []), period)
+        if match is None:
+            continue
+        for key in ("barrier_kj_mol", "experiment_kj_mol"):
+            if key in match:
+                path[f"reference_{key}"] = match[key]
+        near = f"over {match['transition_state_cv']:g} {unit}"
+        rows.append(
+            (f"{reference.get('method', 'reference')}, {near}", match["barrier_kj_mol"], None)
+        )
+        if "experiment_kj_mol" in match:
+            rows.append((f"experiment, {near}", match["experiment_kj_mol"], None))
+    if result.get("paths"):  # the headline's reference: the dominant path's, where known
+        dominant = result["paths"][result["dominant_path"]]
+        if "reference_barrier_kj_mol" in dominant:
+            result["reference_barrier_kj_mol"] = dominant["reference_barrier_kj_mol"]
+    if "barrier_kj_mol" in reference and "reference_barrier_kj_mol" not in result:
+        result["reference_barrier_kj_mol"] = reference["barrier_kj_mol"]
+        rows.append((reference.get("method", "reference"), reference["barrier_kj_mol"], None))
+    return rows
+
+
+def with_model_spread(
+    result: dict, table: pd.DataFrame, members: np.ndarray, analyse: Callable
+) -> list:
+    """With two or more committee members' PMFs (``members``, M x bins, each reweighted
+    to its potential), each member's barrier and rate by ``analyse``: adds their barriers,
+    the barrier's model uncertainty (their standard deviation), its total with the
+    statistical one (in quadrature) and the members' range of rate constants to
+    ``result``; returns the barrier-table row it adds (none with fewer members)."""
+    if len(members) <= 1:
+        return []
+    spread = [analyse(table.assign(free_energy_kj_mol=m, uncertainty_kj_mol=0.0)) for m in members]
+    barriers = np.array([s["barrier_kj_mol"] for s in spread])
+    rates_per_s = np.array([s["rate_constant_per_s"] for s in spread])
+    model = float(barriers.std(ddof=1))
+    result["member_barriers_kj_mol"] = barriers.tolist()
+    result["barrier_model_uncertainty_kj_mol"] = model
+    result["barrier_total_uncertainty_kj_mol"] = float(
+        np.hypot(result["barrier_uncertainty_kj_mol"], model)
+    )
+    result["rate_constant_model_range_per_s"] = [float(rates_per_s.min()), float(rates_per_s.max())]
+    return [("MBAR, committee members' spread", result["barrier_kj_mol"], model)]
