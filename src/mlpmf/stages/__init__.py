@@ -15,3 +15,11 @@ def log_to(path: str) -> None:
     line by line, so a long stage shows its progress there."""
     sys.stderr = open(path, "w", buffering=1)  # noqa: SIM115 - the process's stderr
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, force=True)
+
+
+def fail(message: str) -> None:
+    """End the stage's job with ``message``: in the rule's log and on the terminal
+    (Snakemake shows a failed job's own stderr), exit status 1, no traceback."""
+    logging.error(message)
+    print(message, file=sys.__stderr__)
+    raise SystemExit(1)
