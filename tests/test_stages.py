@@ -9,6 +9,7 @@ import pytest
 from ase import Atoms
 
 from mlpmf.settings import FreeEnergySettings
+from mlpmf.stages.active_learning import learning_summary
 from mlpmf.stages.diagnostics import DiagnosticsSettings, diagnostics, noise_limit
 from mlpmf.stages.estimate_pmf import EstimateSettings, estimate_pmf
 from mlpmf.stages.rates import RateSettings, nearest_reference_path, rates, with_model_spread
@@ -209,3 +210,43 @@ def test_the_rates_stage_writes_the_barrier_of_a_known_profile(tmp_path):
     barriers = pd.read_csv(files["barriers"])
     assert barriers["method"].tolist() == ["MBAR", "WHAM", "NEB"]
     assert json.loads(files["rates"].read_text())["barrier_kj_mol"] == result["barrier_kj_mol"]
+
+
+def test_the_learning_summary_counts_calls_by_outcome_per_md_step():
+    from mlpmf.active_learning import ActiveLearningResult
+    from mlpmf.trustlevels import TrustLevels
+
+    calls = [{"status": s, "seconds": 0.5} for s in ["labelled"] * 3 + ["strained", "failed"]]
+    result = ActiveLearningResult(
+        committee=None, frames=[None] * 13, oracle_log=calls,
+        iterations=[{"md_steps": 600}, {"md_steps": 400}], trace=[], converged=False,
+        trust=TrustLevels(0.1, 0.3, True, 0.05, 0.02),
+    )  # fmt: skip
+    summary = learning_summary(result, max_iterations=2, initial_frames=10)
+    assert summary["labelled_frames"] == 3 and summary["strained_frames"] == 1
+    assert summary["failed_oracle_calls"] == 1 and summary["oracle_calls"] == 5
+    assert summary["oracle_calls_per_md_step"] == pytest.approx(5 / 1000)
+    assert summary["oracle_time_s"] == pytest.approx(2.5)
+    assert summary["committee_md_steps"] == 1000 and not summary["converged"]
+    assert (summary["initial_training_frames"], summary["final_training_frames"]) == (10, 13)
+    assert summary["trust_levels"] == result.trust.to_dict()
+
+
+def test_the_shots_restraint_and_friction_default_to_the_windows():
+    """Unless transmission says otherwise, the shots run at the windows' friction and
+    are held on the surface by ten times the stiffest window's spring."""
+    import dataclasses
+
+    from mlpmf.settings import WindowSettings
+    from mlpmf.stages.transmission import FluxSettings
+    from mlpmf.transmission import TransmissionSettings
+
+    flux = FluxSettings(
+        TransmissionSettings(), WindowSettings(friction_per_fs=0.02), {}, {}, (0, 1), (2, 3),
+        300.0, "committee", {}, None, (100.0, 250.0, 150.0), 1,
+    )  # fmt: skip
+    assert flux.restraint_kj_mol == 2500.0 and flux.shot_friction_per_fs == 0.02
+    own = dataclasses.replace(
+        flux, transmission=TransmissionSettings(friction_per_fs=0.001, restraint_kj_mol=900.0)
+    )
+    assert own.restraint_kj_mol == 900.0 and own.shot_friction_per_fs == 0.001
