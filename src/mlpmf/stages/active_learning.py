@@ -66,9 +66,9 @@ class LearningSettings:
         )
         return cls(
             learning, given["system"], given["collective_variable"], given["second_cv"],
-            given["grid"], float(given["temperature_k"]), given["umbrella"], given["oracle"],
+            given["grid"], given["temperature_k"], given["umbrella"], given["oracle"],
             given["descriptor"], CommitteeSettings.from_config(given["committee"]),
-            int(given["seed"]), float(given["data_temperature_k"]), given,
+            given["seed"], given["data_temperature_k"], given,
         )  # fmt: skip
 
 

@@ -52,7 +52,7 @@ class DiagnosticsSettings:
         second = params["bin_edges_2"]
         return cls(
             FreeEnergySettings.from_config(params["free_energy"]),
-            float(params["temperature_k"]),
+            params["temperature_k"],
             tuple(params["bin_edges"]),
             params["period"],
             None if second is None else tuple(second),

@@ -46,10 +46,10 @@ class EstimateSettings:
         return cls(
             estimator,
             FreeEnergySettings.from_config(params["free_energy"]),
-            float(params["temperature_k"]),
+            params["temperature_k"],
             tuple(params["bin_edges"]),
             params["period"],
-            int(params["seed"]),
+            params["seed"],
         )
 
     def arguments(self) -> dict:

@@ -45,10 +45,10 @@ class Estimate2DSettings:
         return cls(
             estimator,
             FreeEnergySettings.from_config(params["free_energy"]),
-            float(params["temperature_k"]),
+            params["temperature_k"],
             (tuple(params["bin_edges"]), tuple(params["bin_edges_2"])),
             (params["period"], params["period_2"]),
-            int(params["seed"]),
+            params["seed"],
             tuple(params["rates"]["reactant"]),
             tuple(params["rates"]["product"]),
         )

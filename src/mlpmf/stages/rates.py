@@ -42,11 +42,11 @@ class RateSettings:
     def from_params(cls, params: Mapping) -> "RateSettings":
         """From the rule's params (:data:`mlpmf.scope.READS`)."""
         return cls(
-            float(params["temperature_k"]),
+            params["temperature_k"],
             dict(params["collective_variable"]),
             tuple(params["rates"]["reactant"]),
             tuple(params["rates"]["product"]),
-            float(params["umbrella"]["friction_per_fs"]),
+            params["umbrella"]["friction_per_fs"],
         )
 
 

@@ -59,9 +59,9 @@ class FluxSettings:
             TransmissionSettings.from_config(given["transmission"]),
             WindowSettings.from_config(given["umbrella"]), given["system"],
             given["collective_variable"], tuple(given["rates"]["reactant"]),
-            tuple(given["rates"]["product"]), float(given["temperature_k"]),
+            tuple(given["rates"]["product"]), given["temperature_k"],
             given["potential"], given["oracle"], given.get("external_potential"),
-            tuple(given["spring_constants_kj_mol"]), int(given["seed"]),
+            tuple(given["spring_constants_kj_mol"]), given["seed"],
         )  # fmt: skip
 
     @property

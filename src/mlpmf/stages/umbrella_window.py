@@ -71,7 +71,7 @@ class WindowJobSettings:
         given = dict(params.items())
         return cls(
             list(given["windows"]), given["system"], given["collective_variable"],
-            given["observables"], given["second_cv"], float(given["temperature_k"]),
+            given["observables"], given["second_cv"], given["temperature_k"],
             given["potential"], given["oracle"], given.get("external_potential"),
             WindowSettings.from_config(given["umbrella"]), given,
         )  # fmt: skip
