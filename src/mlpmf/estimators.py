@@ -62,7 +62,7 @@ class PMF:
     zero_bin: int = 0  # the bin whose free energy is 0 (zero_bin())
 
     def to_frame(self) -> pd.DataFrame:
-        """The table of DESIGN.md: cv, free_energy_kj_mol, uncertainty_kj_mol."""
+        """The PMF table every stage writes: cv, free_energy_kj_mol, uncertainty_kj_mol."""
         return pd.DataFrame(
             {
                 "cv": self.cv,

@@ -19,7 +19,7 @@ def plot_pmfs(
     energy_unit: str = "kJ/mol",
     reference_profile: tuple[np.ndarray, np.ndarray, str] | None = None,
 ):
-    """PMFs (tables of DESIGN.md) with one-standard-error bands; optional exact curve,
+    """PMF tables (cv, free energy, uncertainty) with one-standard-error bands; exact curve,
     the barrier found, a reference barrier (e.g. NEB) as a horizontal line and a
     reference energy profile (cv, energy, label; e.g. a relaxed scan). Bins a table
     marks untrusted (column ``trusted``) are shaded red."""

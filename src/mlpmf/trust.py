@@ -204,7 +204,7 @@ def mark_table(
     period_2: float | None = None,
 ) -> pd.DataFrame:
     """An estimator's PMF table with its ``trusted`` column: a 1D table (``cv``) gets it
-    fourth, after the uncertainty (DESIGN's columns), a 2D surface (``cv_1``, ``cv_2``)
+    fourth, after the uncertainty, a 2D surface (``cv_1``, ``cv_2``)
     last."""
     marked = table.drop(columns="trusted", errors="ignore")
     if "cv_2" in marked:
