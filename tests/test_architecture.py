@@ -14,11 +14,11 @@ ARCHITECTURE = REPO / "docs" / "architecture.md"
 RULES = REPO / "workflow" / "rules"
 FLOORS = {
     1: {"descriptors", "neighbours", "timeseries", "readers", "io", "checkpoint", "units",
-        "provenance", "ledger", "scope", "plugins", "validation", "settings"},
+        "provenance", "ledger", "scope", "plugins", "validation", "settings", "targets"},
     2: {"models", "oracles", "solver", "estimators", "estimators2d", "diagnostics", "reweighting",
         "correction", "colvars", "cvsettings", "placement", "config", "grids", "dataset",
         "trust", "studycheck", "analytic", "pyscf_calculator", "robust", "overlap",
-        "convergence"},
+        "convergence", "windowplan"},
     3: {"training", "trainingdata", "gaussian_process", "evaluation", "trustlevels",
         "calculator", "dynamics", "umbrella", "rates", "plotting", "report"},
     4: {"sampling", "exploration", "active_learning", "transmission"},

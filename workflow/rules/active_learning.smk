@@ -25,8 +25,8 @@ rule active_learning:
         **settings_for("active_learning"),
         grid=canonical(GRID),
         second_cv=cv_settings(SECOND_CV[1]) if SECOND_CV else None,
-        confirm_steps=confirm_steps(),
-        data_temperature_k=data_temperature_k(),
+        confirm_steps=confirm_steps(config),
+        data_temperature_k=data_temperature_k(config),
         seed=SEEDS["active_learning"],
     script:
         "../scripts/active_learning.py"

@@ -1,22 +1,30 @@
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 from mlpmf.cvsettings import period_and_unit
 from mlpmf.config import ConfigError
-from mlpmf.grids import (
-    bin_edges,
-    child_seed,
-    second_bin_edges,
-    second_cv,
-    window_grid,
-    window_seed,
-)
+from mlpmf.grids import bin_edges, second_bin_edges, second_cv, window_grid
 from mlpmf.scope import canonical, cv_settings, effective_config, rule_settings
 from mlpmf.studycheck import check_study
+from mlpmf.targets import completion_message as completion_of
+from mlpmf.targets import result_targets as study_results
+from mlpmf.targets import uses_active_learning as learning_refines
+from mlpmf.targets import uses_model as model_drives
+from mlpmf.windowplan import (
+    added_window_specs,
+    batch_round,
+    confirm_steps,
+    data_temperature_k,
+    scan_centers,
+    stage_seeds,
+)
+from mlpmf.windowplan import static_batch as static_batch_of
+from mlpmf.windowplan import static_window_rows as static_rows
+from mlpmf.windowplan import window_batches as batches_of
+from mlpmf.windowplan import window_spec as window_spec_of
 
 try:
     for warning in check_study(config):  # legal but implausible: said, not stopped
@@ -37,26 +45,7 @@ SECOND_CV = second_cv(config)  # (observable name, its spec) in 2D umbrella samp
 WINDOWS = [f"{k:03d}" for k in range(len(CENTERS))]
 
 
-def stage_seeds():
-    """The seed of every stage, each derived from the study seed."""
-    seeds = {
-        "sample_reference": child_seed(config["seed"], 0),
-        "train_committee": child_seed(config["seed"], 2),
-        "estimate_pmf": child_seed(config["seed"], 3),
-        "reweight_observable": child_seed(config["seed"], 4),
-        "train_gaussian_process": child_seed(config["seed"], 5),
-        "active_learning": child_seed(config["seed"], 6),
-        "transmission": child_seed(config["seed"], 7),
-    }
-    for k, window in enumerate(WINDOWS):
-        values = {
-            name: GRID[name][k] for name in GRID
-        }  # centre, kappa (2nd CV), repeat
-        seeds[f"umbrella_window_{window}"] = window_seed(config["seed"], **values)
-    return seeds
-
-
-SEEDS = stage_seeds()
+SEEDS = stage_seeds(config["seed"], GRID)  # of every stage and window
 
 
 wildcard_constraints:
@@ -66,16 +55,13 @@ wildcard_constraints:
 
 
 def uses_model():
-    """True when the windows run on a trained MLIP (not the oracle or external ones)."""
-    return config["potential"] not in ("oracle", "ase")
+    """True when the windows run on a trained MLIP (mlpmf.targets.uses_model)."""
+    return model_drives(config)
 
 
 def uses_active_learning():
     """True when active learning refines the committee before the windows run."""
-    return (
-        config["potential"] == "committee"
-        and config["active_learning"]["max_iterations"] > 0
-    )
+    return learning_refines(config)
 
 
 def model_path():
@@ -83,29 +69,6 @@ def model_path():
     if uses_active_learning():
         return f"{RESULTS}/active_learning/committee.pt"
     return f"{RESULTS}/model/{config['potential']}.pt"
-
-
-def data_temperature_k():
-    """The hottest temperature the reference data were sampled at, K."""
-    dataset = config["dataset"]
-    temperatures = [dataset["md_temperature_k"]] if dataset["md_steps"] else []
-    if dataset["scan_points"] and dataset["scan_steps_per_point"]:
-        temperatures.append(dataset["scan_temperature_k"])
-    return max(temperatures, default=config["temperature_k"])
-
-
-def confirm_steps():
-    """Quiet exploration that ends active learning: the config's, or a window's length."""
-    steps = config["active_learning"]["confirm_steps"]
-    if steps is None:
-        steps = config["umbrella"]["equilibration_steps"] + config["umbrella"]["steps"]
-    return steps
-
-
-def scan_centers():
-    """CV values of the restrained reference scan: evenly spread over the windows."""
-    num = config["dataset"]["scan_points"]
-    return np.linspace(CENTERS.min(), CENTERS.max(), num).tolist()
 
 
 def cv_period():
@@ -156,37 +119,13 @@ def window_inputs(wildcards):
 
 
 def window_spec(window):
-    """What distinguishes one window: its index, centre, spring constant and seed
-    (and in 2D its centre and spring constant on the second CV; in set r > 0 of
-    umbrella.repeats, r: the set starts from the r-th structurally distinct frame
-    within kT of the nearest, placement.nearest_positions)."""
-    spec = {
-        "window": window,
-        "center": float(CENTERS[int(window)]),
-        "spring_constant_kj_mol": float(SPRING_CONSTANTS[int(window)]),
-        "seed": SEEDS[f"umbrella_window_{window}"],
-    }
-    if SECOND_CV:
-        spec["center_2"] = float(GRID["center_2"][int(window)])
-        spec["spring_constant_2_kj_mol"] = float(GRID["spring_constant_2"][int(window)])
-    if GRID["repeat"][int(window)]:
-        spec["repeat"] = int(GRID["repeat"][int(window)])
-    return spec
+    """What distinguishes one window (mlpmf.windowplan.window_spec)."""
+    return window_spec_of(window, GRID, SEEDS[f"umbrella_window_{window}"])
 
 
 def static_window_rows():
     """The windows of ``umbrella.centers``: id, centre, spring constant, batch."""
-    return [
-        {
-            "window": k,
-            "center": float(center),
-            "spring_constant": float(kappa),
-            "round": 0,
-            "batch": f"{static_batch(k):03d}",
-            "reason": "umbrella.centers",
-        }
-        for k, (center, kappa) in enumerate(zip(CENTERS, SPRING_CONSTANTS, strict=True))
-    ]
+    return static_rows(GRID, WINDOWS_PER_SET, config["umbrella"]["windows_per_job"])
 
 
 def adaptive_table(round_):
@@ -240,11 +179,6 @@ def adaptive_round_inputs(wildcards):
     return inputs
 
 
-def batch_round(batch):
-    """The adaptive round that added ``batch`` (0: a batch of umbrella.centers)."""
-    return int(batch[1:].split("_")[0]) if batch.startswith("r") else 0
-
-
 def batch_inputs(wildcards):
     """A window job's inputs: window_inputs, and the round table of an added batch."""
     inputs = window_inputs(wildcards)
@@ -255,23 +189,16 @@ def batch_inputs(wildcards):
 
 
 def static_batch(window):
-    """The batch of window ``window`` of ``umbrella.centers``: ``windows_per_job`` at a
-    time within one set of ``umbrella.repeats`` (a job never mixes sets: a set may close
-    a ring)."""
-    size = config["umbrella"]["windows_per_job"]
-    batches_per_set = -(-WINDOWS_PER_SET // size)
-    return (
-        int(window) // WINDOWS_PER_SET * batches_per_set
-        + int(window) % WINDOWS_PER_SET // size
+    """The batch of window ``window`` of ``umbrella.centers`` (mlpmf.windowplan)."""
+    return static_batch_of(
+        window, WINDOWS_PER_SET, config["umbrella"]["windows_per_job"]
     )
 
 
 def window_batches():
-    """The windows of ``umbrella.centers`` batched into one job each (static_batch)."""
-    batches = {}
-    for window in WINDOWS:
-        batches.setdefault(static_batch(window), []).append(window)
-    return list(batches.values())
+    """The windows of ``umbrella.centers`` batched into one job each."""
+    size = config["umbrella"]["windows_per_job"]
+    return batches_of(len(CENTERS), WINDOWS_PER_SET, size)
 
 
 def batch_of(window):
@@ -289,23 +216,10 @@ def batch_specs(wildcards):
     """The windows of the batch named by the wildcard."""
     round_ = batch_round(wildcards.batch)
     if not round_:
-        return canonical(
-            [window_spec(window) for window in window_batches()[int(wildcards.batch)]]
-        )
-    return canonical(
-        [
-            {
-                "window": f"{row['window']:03d}",
-                "center": float(row["center"]),
-                "spring_constant_kj_mol": float(row["spring_constant"]),
-                "seed": window_seed(
-                    config["seed"], row["center"], row["spring_constant"]
-                ),
-            }
-            for row in window_rows_after(round_)
-            if row["batch"] == wildcards.batch
-        ]
-    )
+        windows = window_batches()[int(wildcards.batch)]
+        return canonical([window_spec(window) for window in windows])
+    rows = window_rows_after(round_)
+    return canonical(added_window_specs(rows, wildcards.batch, config["seed"]))
 
 
 def estimate_path(name):
@@ -365,48 +279,7 @@ def final_targets():
 
 def result_targets():
     """Every result of the study, written whether or not it is trusted."""
-    targets = [
-        f"{RESULTS}/provenance.json",
-        f"{RESULTS}/umbrella/windows.csv",
-        f"{RESULTS}/free_energy/pmf_wham.csv",
-        f"{RESULTS}/free_energy/pmf_mbar.csv",
-        f"{RESULTS}/free_energy/rates.json",
-        f"{RESULTS}/free_energy/barriers.csv",
-        f"{RESULTS}/free_energy/diagnostics.json",
-        f"{RESULTS}/free_energy/trust.json",
-        f"{RESULTS}/plots/diagnostics.png",
-        f"{RESULTS}/plots/pmf.png",
-        f"{RESULTS}/plots/window_histograms.png",
-    ]
-    if uses_model():
-        targets += [
-            f"{RESULTS}/model/metrics.json",
-            f"{RESULTS}/model/gaussian_process_metrics.json",
-            f"{RESULTS}/plots/force_parity.png",
-            f"{RESULTS}/plots/learning_curve.png",
-            f"{RESULTS}/plots/uncertainty_vs_error.png",
-        ]
-    if uses_active_learning():
-        targets += [f"{RESULTS}/plots/active_learning.png"]
-    if uses_model():
-        targets += [f"{RESULTS}/oracle_ledger.json"]
-    if config["reference"]["pmf_file"] or config["free_energy"]["mirror_symmetric"]:
-        targets += [f"{RESULTS}/free_energy/comparison.json"]
-    if SECOND_CV:  # observables are reweighted with 1D windows' biases only
-        return targets + [
-            f"{RESULTS}/free_energy/pmf_2d_mbar.csv",
-            f"{RESULTS}/free_energy/pmf_2d_wham.csv",
-            f"{RESULTS}/free_energy/pmf_2d_mbar.json",
-            f"{RESULTS}/free_energy/pmf_2d_wham.json",
-            f"{RESULTS}/plots/pmf_2d.png",
-        ]
-    for name in config["observables"]:
-        targets += [
-            f"{RESULTS}/free_energy/pmf_observable_{name}.csv",
-            f"{RESULTS}/free_energy/pmf2d_{name}.csv",
-            f"{RESULTS}/plots/pmf2d_{name}.png",
-        ]
-    return targets
+    return study_results(config, RESULTS, bool(SECOND_CV))
 
 
 def trust_statement():
@@ -441,10 +314,4 @@ def report_headline():
 
 def completion_message():
     """Where the study's main results are, printed when the workflow succeeds."""
-    return (
-        f"\nStudy {STUDY} complete.\n"
-        f"  PMF:    {RESULTS}/free_energy/pmf_mbar.csv (and pmf_wham.csv)\n"
-        f"  rate:   {RESULTS}/free_energy/rates.json\n"
-        f"  plots:  {RESULTS}/plots/\n"
-        f"  report: snakemake --report {RESULTS}/report.html\n"
-    )
+    return completion_of(STUDY, RESULTS)

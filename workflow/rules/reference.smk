@@ -15,7 +15,7 @@ rule sample_reference:
         runtime=60,
     params:
         **settings_for("sample_reference"),
-        scan_centers=scan_centers(),
+        scan_centers=scan_centers(config, CENTERS),
         seed=SEEDS["sample_reference"],
     script:
         "../scripts/sample_reference.py"

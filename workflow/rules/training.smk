@@ -16,7 +16,7 @@ rule train_committee:
         gpu=0,
     params:
         **settings_for("train_committee"),
-        data_temperature_k=data_temperature_k(),
+        data_temperature_k=data_temperature_k(config),
         seed=SEEDS["train_committee"],
     script:
         "../scripts/train_committee.py"
