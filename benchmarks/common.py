@@ -56,3 +56,14 @@ def append_rows(path, rows: list[str]) -> None:
     print("\n".join(rows))
     with open(path, "a") as out:
         out.write("\n".join(rows) + "\n")
+
+
+def recording_hooks(recorded) -> dict:
+    """The keyword arguments of ``mlpmf.dynamics.integrate`` that ask for the committee's
+    disagreement at the ``recorded`` steps only, in this code (``hooks``) and in commits
+    before ``StepHooks`` (``disagreement_at``): the benchmarks also run earlier commits."""
+    try:
+        from mlpmf.dynamics import StepHooks
+    except ImportError:
+        return {"disagreement_at": recorded}
+    return {"hooks": StepHooks(disagreement_at=recorded)}

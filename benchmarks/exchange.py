@@ -24,9 +24,10 @@ from ase import Atoms
 from common import HERE
 
 from mlpmf.colvars import Angle, Dihedral, Distance
-from mlpmf.dynamics import LangevinSettings, UmbrellaBias
+from mlpmf.dynamics import UmbrellaBias
 from mlpmf.estimators import mbar
 from mlpmf.placement import move_to_value
+from mlpmf.settings import WindowSettings
 from mlpmf.umbrella import run_umbrella_windows
 from mlpmf.units import kj_mol_to_ev, kt_kj_mol
 
@@ -83,13 +84,10 @@ def run(every, steps, barrier):
     series = run_umbrella_windows(
         [chain(c, 0.0) for c in centers],
         [UmbrellaBias(PHI, float(c), KAPPA) for c in centers],
-        LangevinSettings(T, 1.0, 0.01),
-        steps,
-        2000,
-        10,
+        WindowSettings(steps, 2000, 1.0, 0.01, record_every=10, exchange_every=every),
+        T,
         [np.random.default_rng(100 + k) for k in range(len(centers))],
         chain_force_field(barrier),
-        exchange_every=every,
     )
     seconds = time.perf_counter() - start
     pmf = mbar(

@@ -35,9 +35,10 @@ from common import COMMITTEE, alanine_dipeptide, committee_for
 from mlpmf.analytic import DoubleWellBond
 from mlpmf.calculator import BatchedCommittee
 from mlpmf.colvars import Dihedral, Distance
-from mlpmf.dynamics import LangevinSettings, UmbrellaBias, integrate
+from mlpmf.dynamics import LangevinSettings, StepHooks, UmbrellaBias, integrate
 from mlpmf.estimators import mbar
 from mlpmf.sampling import DatasetSettings, sample_reference
+from mlpmf.settings import WindowSettings
 from mlpmf.timeseries import kept_indices
 from mlpmf.training import CommitteeSettings, train_committee
 from mlpmf.umbrella import run_umbrella_windows
@@ -74,8 +75,9 @@ def double_well_pmfs(devices: list[str], steps: int, epochs: int) -> list[str]:
         replicas = [structure.copy() for _ in centers]
         started = time.perf_counter()
         series = run_umbrella_windows(
-            replicas, [UmbrellaBias(cv, c, kappa) for c in centers], langevin, steps, 200, 2,
-            [np.random.default_rng(10 + k) for k in range(len(centers))],
+            replicas, [UmbrellaBias(cv, c, kappa) for c in centers],
+            WindowSettings(steps, 200, langevin.timestep_fs, langevin.friction_per_fs, 2),
+            langevin.temperature_k, [np.random.default_rng(10 + k) for k in range(len(centers))],
             BatchedCommittee(model.to(device), torch.float64),
         )  # fmt: skip
         seconds = time.perf_counter() - started
@@ -145,10 +147,11 @@ def md_rates(devices: list[str], replicas: list[int], steps: int) -> list[str]:
                 biases = [UmbrellaBias(cv, c, 0.04) for c in centers]
                 rngs = [np.random.default_rng(k) for k in range(count)]
                 settings = LangevinSettings(TEMPERATURE_K, 0.5, 0.01)
-                integrate(atoms, settings, 5, rngs, biases, field, disagreement_at=recorded)
+                hooks = {"hooks": StepHooks(disagreement_at=recorded)}
+                integrate(atoms, settings, 5, rngs, biases, field, **hooks)
                 synchronize(device)
                 started = time.perf_counter()
-                integrate(atoms, settings, steps, rngs, biases, field, disagreement_at=recorded)
+                integrate(atoms, settings, steps, rngs, biases, field, **hooks)
                 synchronize(device)
                 rates.append(count * steps / (time.perf_counter() - started))
             ratio = rates[0] / rates[1]

@@ -19,7 +19,7 @@ from gpu import PHI, TEMPERATURE_K, recorded, synchronize
 
 from mlpmf.calculator import BatchedCommittee
 from mlpmf.colvars import Dihedral
-from mlpmf.dynamics import LangevinSettings, UmbrellaBias, integrate
+from mlpmf.dynamics import LangevinSettings, StepHooks, UmbrellaBias, integrate
 
 
 def main() -> None:
@@ -37,12 +37,13 @@ def main() -> None:
         biases = [UmbrellaBias(Dihedral(PHI), c, 0.04) for c in centers]
         rngs = [np.random.default_rng(k) for k in range(args.replicas)]
         settings = LangevinSettings(TEMPERATURE_K, 0.5, 0.01)
-        integrate(atoms, settings, 5, rngs, biases, field, disagreement_at=recorded)
+        hooks = {"hooks": StepHooks(disagreement_at=recorded)}
+        integrate(atoms, settings, 5, rngs, biases, field, **hooks)
         synchronize(device)
         profile = cProfile.Profile()
         started = time.perf_counter()
         profile.enable()
-        integrate(atoms, settings, args.steps, rngs, biases, field, disagreement_at=recorded)
+        integrate(atoms, settings, args.steps, rngs, biases, field, **hooks)
         synchronize(device)
         profile.disable()
         elapsed = time.perf_counter() - started

@@ -40,7 +40,7 @@ def measure(steps: int, threads: int) -> list[dict]:
     import numpy as np
     import torch
     from ase.io import read
-    from common import alanine_dipeptide, committee_for
+    from common import alanine_dipeptide, committee_for, recording_hooks
 
     from mlpmf.calculator import BatchedCommittee
     from mlpmf.colvars import Dihedral, Position
@@ -75,10 +75,10 @@ def measure(steps: int, threads: int) -> list[dict]:
                 biases = [UmbrellaBias(cv, c, kappa) for c in centers]
                 rngs = [np.random.default_rng(k) for k in range(count)]
                 settings = LangevinSettings(300.0, timestep, 0.01)
-                recorded = lambda step: step % 5 == 0  # noqa: E731
-                integrate(atoms, settings, 5, rngs, biases, field, disagreement_at=recorded)
+                hooks = recording_hooks(lambda step: step % 5 == 0)
+                integrate(atoms, settings, 5, rngs, biases, field, **hooks)
                 started = time.perf_counter()
-                integrate(atoms, settings, steps, rngs, biases, field, disagreement_at=recorded)
+                integrate(atoms, settings, steps, rngs, biases, field, **hooks)
                 rate = count * steps / (time.perf_counter() - started)
                 rows.append({"system": name, "precision": str(dtype).removeprefix("torch."),
                              "replicas": count, "rate": rate})  # fmt: skip

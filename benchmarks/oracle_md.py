@@ -24,7 +24,7 @@ from ase.io import read
 from common import HERE
 
 from mlpmf.calculator import ExternalCommittee, external_calculators_force_field
-from mlpmf.dynamics import LangevinSettings, integrate, own_calculators
+from mlpmf.dynamics import LangevinSettings, StepHooks, integrate, own_calculators
 from mlpmf.oracles import make_robust_oracle
 from mlpmf.robust import oracle_calculators
 
@@ -63,7 +63,7 @@ def run(make_replicas, make_calculator, force_field, steps: int) -> tuple[float,
     integrate(
         replicas, LangevinSettings(300.0, 1.0, 0.01), steps,
         [np.random.default_rng(k) for k in range(len(replicas))], [None] * len(replicas),
-        force_field, observe=lambda step, k, atoms, _: frames.append(atoms.positions.copy()),
+        force_field, StepHooks(lambda step, k, atoms, _: frames.append(atoms.positions.copy())),
     )  # fmt: skip
     seconds = (time.perf_counter() - start) / steps
     return seconds, hashlib.sha256(np.concatenate(frames).tobytes()).hexdigest()[:16]

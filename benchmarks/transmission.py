@@ -21,7 +21,7 @@ from common import HERE
 from mlpmf.analytic import double_well_exact_pmf, double_well_force_field
 from mlpmf.colvars import effective_mass_amu
 from mlpmf.cvsettings import make_colvar
-from mlpmf.dynamics import LangevinSettings, integrate
+from mlpmf.dynamics import LangevinSettings, StepHooks, integrate
 from mlpmf.rates import barrier_and_rate, barrier_curvature, kramers_transmission
 from mlpmf.transmission import TransmissionSettings, counted_rate, transmission_coefficient
 from mlpmf.units import kt_kj_mol
@@ -69,7 +69,7 @@ def main() -> None:
             [dimer(R_MID - HALF_WIDTH) for _ in range(args.replicas)],
             LangevinSettings(T, DT, friction), args.steps,
             [np.random.default_rng(100 + k) for k in range(args.replicas)],
-            [None] * args.replicas, field, observe=observe,
+            [None] * args.replicas, field, StepHooks(observe),
         )  # fmt: skip
         md_s = time.perf_counter() - start
         cores = [0.0, R_MID - 0.5 * HALF_WIDTH], [R_MID + 0.5 * HALF_WIDTH, 10.0]

@@ -24,7 +24,7 @@ from common import COMMITTEE, HERE, alanine_dipeptide, committee_for
 
 from mlpmf.calculator import BatchedCommittee, CommitteeCalculator
 from mlpmf.colvars import Distance
-from mlpmf.dynamics import LangevinSettings, UmbrellaBias, integrate
+from mlpmf.dynamics import LangevinSettings, StepHooks, UmbrellaBias, integrate
 from mlpmf.models import resolve_device
 
 SETTINGS = LangevinSettings(temperature_k=300.0, timestep_fs=1.0, friction_per_fs=0.01)
@@ -83,7 +83,7 @@ def main() -> None:
     started = time.perf_counter()
     integrate(
         replicas, SETTINGS, arguments.steps, rngs, biases, BatchedCommittee(committee, dtype),
-        disagreement_at=lambda step: False,
+        StepHooks(disagreement_at=lambda step: False),
     )  # fmt: skip
     batched_rate = arguments.windows * arguments.steps / (time.perf_counter() - started)
 

@@ -123,10 +123,16 @@ def test_windows_on_a_model_give_the_oracles_pmf_through_their_oracle_rows():
 
     from mlpmf.analytic import DoubleWellBond, double_well_exact_pmf
     from mlpmf.colvars import Distance
-    from mlpmf.dynamics import LangevinSettings, UmbrellaBias
+    from mlpmf.dynamics import UmbrellaBias
     from mlpmf.robust import RobustOracle
+    from mlpmf.settings import WindowSettings
     from mlpmf.timeseries import kept_indices
-    from mlpmf.umbrella import ORACLE_FORCE_COLUMN, ORACLE_OFFSET_COLUMN, run_umbrella_windows
+    from mlpmf.umbrella import (
+        ORACLE_FORCE_COLUMN,
+        ORACLE_OFFSET_COLUMN,
+        WindowRecording,
+        run_umbrella_windows,
+    )
     from mlpmf.units import ev_to_kj_mol
 
     well = {"r_mid": 3.2, "half_width": 0.45}
@@ -139,9 +145,9 @@ def test_windows_on_a_model_give_the_oracles_pmf_through_their_oracle_rows():
     oracle = RobustOracle([DoubleWellBond(barrier_ev=0.11, **well)])
     series = run_umbrella_windows(
         dimers, [UmbrellaBias(Distance((0, 1)), c, k) for c, k in zip(centers, kappa, strict=True)],
-        LangevinSettings(TEMPERATURE_K, 2.0, 0.02), 10000, 500, 2,
+        WindowSettings(10000, 500, 2.0, 0.02, record_every=2, oracle_every=20), TEMPERATURE_K,
         [np.random.default_rng(30 + k) for k in range(len(centers))],
-        oracle=oracle, oracle_every=20,
+        recording=WindowRecording(oracle=oracle),
     )  # fmt: skip
     for window in series:
         offset = window[ORACLE_OFFSET_COLUMN]

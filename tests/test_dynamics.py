@@ -6,8 +6,9 @@ from mlpmf.analytic import DoubleWellBond
 from mlpmf.colvars import Angle, Dihedral, Distance, Position
 from mlpmf.dynamics import GridBias, LangevinSettings, UmbrellaBias, bias_forces, run_langevin
 from mlpmf.oracles import make_oracle
+from mlpmf.settings import WindowSettings
 from mlpmf.timeseries import decorrelate
-from mlpmf.umbrella import run_umbrella_window, run_umbrella_windows
+from mlpmf.umbrella import WindowRecording, run_umbrella_window, run_umbrella_windows
 from mlpmf.units import ev_to_kj_mol, kt_kj_mol
 
 
@@ -17,9 +18,9 @@ def test_umbrella_window_samples_the_biased_boltzmann_distribution():
     dimer = Atoms("Ar2", positions=[[0, 0, 0], [3.0, 0, 0]])
     dimer.calc = DoubleWellBond(barrier_ev=0.15, r_mid=3.2, half_width=0.45)
     bias = UmbrellaBias(Distance((0, 1)), 3.1, 400.0)
-    settings = LangevinSettings(300.0, 2.0, 0.02)
+    window = WindowSettings(40000, 1000, timestep_fs=2.0, friction_per_fs=0.02, record_every=1)
     rng = np.random.default_rng(4)
-    series = run_umbrella_window(dimer, bias, settings, 40000, 1000, 1, rng)["cv"]
+    series = run_umbrella_window(dimer, bias, window, 300.0, rng)["cv"]
 
     r = np.linspace(2.0, 4.5, 20001)
     potential = ev_to_kj_mol(0.15 * (((r - 3.2) / 0.45) ** 2 - 1) ** 2)
@@ -55,7 +56,7 @@ def test_batched_windows_follow_the_same_trajectories_as_single_windows():
     committee = Committee(
         descriptor, 3, [8], torch.zeros(1, 8), torch.ones(1, 8), torch.zeros(1), 0.05
     )
-    settings = LangevinSettings(300.0, 2.0, 0.01)
+    window = WindowSettings(600, 100, timestep_fs=2.0, friction_per_fs=0.01, record_every=3)
     centers = [2.8, 3.0, 3.2, 3.4]
     cv = Distance((0, 1))
 
@@ -68,17 +69,14 @@ def test_batched_windows_follow_the_same_trajectories_as_single_windows():
         atoms.calc = CommitteeCalculator(committee)
         alone.append(
             run_umbrella_window(
-                atoms, UmbrellaBias(cv, center, 500.0), settings, 600, 100, 3,
-                np.random.default_rng(k),
+                atoms, UmbrellaBias(cv, center, 500.0), window, 300.0, np.random.default_rng(k)
             )
         )  # fmt: skip
     batched = run_umbrella_windows(
         [dimer() for _ in centers],
         [UmbrellaBias(cv, c, 500.0) for c in centers],
-        settings,
-        600,
-        100,
-        3,
+        window,
+        300.0,
         [np.random.default_rng(k) for k in range(len(centers))],
         BatchedCommittee(committee),
     )
@@ -107,12 +105,9 @@ def test_replica_exchange_keeps_every_window_in_its_biased_distribution():
     centers = [2.9, 3.05, 3.2, 3.35, 3.5]
     cv = Distance((0, 1))
     biases = [UmbrellaBias(cv, c, 400.0) for c in centers]
-    settings = LangevinSettings(300.0, 2.0, 0.02)
+    window = WindowSettings(12000, 500, 2.0, 0.02, record_every=1, exchange_every=20)
     rngs = [np.random.default_rng(10 + k) for k in range(len(centers))]
-    series = run_umbrella_windows(
-        double_well_dimers(len(centers)), biases, settings, 12000, 500, 1, rngs,
-        exchange_every=20,
-    )  # fmt: skip
+    series = run_umbrella_windows(double_well_dimers(len(centers)), biases, window, 300.0, rngs)
     r = np.linspace(2.0, 4.5, 20001)
     potential = ev_to_kj_mol(0.15 * (((r - 3.2) / 0.45) ** 2 - 1) ** 2)
     for center, window in zip(centers, series, strict=True):
@@ -134,13 +129,13 @@ def test_replica_exchange_swaps_and_resumes_bit_for_bit(tmp_path):
 
     centers = [3.0, 3.1, 3.2, 3.3]
     cv = Distance((0, 1))
-    settings = LangevinSettings(300.0, 2.0, 0.02)
 
     def run(exchange_every, checkpoints=None, force_field=own_calculators):
+        window = WindowSettings(1000, 100, 2.0, 0.02, record_every=5, exchange_every=exchange_every)
         return run_umbrella_windows(
             double_well_dimers(len(centers)), [UmbrellaBias(cv, c, 400.0) for c in centers],
-            settings, 1000, 100, 5, [np.random.default_rng(k) for k in range(len(centers))],
-            force_field, checkpoints=checkpoints, exchange_every=exchange_every,
+            window, 300.0, [np.random.default_rng(k) for k in range(len(centers))],
+            force_field, WindowRecording(checkpoints=checkpoints),
         )  # fmt: skip
 
     plain, exchanged = run(0), run(10)
@@ -196,13 +191,13 @@ def test_windows_round_a_periodic_cv_exchange_across_its_seam():
 
     length, centers = 6.0, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     cv, kappa = Position((0,), "x", period=length), 10.0
-    settings = LangevinSettings(300.0, 2.0, 0.02)
+    window = WindowSettings(12000, 500, 2.0, 0.02, record_every=1, exchange_every=10)
     biases = [UmbrellaBias(cv, c, kappa) for c in centers]
     replicas = [Atoms("Ar", positions=[[c, 0.0, 0.0]]) for c in centers]
     series = run_umbrella_windows(
-        replicas, biases, settings, 12000, 500, 1,
+        replicas, biases, window, 300.0,
         [np.random.default_rng(30 + k) for k in range(len(centers))],
-        periodic_track_force_field(length, 0.05), exchange_every=10,
+        periodic_track_force_field(length, 0.05),
     )  # fmt: skip
     d = np.linspace(-length / 2, length / 2, 6001)[:-1]
     for center, window in zip(centers, series, strict=True):
@@ -249,11 +244,13 @@ def test_more_steps_extend_windows_from_their_last_state(tmp_path, exchange_ever
 
     def run(steps, checkpoints=None, windows=centers):
         calls["n"] = 0
+        window = WindowSettings(
+            steps, 100, 2.0, 0.02, record_every=5, exchange_every=exchange_every
+        )
         return run_umbrella_windows(
             double_well_dimers(len(windows)), [UmbrellaBias(cv, c, 400.0) for c in windows],
-            LangevinSettings(300.0, 2.0, 0.02), steps, 100, 5,
-            [np.random.default_rng(int(10 * c)) for c in windows], counted,
-            checkpoints=checkpoints, exchange_every=exchange_every,
+            window, 300.0, [np.random.default_rng(int(10 * c)) for c in windows], counted,
+            WindowRecording(checkpoints=checkpoints),
         )  # fmt: skip
 
     def saved(windows=centers):
@@ -330,13 +327,13 @@ def test_a_cv_that_equals_another_drives_the_same_windows():
     from mlpmf.colvars import LinearCombination
 
     big = ((50.0, 0.0, 0.0), (0.0, 50.0, 0.0), (0.0, 0.0, 50.0))
-    settings = LangevinSettings(300.0, 2.0, 0.02)
+    window = WindowSettings(400, 50, 2.0, 0.02, record_every=5)
     runs = []
     for cv in (Distance((0, 1)), LinearCombination(((0, 1),), (1.0,)),
                Distance((0, 1), cell=big, pbc=(True, True, True))):  # fmt: skip
         runs.append(run_umbrella_windows(
             double_well_dimers(3), [UmbrellaBias(cv, c, 400.0) for c in (3.0, 3.2, 3.4)],
-            settings, 400, 50, 5, [np.random.default_rng(k) for k in range(3)],
+            window, 300.0, [np.random.default_rng(k) for k in range(3)],
         ))  # fmt: skip
     for a, b, c in zip(*runs, strict=True):
         np.testing.assert_array_equal(a["cv"], b["cv"])
@@ -373,7 +370,7 @@ def test_a_grid_bias_restrains_both_cvs_with_the_gradient_of_its_energy():
     window = GridBias((UmbrellaBias(Distance((0, 1)), 3.3, 400.0), UmbrellaBias(
         Position((0,), "x"), 0.5, 200.0)))  # fmt: skip
     series = run_umbrella_windows(
-        [dimer], [window], LangevinSettings(300.0, 2.0, 0.02), 4000, 500, 2,
+        [dimer], [window], WindowSettings(4000, 500, 2.0, 0.02, record_every=2), 300.0,
         [np.random.default_rng(8)],
     )[0]  # fmt: skip
     assert set(series) >= {"cv", "cv_2"}

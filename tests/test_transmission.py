@@ -13,7 +13,7 @@ from ase import Atoms
 from mlpmf.analytic import double_well_exact_pmf, double_well_force_field
 from mlpmf.colvars import effective_mass_amu
 from mlpmf.cvsettings import make_colvar
-from mlpmf.dynamics import LangevinSettings, integrate
+from mlpmf.dynamics import LangevinSettings, StepHooks, integrate
 from mlpmf.rates import barrier_and_rate
 from mlpmf.transmission import (
     TransmissionSettings,
@@ -51,7 +51,7 @@ def md_rate(friction_per_fs, replicas, steps, timestep_fs=1.0):
     rngs = [np.random.default_rng(1000 + k) for k in range(replicas)]
     runs = [dimer(R_MID - HALF_WIDTH) for _ in range(replicas)]
     integrate(runs, LangevinSettings(T, timestep_fs, friction_per_fs), steps, rngs,
-              [None] * replicas, double_well, observe=observe)  # fmt: skip
+              [None] * replicas, double_well, StepHooks(observe))  # fmt: skip
     cores = [0.0, R_MID - 0.5 * HALF_WIDTH], [R_MID + 0.5 * HALF_WIDTH, 10.0]
     return counted_rate(distance[:, 1000:], *cores, timestep_fs)
 

@@ -182,6 +182,30 @@ def own_calculators(structures: Sequence[Atoms], with_disagreement: bool = True)
     return results
 
 
+@dataclass(frozen=True)
+class StepHooks:
+    """What :func:`integrate` does besides integrating, all optional.
+
+    ``observe(step, k, atoms, results)`` is called for every replica after every step;
+    ``checkpoint(step)`` after every ``checkpoint_every``-th, with the momenta stored in
+    the replicas' Atoms. ``disagreement_at(step)`` says at which steps the force field
+    must report its disagreement (default: every step); elsewhere a committee computes
+    only its mean force, a quarter of the work for four members. ``exchange(step,
+    positions, momenta, results)``, after ``observe``, may swap replicas' states in
+    place (replica exchange) and returns the replicas it changed. ``progress_label``:
+    a progress bar with this label."""
+
+    observe: Callable[[int, int, Atoms, Mapping], None] | None = None
+    disagreement_at: Callable[[int], bool] | None = None
+    exchange: Exchange | None = None
+    checkpoint: Callable[[int], None] | None = None
+    checkpoint_every: int = 0
+    progress_label: str | None = None
+
+
+NO_HOOKS = StepHooks()
+
+
 def integrate(
     replicas: Sequence[Atoms],
     settings: LangevinSettings,
@@ -189,32 +213,24 @@ def integrate(
     rngs: Sequence[np.random.Generator],
     biases: Sequence[Bias | None],
     force_field: ForceField = own_calculators,
-    observe: Callable[[int, int, Atoms, Mapping], None] | None = None,
-    progress_label: str | None = None,
+    hooks: StepHooks = NO_HOOKS,
     first_step: int = 1,
-    checkpoint: Callable[[int], None] | None = None,
-    checkpoint_every: int = 0,
-    disagreement_at: Callable[[int], bool] | None = None,
-    exchange: Exchange | None = None,
 ) -> None:
     """Integrate BAOAB steps ``first_step`` .. ``steps`` of independent replicas at once.
 
     Every replica has its own random stream and bias; the force field evaluates all
     replicas together (one batched forward pass for a committee), so a replica follows
-    the same trajectory whether it runs alone or in a batch. ``observe(step, k, atoms,
-    results)`` is called for every replica after every step; ``checkpoint(step)`` after
-    every ``checkpoint_every``-th, with the momenta stored in the replicas' Atoms.
-    Momenta already in an Atoms are continued, else drawn from Maxwell-Boltzmann. The
-    integrator's own variables are positions and momenta, the two an Atoms stores
-    exactly (velocities it keeps as momenta, and p / m * m is not always p), so a run
-    continued from its stored state follows the uninterrupted one bit for bit.
-    Atoms under ``FixAtoms`` do not move. Raises :class:`SimulationError` as soon as
-    forces or positions stop being finite. ``disagreement_at(step)`` says at which steps
-    the force field must report its disagreement (default: every step); elsewhere a
-    committee computes only its mean force, a quarter of the work for four members.
-    ``exchange(step, positions, momenta, results)``, after ``observe``, may swap
-    replicas' states in place (replica exchange) and returns the replicas it changed.
+    the same trajectory whether it runs alone or in a batch. Momenta already in an Atoms
+    are continued, else drawn from Maxwell-Boltzmann. The integrator's own variables are
+    positions and momenta, the two an Atoms stores exactly (velocities it keeps as
+    momenta, and p / m * m is not always p), so a run continued from its stored state
+    follows the uninterrupted one bit for bit. Atoms under ``FixAtoms`` do not move.
+    Raises :class:`SimulationError` as soon as forces or positions stop being finite.
+    What it does besides (observers, checkpoints, disagreement, replica exchange,
+    progress): ``hooks`` (:class:`StepHooks`).
     """
+    observe, exchange, checkpoint = hooks.observe, hooks.exchange, hooks.checkpoint
+    disagreement_at, checkpoint_every = hooks.disagreement_at, hooks.checkpoint_every
     dt = fs_to_ase_time(settings.timestep_fs)
     damping = np.exp(-settings.friction_per_fs * settings.timestep_fs)
     masses = [a.get_masses()[:, None] for a in replicas]
@@ -269,8 +285,8 @@ def integrate(
     forces, _ = evaluate(first_step - 1)
     for step in tqdm(
         range(first_step, steps + 1),
-        desc=progress_label,
-        disable=progress_label is None,
+        desc=hooks.progress_label,
+        disable=hooks.progress_label is None,
         mininterval=5,
         initial=first_step - 1,
         total=steps,
@@ -315,6 +331,5 @@ def run_langevin(
         if observe is not None and step % observe_every == 0:
             observe(step, current)
 
-    integrate(
-        [atoms], settings, steps, [rng], [bias], observe=observe_one, progress_label=progress_label
-    )
+    hooks = StepHooks(observe=observe_one, progress_label=progress_label)
+    integrate([atoms], settings, steps, [rng], [bias], hooks=hooks)

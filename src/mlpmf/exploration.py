@@ -15,6 +15,7 @@ from mlpmf.dynamics import (
     Bias,
     LangevinSettings,
     SimulationError,
+    StepHooks,
     integrate,
 )
 from mlpmf.models import Committee
@@ -152,8 +153,7 @@ def explore(
                 [r.rng for r in active],
                 [r.bias for r in active],
                 evaluate,
-                disagreement_at=lambda _step: False,
-                exchange=exchange,
+                StepHooks(disagreement_at=lambda _step: False, exchange=exchange),
             )
         except SimulationError as error:
             # the committee blew a replica apart between checks: every replica of the

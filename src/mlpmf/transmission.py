@@ -43,6 +43,7 @@ from mlpmf.colvars import CollectiveVariable, periodic_difference
 from mlpmf.dynamics import (
     ForceField,
     LangevinSettings,
+    StepHooks,
     UmbrellaBias,
     fixed_atom_mask,
     integrate,
@@ -97,8 +98,7 @@ def dividing_surface_configurations(
         _streams(rng, len(replicas)),
         [UmbrellaBias(cv, surface, restraint_kj_mol) for _ in replicas],
         force_field,
-        progress_label="dividing surface",
-        disagreement_at=lambda step: False,
+        StepHooks(disagreement_at=lambda step: False, progress_label="dividing surface"),
     )
     return [move_to_value(cv, atoms.positions, surface) for atoms in replicas]
 
@@ -145,9 +145,7 @@ def shoot(
         _streams(rng, len(runs)),
         [None] * len(runs),
         force_field,
-        observe=observe,
-        progress_label="shooting",
-        disagreement_at=lambda step: False,
+        StepHooks(observe, lambda step: False, progress_label="shooting"),
     )
     return flux, paths[:count], paths[count:]
 

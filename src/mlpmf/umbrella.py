@@ -25,6 +25,7 @@ off; it does not make 7 ps windows converge psi at phi > 0).
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ from mlpmf.dynamics import (
     ForceField,
     GridBias,
     LangevinSettings,
+    StepHooks,
     UmbrellaBias,
     fixed_atom_mask,
     integrate,
@@ -44,6 +46,7 @@ from mlpmf.dynamics import (
 )
 from mlpmf.placement import move_to_window
 from mlpmf.robust import RobustOracle
+from mlpmf.settings import WindowSettings
 from mlpmf.units import kt_ev
 
 log = logging.getLogger(__name__)
@@ -150,25 +153,33 @@ def _closes_a_ring(biases: Sequence[Bias], sorted_centers: np.ndarray) -> bool:
     return 0.0 < seam <= np.max(np.diff(sorted_centers)) * (1.0 + 1e-9)
 
 
+@dataclass(frozen=True)
+class WindowRecording:
+    """What umbrella windows record besides their CVs and do besides MD, all optional:
+    unbiased ``observables``, the committee's ``members``' energies (their count), an
+    ``oracle`` that labels every ``umbrella.oracle_every``-th frame, ``checkpoints``
+    (one per window) and a ``progress_label``."""
+
+    observables: Mapping[str, CollectiveVariable] = field(default_factory=dict)
+    members: int = 0
+    oracle: RobustOracle | None = None
+    checkpoints: Sequence[Checkpoint] | None = None
+    progress_label: str | None = None
+
+
 def run_umbrella_windows(
     replicas: Sequence[Atoms],
     biases: Sequence[Bias],
-    settings: LangevinSettings,
-    steps: int,
-    equilibration_steps: int,
-    record_every: int,
+    window: WindowSettings,
+    temperature_k: float,
     rngs: Sequence[np.random.Generator],
     force_field: ForceField = own_calculators,
-    observables: Mapping[str, CollectiveVariable] | None = None,
-    checkpoints: Sequence[Checkpoint] | None = None,
-    progress_label: str | None = None,
-    exchange_every: int = 0,
-    members: int = 0,
-    oracle: RobustOracle | None = None,
-    oracle_every: int = 0,
+    recording: WindowRecording = WindowRecording(),  # noqa: B008 - frozen, never changed
 ) -> list[dict[str, np.ndarray]]:
     """Umbrella windows, integrated together: place each CV at its window's centre,
-    equilibrate, then record.
+    equilibrate (``window.equilibration_steps``), then record every
+    ``window.record_every``-th of ``window.steps`` production steps of Langevin MD at
+    ``temperature_k`` (``window``'s time step and friction).
 
     Returns, per window, the production time series: ``time_fs``, ``cv`` (and
     ``cv_2`` where a :class:`~mlpmf.dynamics.GridBias` restrains a second CV),
@@ -180,12 +191,12 @@ def run_umbrella_windows(
     steps are run; the result equals the longer run's bit for bit). A window saved at or
     beyond the last step is not run: its series is the saved one, cut to ``steps``.
     Windows at different saved steps are integrated as separate batches.
-    ``exchange_every`` > 0 turns on replica exchange between neighbouring windows
-    (:class:`ReplicaExchange`) of one batch, also during equilibration. With ``members`` > 0 (a
-    committee whose results carry ``member_energies``) every recorded frame also gets
+    ``window.exchange_every`` > 0 turns on replica exchange between neighbouring windows
+    (:class:`ReplicaExchange`) of one batch, also during equilibration. With ``members``
+    > 0 (a committee whose results carry ``member_energies``) every recorded frame gets
     each member's energy minus the committee mean, ``member_energy_NN_ev``: what
     reweighting to each member's potential needs (:mod:`mlpmf.reweighting`). With an
-    ``oracle`` and ``oracle_every`` > 0 (a multiple of ``record_every``), every
+    ``oracle`` and ``window.oracle_every`` > 0 (a multiple of ``record_every``), every
     ``oracle_every``-th production step's frame is also labelled by the oracle:
     ``oracle_energy_offset_ev`` is its energy minus the force field's and
     ``oracle_force_rmse_ev_a`` the RMS of their force difference on the movable atoms,
@@ -193,6 +204,15 @@ def run_umbrella_windows(
     (:func:`mlpmf.reweighting.oracle_correction`) and measures the model's error where
     the windows go.
     """
+    settings = LangevinSettings(temperature_k, window.timestep_fs, window.friction_per_fs)
+    steps, equilibration_steps = window.steps, window.equilibration_steps
+    record_every, exchange_every, oracle_every = (
+        window.record_every,
+        window.exchange_every,
+        window.oracle_every,
+    )
+    oracle, observables, members = recording.oracle, recording.observables, recording.members
+    checkpoints = recording.checkpoints
     checks_oracle = oracle is not None and oracle_every > 0
     if checks_oracle and oracle_every % record_every:
         raise ValueError(f"oracle_every ({oracle_every}) must be a multiple of record_every")
@@ -282,13 +302,15 @@ def run_umbrella_windows(
             [rngs[k] for k in group],
             [biases[k] for k in group],
             force_field,
-            record,
-            progress_label,
+            StepHooks(
+                observe=record,
+                disagreement_at=recorded,
+                exchange=exchange,
+                checkpoint=save if checkpoints else None,
+                checkpoint_every=checkpoints[0].every if checkpoints else 0,
+                progress_label=recording.progress_label,
+            ),
             first_step=at_step + 1,
-            checkpoint=save if checkpoints else None,
-            checkpoint_every=checkpoints[0].every if checkpoints else 0,
-            disagreement_at=recorded,
-            exchange=exchange,
         )
         if checkpoints and total % checkpoints[0].every:
             save(total)  # the final state, from which a longer run continues
@@ -345,25 +367,12 @@ def window_checkpoints(
 def run_umbrella_window(
     atoms: Atoms,
     bias: UmbrellaBias,
-    settings: LangevinSettings,
-    steps: int,
-    equilibration_steps: int,
-    record_every: int,
+    window: WindowSettings,
+    temperature_k: float,
     rng: np.random.Generator,
-    progress_label: str | None = None,
-    observables: Mapping[str, CollectiveVariable] | None = None,
-    checkpoint: Checkpoint | None = None,
+    recording: WindowRecording = WindowRecording(),  # noqa: B008 - frozen, never changed
 ) -> dict[str, np.ndarray]:
     """One umbrella window on ``atoms``' own calculator (:func:`run_umbrella_windows`)."""
     return run_umbrella_windows(
-        [atoms],
-        [bias],
-        settings,
-        steps,
-        equilibration_steps,
-        record_every,
-        [rng],
-        observables=observables,
-        checkpoints=None if checkpoint is None else [checkpoint],
-        progress_label=progress_label,
+        [atoms], [bias], window, temperature_k, [rng], own_calculators, recording
     )[0]

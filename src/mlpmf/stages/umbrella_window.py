@@ -25,7 +25,7 @@ from mlpmf.calculator import study_force_field
 from mlpmf.colvars import periodic_difference
 from mlpmf.config import load_system
 from mlpmf.cvsettings import make_colvar
-from mlpmf.dynamics import LangevinSettings, SimulationError
+from mlpmf.dynamics import SimulationError
 from mlpmf.io import write_table
 from mlpmf.oracles import make_robust_oracle
 from mlpmf.placement import nearest_positions
@@ -35,6 +35,7 @@ from mlpmf.trust import window_failure_message
 from mlpmf.umbrella import (
     ORACLE_FORCE_COLUMN,
     ORACLE_OFFSET_COLUMN,
+    WindowRecording,
     grid_biases,
     run_umbrella_windows,
     window_checkpoints,
@@ -113,26 +114,17 @@ def umbrella_window(
     )  # fmt: skip
     try:
         all_series = run_umbrella_windows(
-            replicas,
-            biases,
-            LangevinSettings(
-                settings.temperature_k, umbrella.timestep_fs, umbrella.friction_per_fs
+            replicas, biases, umbrella, settings.temperature_k,
+            [np.random.default_rng(w["seed"]) for w in windows], force_field,
+            WindowRecording(
+                observables={
+                    name: make_colvar(spec, replicas[0])
+                    for name, spec in settings.observables.items()
+                },
+                members=members, oracle=oracle, checkpoints=checkpoints,
+                progress_label="windows " + ", ".join(w["window"] for w in windows),
             ),
-            umbrella.steps,
-            umbrella.equilibration_steps,
-            umbrella.record_every,
-            [np.random.default_rng(w["seed"]) for w in windows],
-            force_field,
-            observables={
-                name: make_colvar(spec, replicas[0]) for name, spec in settings.observables.items()
-            },
-            checkpoints=checkpoints,
-            progress_label="windows " + ", ".join(w["window"] for w in windows),
-            exchange_every=umbrella.exchange_every,
-            members=members,
-            oracle=oracle,
-            oracle_every=umbrella.oracle_every,
-        )
+        )  # fmt: skip
     except SimulationError as error:
         fail(window_failure_message(error, windows, settings.potential, cv.unit))
     if oracle is not None:
