@@ -23,7 +23,12 @@ from mlpmf.colvars import effective_mass_amu
 from mlpmf.cvsettings import make_colvar
 from mlpmf.dynamics import LangevinSettings, StepHooks, integrate
 from mlpmf.rates import barrier_and_rate, barrier_curvature, kramers_transmission
-from mlpmf.transmission import TransmissionSettings, counted_rate, transmission_coefficient
+from mlpmf.transmission import (
+    DividingSurface,
+    TransmissionSettings,
+    counted_rate,
+    transmission_coefficient,
+)
 from mlpmf.units import kt_kj_mol
 
 R_MID, HALF_WIDTH, T, DT = 3.2, 0.45, 300.0, 1.0
@@ -54,9 +59,9 @@ def main() -> None:
         settings = TransmissionSettings(enabled=True, shots=args.shots, shot_length_fs=1000.0)
         replicas = [dimer(tst["transition_state_cv"]) for _ in range(args.shots)]
         flux = transmission_coefficient(
-            replicas, cv, tst["transition_state_cv"], 1.0, LangevinSettings(T, DT, 0.01),
-            LangevinSettings(T, DT, friction), 8000.0, settings, np.random.default_rng(1),
-            field,
+            replicas, DividingSurface(cv, tst["transition_state_cv"], 1.0, 8000.0),
+            LangevinSettings(T, DT, 0.01), LangevinSettings(T, DT, friction), settings,
+            np.random.default_rng(1), field,
         )  # fmt: skip
         shots_s = time.perf_counter() - start
         distance = np.empty((args.replicas, args.steps))

@@ -9,7 +9,14 @@ from ase import Atoms
 from ase.build import molecule
 from ase.calculators.calculator import CalculationFailed
 
-from mlpmf.active_learning import ActiveLearningSettings, label, run_active_learning
+from mlpmf.active_learning import (
+    ActiveLearningSettings,
+    ExplorationWindows,
+    LearningData,
+    Retraining,
+    label,
+    run_active_learning,
+)
 from mlpmf.analytic import DoubleWellBond
 from mlpmf.colvars import Distance
 from mlpmf.dynamics import LangevinSettings, UmbrellaBias
@@ -126,15 +133,15 @@ def active_learning_run():
     oracle = RobustOracle([FailsBeyond()])
     result = run_active_learning(
         committee,
-        one_basin,
-        labelled_dimers(20, 11),
-        Atoms("Ar2", positions=[[0, 0, 0], [2.8, 0, 0]]),
-        biases,
+        LearningData(one_basin, labelled_dimers(20, 11)),
+        ExplorationWindows(
+            Atoms("Ar2", positions=[[0, 0, 0], [2.8, 0, 0]]),
+            biases,
+            LangevinSettings(300.0, 2.0, 0.01),
+        ),
         oracle,
-        LangevinSettings(300.0, 2.0, 0.01),
         settings,
-        DESCRIPTOR,
-        SETTINGS,
+        Retraining(DESCRIPTOR, SETTINGS),
         seed=3,
     )
     return result, oracle, one_basin, committee
@@ -192,12 +199,14 @@ def test_a_quiet_round_ends_the_loop_only_after_confirm_steps():
         confirm_steps=500,
         trust=TrustSettings(lower_ev_a=5.0, upper_ev_a=50.0),  # nothing can trigger
     )
-    result = run_active_learning(
-        committee, labelled_dimers(160, 2), labelled_dimers(20, 3),
+    windows = ExplorationWindows(
         Atoms("Ar2", positions=[[0, 0, 0], [3.0, 0, 0]]), biases,
-        RobustOracle([DoubleWellBond()]), LangevinSettings(300.0, 2.0, 0.01), settings,
-        DESCRIPTOR, SETTINGS, seed=5, exchange_every=10, sets=[0] * 4 + [1] * 4,
+        LangevinSettings(300.0, 2.0, 0.01), exchange_every=10, sets=[0] * 4 + [1] * 4,
         start_thermal_energy_kj_mol=2.494,
+    )  # fmt: skip
+    result = run_active_learning(
+        committee, LearningData(labelled_dimers(160, 2), labelled_dimers(20, 3)), windows,
+        RobustOracle([DoubleWellBond()]), settings, Retraining(DESCRIPTOR, SETTINGS), seed=5,
     )  # fmt: skip
     assert result.converged and result.oracle_log == []
     assert len(result.iterations) == 1
@@ -312,12 +321,15 @@ def test_killed_active_learning_resumes_from_its_checkpoint_to_the_same_committe
     )  # fmt: skip
 
     def run(oracle, checkpoint=None):
-        return run_active_learning(
-            committee, one_basin, labelled_dimers(10, 11),
+        windows = ExplorationWindows(
             Atoms("Ar2", positions=[[0, 0, 0], [2.8, 0, 0]]),
             [UmbrellaBias(Distance((0, 1)), c, 400.0) for c in np.linspace(2.6, 3.6, 4)],
-            RobustOracle([oracle]), LangevinSettings(300.0, 2.0, 0.01), settings, DESCRIPTOR,
-            SETTINGS, seed=3, checkpoint=checkpoint,
+            LangevinSettings(300.0, 2.0, 0.01),
+        )
+        return run_active_learning(
+            committee, LearningData(one_basin, labelled_dimers(10, 11)), windows,
+            RobustOracle([oracle]), settings, Retraining(DESCRIPTOR, SETTINGS), seed=3,
+            checkpoint=checkpoint,
         )  # fmt: skip
 
     uninterrupted = run(DoubleWellBond())

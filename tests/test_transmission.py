@@ -16,6 +16,7 @@ from mlpmf.cvsettings import make_colvar
 from mlpmf.dynamics import LangevinSettings, StepHooks, integrate
 from mlpmf.rates import barrier_and_rate
 from mlpmf.transmission import (
+    DividingSurface,
     TransmissionSettings,
     counted_rate,
     reactive_flux,
@@ -64,8 +65,8 @@ def test_kappa_times_tst_matches_the_rate_counted_from_unbiased_md():
     settings = TransmissionSettings(enabled=True, shots=128, shot_length_fs=400.0,
                                     equilibration_steps=300)  # fmt: skip
     result = transmission_coefficient(
-        [dimer(surface) for _ in range(settings.shots)], cv, surface, 1.0,
-        LangevinSettings(T, 1.0, 0.01), LangevinSettings(T, 1.0, friction), 8000.0,
+        [dimer(surface) for _ in range(settings.shots)], DividingSurface(cv, surface, 1.0, 8000.0),
+        LangevinSettings(T, 1.0, 0.01), LangevinSettings(T, 1.0, friction),
         settings, np.random.default_rng(5), double_well,
     )  # fmt: skip
     kappa, kappa_error = result["kappa"], result["kappa_uncertainty"]
@@ -91,8 +92,8 @@ def test_kappa_is_one_without_recrossings():
                                     equilibration_steps=10)  # fmt: skip
     replicas = [Atoms("Ar", positions=[[0.3, 0.0, 0.0]]) for _ in range(settings.shots)]
     result = transmission_coefficient(
-        replicas, cv, 0.0, 1.0, LangevinSettings(T, 1.0, 0.01), LangevinSettings(T, 1.0, 0.0),
-        100.0, settings, np.random.default_rng(0), free,
+        replicas, DividingSurface(cv, 0.0, 1.0, 100.0), LangevinSettings(T, 1.0, 0.01),
+        LangevinSettings(T, 1.0, 0.0), settings, np.random.default_rng(0), free,
     )  # fmt: skip
     np.testing.assert_allclose(result["kappa_t"], 1.0, atol=1e-12)
     assert result["kappa"] == pytest.approx(1.0, abs=1e-12)

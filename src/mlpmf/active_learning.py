@@ -125,53 +125,88 @@ class ActiveLearningResult:
     trust: TrustLevels | None = None  # of the final committee
 
 
+@dataclass(frozen=True)
+class LearningData:
+    """The committee's data: the ``frames`` it trains on, ``held_out`` frames (never
+    trained on) that calibrate its trust levels, never below their fraction of
+    ``force_scale_ev_a`` (:func:`mlpmf.trustlevels.thermal_force_scale`), and, with
+    ``max_energy_above_minimum_ev`` (the reference data's own filter), how far above the
+    lowest frame a label may lie and still be trained on."""
+
+    frames: Sequence[Atoms]
+    held_out: Sequence[Atoms]
+    force_scale_ev_a: float = 0.0
+    max_energy_above_minimum_ev: float | None = None
+
+
+@dataclass(frozen=True)
+class ExplorationWindows:
+    """Where the replicas explore: one per umbrella window (``biases``) of ``structure``,
+    Langevin MD ``md``; with ``exchange_every`` > 0 exchanging configurations within
+    their set as the windows will; ``sets`` (one per bias) the set of
+    ``umbrella.repeats`` each belongs to, whose start frames are the r-th structurally
+    distinct within ``start_thermal_energy_kj_mol`` (kT) of the nearest."""
+
+    structure: Atoms
+    biases: Sequence[Bias]
+    md: LangevinSettings
+    exchange_every: int = 0
+    sets: Sequence[int] | None = None
+    start_thermal_energy_kj_mol: float | None = None
+
+
+@dataclass(frozen=True)
+class Retraining:
+    """How the committee retrains on new labels: the descriptor's settings, the
+    committee's training settings (its epochs replaced by ``retrain_epochs``) and the
+    device."""
+
+    descriptor_settings: Mapping
+    committee_settings: CommitteeSettings
+    device: str = "cpu"
+
+
 def run_active_learning(
     committee: Committee,
-    frames: Sequence[Atoms],
-    held_out: Sequence[Atoms],
-    structure: Atoms,
-    biases: Sequence[Bias],
+    data: LearningData,
+    windows: ExplorationWindows,
     oracle: RobustOracle,
-    md: LangevinSettings,
     settings: ActiveLearningSettings,
-    descriptor_settings: Mapping,
-    committee_settings: CommitteeSettings,
+    retraining: Retraining,
     seed: int,
-    device: str = "cpu",
     checkpoint: Checkpoint | None = None,
-    force_scale_ev_a: float = 0.0,
-    exchange_every: int = 0,
-    max_energy_above_minimum_ev: float | None = None,
-    sets: Sequence[int] | None = None,
-    start_thermal_energy_kj_mol: float | None = None,
 ) -> ActiveLearningResult:
     """Iterate explore -> select -> label -> retrain (module docstring).
 
-    ``biases`` define the replicas, one per umbrella window, each starting where its
-    window will: from the training frame nearest its centre (an equilibrated geometry;
-    ``structure`` when none fits), moved onto the centre; in set r > 0 of
-    ``umbrella.repeats`` (``sets``, one per bias) from the r-th structurally distinct
-    frame within ``start_thermal_energy_kj_mol`` (kT) of it
-    (:func:`mlpmf.placement.nearest_positions`), so that exploration meets the slow
-    states every set of windows starts in. ``held_out`` frames (never trained on)
-    calibrate the trust levels, never below their fraction of ``force_scale_ev_a``
-    (:func:`mlpmf.trustlevels.thermal_force_scale`). With ``checkpoint``, the whole state is
-    saved after every iteration and a rerun continues after the last saved one when its
-    fingerprint matches (:mod:`mlpmf.checkpoint`). All randomness derives from ``seed``.
-    ``exchange_every`` > 0: the replicas exchange configurations within their set as the
-    windows will (:func:`mlpmf.exploration.exchange_within_sets`), so exploration meets what
-    replica exchange brings into a window. With ``max_energy_above_minimum_ev`` (the
-    reference data's own filter, dataset/oracle.json), labels further above the lowest of
-    ``frames`` are not trained on (:func:`label`), and their replicas go back to their last
-    trusted frame.
+    The replicas (``windows``) start where their windows will: from the training frame
+    nearest each centre (an equilibrated geometry; the structure when none fits), moved
+    onto the centre; in set r > 0 of ``umbrella.repeats`` from the r-th structurally
+    distinct frame within kT of it (:func:`mlpmf.placement.nearest_positions`), so that
+    exploration meets the slow states every set of windows starts in; with replica
+    exchange (:func:`mlpmf.exploration.exchange_within_sets`) exploration meets what
+    exchange brings into a window. The held-out frames of ``data`` calibrate the trust
+    levels; labels above its energy ceiling are not trained on (:func:`label`), and
+    their replicas go back to their last trusted frame. With ``checkpoint``, the whole
+    state is saved after every iteration and a rerun continues after the last saved one
+    when its fingerprint matches (:mod:`mlpmf.checkpoint`). All randomness derives from
+    ``seed``.
     """
+    structure, biases, md = windows.structure, windows.biases, windows.md
+    frames, held_out, force_scale_ev_a = data.frames, data.held_out, data.force_scale_ev_a
+    max_energy_above_minimum_ev = data.max_energy_above_minimum_ev
+    exchange_every, sets = windows.exchange_every, windows.sets
+    descriptor_settings, committee_settings, device = (
+        retraining.descriptor_settings,
+        retraining.committee_settings,
+        retraining.device,
+    )
     seeds = np.random.SeedSequence(seed)
     replica_seeds, retrain_seed = seeds.spawn(2)
     replicas = []
     sets = [0] * len(biases) if sets is None else [int(r) for r in sets]
     starts = nearest_positions(
         biases, structure.positions, structure.numbers, frames, sets,
-        start_thermal_energy_kj_mol,
+        windows.start_thermal_energy_kj_mol,
     )  # fmt: skip
     children = replica_seeds.spawn(len(biases))
     for k, (bias, child, start) in enumerate(zip(biases, children, starts, strict=True)):

@@ -173,22 +173,32 @@ def reactive_flux(
     return terms / np.mean(np.abs(flux))
 
 
+@dataclasses.dataclass(frozen=True)
+class DividingSurface:
+    """The surface ``cv = value`` the shots start from; ``product_side`` is positive
+    when the product lies at larger CV values; ``restraint_kj_mol`` (per CV unit^2)
+    holds configurations on it before the shots."""
+
+    cv: CollectiveVariable
+    value: float
+    product_side: float
+    restraint_kj_mol: float
+
+
 def transmission_coefficient(
     replicas: list[Atoms],
-    cv: CollectiveVariable,
-    surface: float,
-    product_side: float,
+    dividing: DividingSurface,
     sampling: LangevinSettings,
     dynamics: LangevinSettings,
-    restraint_kj_mol: float,
     settings: TransmissionSettings,
     rng: np.random.Generator,
     force_field: ForceField = own_calculators,
 ) -> dict:
-    """kappa(t) and its plateau for the dividing surface ``cv = surface``;
-    ``product_side`` is positive when the product lies at larger CV values. One
-    replica per configuration, each already near the surface; ``sampling`` is the
-    thermostat that holds them on it (the windows'), ``dynamics`` that of the shots."""
+    """kappa(t) and its plateau for the ``dividing`` surface. One replica per
+    configuration, each already near the surface; ``sampling`` is the thermostat that
+    holds them on it (the windows'), ``dynamics`` that of the shots."""
+    cv, surface, product_side = dividing.cv, dividing.value, dividing.product_side
+    restraint_kj_mol = dividing.restraint_kj_mol
     positions = dividing_surface_configurations(
         replicas,
         cv,

@@ -14,7 +14,14 @@ from pathlib import Path
 import pandas as pd
 from ase.io import write
 
-from mlpmf.active_learning import ActiveLearningResult, ActiveLearningSettings, run_active_learning
+from mlpmf.active_learning import (
+    ActiveLearningResult,
+    ActiveLearningSettings,
+    ExplorationWindows,
+    LearningData,
+    Retraining,
+    run_active_learning,
+)
 from mlpmf.checkpoint import Checkpoint, fingerprint
 from mlpmf.config import load_system
 from mlpmf.cvsettings import make_colvar
@@ -98,16 +105,27 @@ def active_learning(
     )
     # labels the reference data's own energy filter would drop are not trained on either
     energy_threshold_kj_mol = read_json(inputs["reference"])["energy_threshold_kj_mol"]
-    result = run_active_learning(
-        load_model(inputs["model"]), train, test, system, biases,
-        make_robust_oracle(settings.oracle), md, learning, settings.descriptor,
-        settings.committee, settings.seed, device, checkpoint=checkpoint,
-        force_scale_ev_a=thermal_force_scale(train, md.temperature_k, settings.data_temperature_k),
-        exchange_every=settings.umbrella["exchange_every"],
-        max_energy_above_minimum_ev=kj_mol_to_ev(energy_threshold_kj_mol),
-        sets=settings.grid["repeat"],  # each set starts where its windows will
-        start_thermal_energy_kj_mol=kt_kj_mol(settings.temperature_k),
+    data = LearningData(
+        train,
+        test,
+        thermal_force_scale(train, md.temperature_k, settings.data_temperature_k),
+        kj_mol_to_ev(energy_threshold_kj_mol),
+    )
+    windows = ExplorationWindows(
+        system, biases, md, settings.umbrella["exchange_every"],
+        settings.grid["repeat"],  # each set starts where its windows will
+        kt_kj_mol(settings.temperature_k),
     )  # fmt: skip
+    result = run_active_learning(
+        load_model(inputs["model"]),
+        data,
+        windows,
+        make_robust_oracle(settings.oracle),
+        learning,
+        Retraining(settings.descriptor, settings.committee, device),
+        settings.seed,
+        checkpoint,
+    )
     metrics = evaluate_model(result.committee, test)
     metrics.update(learning_summary(result, learning.max_iterations, len(train)))
     write_table(pd.DataFrame(result.oracle_log, columns=CALL_COLUMNS), outputs["oracle_calls"])

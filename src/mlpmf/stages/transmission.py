@@ -27,7 +27,7 @@ from mlpmf.placement import move_to_value, nearest_positions
 from mlpmf.plotting import plot_transmission
 from mlpmf.rates import dividing_surface
 from mlpmf.settings import WindowSettings
-from mlpmf.transmission import TransmissionSettings, transmission_coefficient
+from mlpmf.transmission import DividingSurface, TransmissionSettings, transmission_coefficient
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +112,9 @@ def transmission(inputs: Mapping, settings: FluxSettings, device: str, outputs: 
         surface, cv.unit, shots, friction, restraint, cv.unit,
     )  # fmt: skip
     result = transmission_coefficient(
-        replicas, cv, surface, product_side,
+        replicas, DividingSurface(cv, surface, product_side, restraint),
         LangevinSettings(settings.temperature_k, umbrella.timestep_fs, umbrella.friction_per_fs),
-        LangevinSettings(settings.temperature_k, umbrella.timestep_fs, friction), restraint,
+        LangevinSettings(settings.temperature_k, umbrella.timestep_fs, friction),
         settings.transmission, np.random.default_rng(settings.seed), force_field,
     )  # fmt: skip
     result["restraint_kj_mol"] = float(restraint)
