@@ -37,10 +37,10 @@ from mlpmf.calculator import BatchedCommittee
 from mlpmf.colvars import Dihedral, Distance
 from mlpmf.dynamics import LangevinSettings, StepHooks, UmbrellaBias, integrate
 from mlpmf.estimators import mbar
-from mlpmf.sampling import DatasetSettings, sample_reference
-from mlpmf.settings import WindowSettings
+from mlpmf.sampling import sample_reference
+from mlpmf.settings import CommitteeSettings, DatasetSettings, WindowSettings
 from mlpmf.timeseries import kept_indices
-from mlpmf.training import CommitteeSettings, train_committee
+from mlpmf.training import train_committee
 from mlpmf.umbrella import run_umbrella_windows
 from mlpmf.units import ev_to_kj_mol, kt_kj_mol
 

@@ -26,7 +26,8 @@ from tblite.ase import TBLite
 from mlpmf import trainingdata
 from mlpmf.dynamics import LangevinSettings, run_langevin
 from mlpmf.evaluation import evaluate_model
-from mlpmf.training import CommitteeSettings, train_committee
+from mlpmf.settings import CommitteeSettings
+from mlpmf.training import train_committee
 
 
 def xtb_frames(name: str, count: int, seed: int) -> list:

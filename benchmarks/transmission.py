@@ -23,12 +23,8 @@ from mlpmf.colvars import effective_mass_amu
 from mlpmf.cvsettings import make_colvar
 from mlpmf.dynamics import LangevinSettings, StepHooks, integrate
 from mlpmf.rates import barrier_and_rate, barrier_curvature, kramers_transmission
-from mlpmf.transmission import (
-    DividingSurface,
-    TransmissionSettings,
-    counted_rate,
-    transmission_coefficient,
-)
+from mlpmf.settings import TransmissionSettings
+from mlpmf.transmission import DividingSurface, counted_rate, transmission_coefficient
 from mlpmf.units import kt_kj_mol
 
 R_MID, HALF_WIDTH, T, DT = 3.2, 0.45, 300.0, 1.0

@@ -36,7 +36,8 @@ from mlpmf.cvsettings import make_colvar
 from mlpmf.grids import window_centers, window_spring_constants
 from mlpmf.models import load_model
 from mlpmf.oracles import make_robust_oracle
-from mlpmf.sampling import DatasetSettings, sample_reference
+from mlpmf.sampling import sample_reference
+from mlpmf.settings import DatasetSettings
 from mlpmf.units import ev_to_kj_mol, kt_ev
 
 REPO = Path(__file__).resolve().parents[1]

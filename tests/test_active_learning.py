@@ -10,7 +10,6 @@ from ase.build import molecule
 from ase.calculators.calculator import CalculationFailed
 
 from mlpmf.active_learning import (
-    ActiveLearningSettings,
     ExplorationWindows,
     LearningData,
     Retraining,
@@ -24,7 +23,7 @@ from mlpmf.evaluation import evaluate_model
 from mlpmf.exploration import Candidate
 from mlpmf.oracles import make_oracle, make_robust_oracle
 from mlpmf.robust import RobustOracle
-from mlpmf.trustlevels import TrustSettings
+from mlpmf.settings import ActiveLearningSettings, TrustSettings
 from tests.conftest import finite_difference_forces
 from tests.test_committee import DESCRIPTOR, SETTINGS, labelled_dimers
 

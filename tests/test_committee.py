@@ -9,7 +9,8 @@ from mlpmf.calculator import CommitteeCalculator
 from mlpmf.descriptors import Descriptor, pair_batch
 from mlpmf.evaluation import evaluate_model
 from mlpmf.models import Committee, load_model, max_pairwise_force_difference
-from mlpmf.training import CommitteeSettings, train_committee
+from mlpmf.settings import CommitteeSettings
+from mlpmf.training import train_committee
 from tests.conftest import finite_difference_forces
 
 DESCRIPTOR = {"num_radial": 12, "cutoff_a": 5.0, "num_angular_sections": 0, "num_chiral": 0}

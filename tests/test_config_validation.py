@@ -234,13 +234,13 @@ def schema_defaults(section: str) -> dict:
 @pytest.mark.parametrize(
     "module, name, section",
     [
-        ("mlpmf.training", "CommitteeSettings", "committee"),
-        ("mlpmf.sampling", "DatasetSettings", "dataset"),
-        ("mlpmf.active_learning", "ActiveLearningSettings", "active_learning"),
-        ("mlpmf.trustlevels", "TrustSettings", "active_learning"),
+        ("mlpmf.settings", "CommitteeSettings", "committee"),
+        ("mlpmf.settings", "DatasetSettings", "dataset"),
+        ("mlpmf.settings", "ActiveLearningSettings", "active_learning"),
+        ("mlpmf.settings", "TrustSettings", "active_learning"),
         ("mlpmf.settings", "WindowSettings", "umbrella"),
         ("mlpmf.settings", "FreeEnergySettings", "free_energy"),
-        ("mlpmf.transmission", "TransmissionSettings", "transmission"),
+        ("mlpmf.settings", "TransmissionSettings", "transmission"),
     ],
 )
 def test_settings_dataclasses_and_the_schema_share_their_defaults(module, name, section):

@@ -12,12 +12,12 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from mlpmf.colvars import Dihedral, periodic_difference
 from mlpmf.sampling import (
     BARRIER_ALLOWANCE_KT,
-    DatasetSettings,
     automatic_energy_threshold_kt,
     drop_high_energy_frames,
     sample_reference,
     scan_order,
 )
+from mlpmf.settings import DatasetSettings
 from mlpmf.units import kt_kj_mol
 
 

@@ -237,9 +237,8 @@ def test_the_shots_restraint_and_friction_default_to_the_windows():
     are held on the surface by ten times the stiffest window's spring."""
     import dataclasses
 
-    from mlpmf.settings import WindowSettings
+    from mlpmf.settings import TransmissionSettings, WindowSettings
     from mlpmf.stages.transmission import FluxSettings
-    from mlpmf.transmission import TransmissionSettings
 
     flux = FluxSettings(
         TransmissionSettings(), WindowSettings(friction_per_fs=0.02), {}, {}, (0, 1), (2, 3),

@@ -9,7 +9,8 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from mlpmf import trainingdata
 from mlpmf.descriptors import Descriptor
 from mlpmf.models import Committee
-from mlpmf.training import CommitteeSettings, train_committee
+from mlpmf.settings import CommitteeSettings
+from mlpmf.training import train_committee
 from mlpmf.trainingdata import ForceMapFrames, PairFrameSet, training_frames
 
 WEIGHTS = (3.0, 1.0)

@@ -15,9 +15,9 @@ from mlpmf.colvars import effective_mass_amu
 from mlpmf.cvsettings import make_colvar
 from mlpmf.dynamics import LangevinSettings, StepHooks, integrate
 from mlpmf.rates import barrier_and_rate
+from mlpmf.settings import TransmissionSettings
 from mlpmf.transmission import (
     DividingSurface,
-    TransmissionSettings,
     counted_rate,
     reactive_flux,
     transmission_coefficient,

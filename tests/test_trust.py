@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlpmf.settings import TrustSettings
 from mlpmf.trust import (
     describe,
     judge_oracle_checks,
@@ -17,7 +18,7 @@ from mlpmf.trust import (
     window_oracle_offsets,
     with_second_cv,
 )
-from mlpmf.trustlevels import TrustSettings, trust_levels
+from mlpmf.trustlevels import trust_levels
 from mlpmf.units import kt_ev, kt_kj_mol
 from tests.workflow_helpers import double_well_study, run_snakemake
 

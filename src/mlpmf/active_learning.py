@@ -55,18 +55,12 @@ from mlpmf.dynamics import (
     LangevinSettings,
     fixed_atom_mask,
 )
-from mlpmf.exploration import (
-    ActiveLearningSettings,
-    Candidate,
-    Replica,
-    explore,
-    is_quiet,
-    select,
-)
+from mlpmf.exploration import Candidate, Replica, explore, is_quiet, select
 from mlpmf.models import Committee
 from mlpmf.placement import move_to_window, nearest_positions
 from mlpmf.robust import RobustOracle
-from mlpmf.training import CommitteeSettings, train_committee
+from mlpmf.settings import ActiveLearningSettings, CommitteeSettings
+from mlpmf.training import train_committee
 from mlpmf.trustlevels import TrustLevels, calibrated_trust
 
 log = logging.getLogger(__name__)

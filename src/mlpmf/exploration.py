@@ -19,31 +19,11 @@ from mlpmf.dynamics import (
     integrate,
 )
 from mlpmf.models import Committee
-from mlpmf.settings import settings_values
-from mlpmf.trustlevels import TrustLevels, TrustSettings
+from mlpmf.settings import ActiveLearningSettings
+from mlpmf.trustlevels import TrustLevels
 from mlpmf.umbrella import ReplicaExchange
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ActiveLearningSettings:
-    """The config's ``active_learning`` section (temperature in K)."""
-
-    max_iterations: int = 5  # on for a committee; 0 switches it off
-    frames_per_iteration: int = 12
-    steps_per_iteration: int = 2000
-    confirm_steps: int = 0  # a quiet round ends the loop only after this many quiet steps
-    converged_fraction: float = 0.01  # of checked frames above the trigger, in a quiet round
-    check_every: int = 20
-    temperature_k: float | None = None  # None: the study's
-    retrain_epochs: int = 60
-    trust: TrustSettings = TrustSettings()
-
-    @classmethod
-    def from_config(cls, section: Mapping) -> "ActiveLearningSettings":
-        values = settings_values(cls, section, exclude=frozenset({"trust"}))
-        return cls(**values, trust=TrustSettings.from_config(section))
 
 
 @dataclass

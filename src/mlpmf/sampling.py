@@ -45,7 +45,7 @@ from mlpmf.dynamics import (
     run_langevin,
 )
 from mlpmf.placement import move_to_value
-from mlpmf.settings import settings_values
+from mlpmf.settings import DatasetSettings
 from mlpmf.units import kt_ev
 
 log = logging.getLogger(__name__)
@@ -54,30 +54,6 @@ RELAX_FMAX_EV_A = 0.5  # restrained relaxation of a scan point stops below this 
 # Barriers along the CV that the automatic energy threshold leaves room for, in kT of
 # the study temperature (40 kT = 100 kJ/mol at 300 K): scan frames sit on them.
 BARRIER_ALLOWANCE_KT = 40.0
-
-
-@dataclass(frozen=True)
-class DatasetSettings:
-    """The config's ``dataset`` section (temperatures in K, times in fs)."""
-
-    md_temperature_k: float = 600.0
-    md_steps: int = 2000
-    scan_points: int = 16
-    scan_relax_steps: int = 50
-    scan_equilibration_steps: int = 200
-    scan_steps_per_point: int = 200
-    scan_temperature_k: float = 450.0
-    scan_spring_constant_kj_mol: float = 200.0
-    scan_both_ways: bool = False
-    timestep_fs: float = 2.0
-    friction_per_fs: float = 0.01
-    record_every: int = 10
-    test_fraction: float = 0.2
-    max_energy_above_minimum_kt: float | None = None
-
-    @classmethod
-    def from_config(cls, section) -> "DatasetSettings":
-        return cls(**settings_values(cls, section))
 
 
 @dataclass

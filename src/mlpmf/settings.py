@@ -9,6 +9,7 @@ filled in); the dataclass defaults serve library callers and must equal the sche
 
 import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 
 def settings_values(settings_class, section: Mapping, exclude: frozenset = frozenset()) -> dict:
@@ -51,4 +52,115 @@ class FreeEnergySettings:
 
     @classmethod
     def from_config(cls, section: Mapping) -> "FreeEnergySettings":
+        return cls(**settings_values(cls, section))
+
+
+@dataclass(frozen=True)
+class TrustSettings:
+    """How the trust levels are set (the config's ``active_learning`` keys)."""
+
+    lower_ev_a: float | None = None  # explicit lower level (the trigger); None: calibrate
+    upper_ev_a: float | None = None  # explicit upper level; None: upper_factor x lower
+    percentile: float = 95.0  # of the held-out per-frame disagreement
+    factor: float = 2.0  # margin on that percentile
+    upper_factor: float = 3.0  # upper level over lower level
+    force_fraction: float = 0.5  # lower level at least this times the thermal force scale
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> "TrustSettings":
+        return cls(
+            section["force_disagreement_ev_a"],
+            section["upper_disagreement_ev_a"],
+            section["trigger_percentile"],
+            section["trigger_factor"],
+            section["upper_factor"],
+            section["trigger_force_fraction"],
+        )
+
+
+@dataclass(frozen=True)
+class ActiveLearningSettings:
+    """The config's ``active_learning`` section (temperature in K)."""
+
+    max_iterations: int = 5  # on for a committee; 0 switches it off
+    frames_per_iteration: int = 12
+    steps_per_iteration: int = 2000
+    confirm_steps: int = 0  # a quiet round ends the loop only after this many quiet steps
+    converged_fraction: float = 0.01  # of checked frames above the trigger, in a quiet round
+    check_every: int = 20
+    temperature_k: float | None = None  # None: the study's
+    retrain_epochs: int = 60
+    trust: TrustSettings = TrustSettings()
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> "ActiveLearningSettings":
+        values = settings_values(cls, section, exclude=frozenset({"trust"}))
+        return cls(**values, trust=TrustSettings.from_config(section))
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    """The config's ``dataset`` section (temperatures in K, times in fs)."""
+
+    md_temperature_k: float = 600.0
+    md_steps: int = 2000
+    scan_points: int = 16
+    scan_relax_steps: int = 50
+    scan_equilibration_steps: int = 200
+    scan_steps_per_point: int = 200
+    scan_temperature_k: float = 450.0
+    scan_spring_constant_kj_mol: float = 200.0
+    scan_both_ways: bool = False
+    timestep_fs: float = 2.0
+    friction_per_fs: float = 0.01
+    record_every: int = 10
+    test_fraction: float = 0.2
+    max_energy_above_minimum_kt: float | None = None
+
+    @classmethod
+    def from_config(cls, section) -> "DatasetSettings":
+        return cls(**settings_values(cls, section))
+
+
+@dataclass(frozen=True)
+class CommitteeSettings:
+    """The config's ``committee`` section: size, networks and training."""
+
+    members: int = 4
+    hidden_layers: tuple[int, ...] = (32, 32)
+    epochs: int = 200
+    batch_size: int = 4  # frames per optimiser step
+    learning_rate: float = 0.005
+    final_learning_rate: float = 0.0001
+    energy_weight: float = 1.0  # of (eV/atom)^2
+    force_weight: float = 1.0  # of (eV/Å)^2
+    validation_fraction: float = 0.1
+    patience_epochs: int = 50
+    bootstrap: bool = False
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> "CommitteeSettings":
+        values = settings_values(cls, section)
+        if "hidden_layers" in values:
+            values["hidden_layers"] = tuple(int(h) for h in values["hidden_layers"])
+        return cls(**values)
+
+    def replace(self, **changes) -> "CommitteeSettings":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class TransmissionSettings:
+    """The config's ``transmission`` section."""
+
+    enabled: bool = False
+    shots: int = 64  # dividing-surface configurations, each shot forward and backward
+    shot_length_fs: float = 500.0
+    friction_per_fs: float | None = None  # of the shots' Langevin dynamics; None: windows'
+    restraint_kj_mol: float | None = None  # per CV unit^2; None: 10 x the windows'
+    equilibration_steps: int = 1000  # restrained MD before a configuration is taken
+    bootstrap_samples: int = 200
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> "TransmissionSettings":
         return cls(**settings_values(cls, section))

@@ -14,11 +14,9 @@ with energies per atom in eV and forces in eV/Å; the optimiser minimises sum_m 
 """
 
 import copy
-import dataclasses
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -29,37 +27,10 @@ from mlpmf.checkpoint import Checkpoint
 from mlpmf.dataset import DataStatistics, descriptor_for, reference_arrays
 from mlpmf.descriptors import Descriptor
 from mlpmf.models import Committee, resolve_device
-from mlpmf.settings import settings_values
+from mlpmf.settings import CommitteeSettings
 from mlpmf.trainingdata import training_frames
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CommitteeSettings:
-    """The config's ``committee`` section: size, networks and training."""
-
-    members: int = 4
-    hidden_layers: tuple[int, ...] = (32, 32)
-    epochs: int = 200
-    batch_size: int = 4  # frames per optimiser step
-    learning_rate: float = 0.005
-    final_learning_rate: float = 0.0001
-    energy_weight: float = 1.0  # of (eV/atom)^2
-    force_weight: float = 1.0  # of (eV/Å)^2
-    validation_fraction: float = 0.1
-    patience_epochs: int = 50
-    bootstrap: bool = False
-
-    @classmethod
-    def from_config(cls, section: Mapping) -> "CommitteeSettings":
-        values = settings_values(cls, section)
-        if "hidden_layers" in values:
-            values["hidden_layers"] = tuple(int(h) for h in values["hidden_layers"])
-        return cls(**values)
-
-    def replace(self, **changes) -> "CommitteeSettings":
-        return dataclasses.replace(self, **changes)
 
 
 def _initial_committee(frames, descriptor: Descriptor, settings: CommitteeSettings) -> Committee:

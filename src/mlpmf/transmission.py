@@ -34,7 +34,7 @@ experiment. :func:`with_transmission` turns TST's rates into the dynamics' rate.
 
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from ase import Atoms
@@ -51,7 +51,7 @@ from mlpmf.dynamics import (
     own_calculators,
 )
 from mlpmf.placement import move_to_value
-from mlpmf.settings import settings_values
+from mlpmf.settings import TransmissionSettings
 from mlpmf.units import fs_to_ase_time
 
 log = logging.getLogger(__name__)
@@ -60,23 +60,6 @@ log = logging.getLogger(__name__)
 def _streams(rng: np.random.Generator, count: int) -> list[np.random.Generator]:
     """Independent random streams for ``count`` replicas, drawn from ``rng``."""
     return [np.random.default_rng(seed) for seed in rng.integers(2**63, size=count)]
-
-
-@dataclasses.dataclass(frozen=True)
-class TransmissionSettings:
-    """The config's ``transmission`` section."""
-
-    enabled: bool = False
-    shots: int = 64  # dividing-surface configurations, each shot forward and backward
-    shot_length_fs: float = 500.0
-    friction_per_fs: float | None = None  # of the shots' Langevin dynamics; None: windows'
-    restraint_kj_mol: float | None = None  # per CV unit^2; None: 10 x the windows'
-    equilibration_steps: int = 1000  # restrained MD before a configuration is taken
-    bootstrap_samples: int = 200
-
-    @classmethod
-    def from_config(cls, section: Mapping) -> "TransmissionSettings":
-        return cls(**settings_values(cls, section))
 
 
 def dividing_surface_configurations(

@@ -13,7 +13,7 @@ times sqrt(T_study / T_data), as for harmonic forces): a disagreement that small
 small part of the forces that drive the dynamics.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -22,29 +22,7 @@ from ase import Atoms
 from mlpmf.dataset import reference_arrays
 from mlpmf.evaluation import ModelPredictions
 from mlpmf.models import Committee
-
-
-@dataclass(frozen=True)
-class TrustSettings:
-    """How the trust levels are set (the config's ``active_learning`` keys)."""
-
-    lower_ev_a: float | None = None  # explicit lower level (the trigger); None: calibrate
-    upper_ev_a: float | None = None  # explicit upper level; None: upper_factor x lower
-    percentile: float = 95.0  # of the held-out per-frame disagreement
-    factor: float = 2.0  # margin on that percentile
-    upper_factor: float = 3.0  # upper level over lower level
-    force_fraction: float = 0.5  # lower level at least this times the thermal force scale
-
-    @classmethod
-    def from_config(cls, section: Mapping) -> "TrustSettings":
-        return cls(
-            section["force_disagreement_ev_a"],
-            section["upper_disagreement_ev_a"],
-            section["trigger_percentile"],
-            section["trigger_factor"],
-            section["upper_factor"],
-            section["trigger_force_fraction"],
-        )
+from mlpmf.settings import TrustSettings
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from ase.io import write
 
 from mlpmf.active_learning import (
     ActiveLearningResult,
-    ActiveLearningSettings,
     ExplorationWindows,
     LearningData,
     Retraining,
@@ -31,7 +30,7 @@ from mlpmf.evaluation import evaluate_model, save_model_and_metrics
 from mlpmf.io import atomic_path, read_json, write_table
 from mlpmf.models import load_model
 from mlpmf.oracles import make_robust_oracle
-from mlpmf.training import CommitteeSettings
+from mlpmf.settings import ActiveLearningSettings, CommitteeSettings
 from mlpmf.trustlevels import thermal_force_scale
 from mlpmf.umbrella import grid_biases
 from mlpmf.units import kj_mol_to_ev, kt_kj_mol

@@ -15,7 +15,8 @@ from mlpmf.config import load_system
 from mlpmf.cvsettings import make_colvar
 from mlpmf.io import atomic_path, write_json
 from mlpmf.oracles import make_robust_oracle, method_name
-from mlpmf.sampling import DatasetSettings, sample_reference, split_train_test
+from mlpmf.sampling import sample_reference, split_train_test
+from mlpmf.settings import DatasetSettings
 from mlpmf.stages import fail
 from mlpmf.units import ev_to_kj_mol
 

@@ -10,8 +10,9 @@ from pathlib import Path
 from mlpmf.checkpoint import Checkpoint, fingerprint
 from mlpmf.dataset import read_labelled_frames
 from mlpmf.evaluation import evaluate_model, save_model_and_metrics
-from mlpmf.training import CommitteeSettings, train_committee
-from mlpmf.trustlevels import TrustSettings, calibrated_trust, thermal_force_scale
+from mlpmf.settings import CommitteeSettings, TrustSettings
+from mlpmf.training import train_committee
+from mlpmf.trustlevels import calibrated_trust, thermal_force_scale
 
 log = logging.getLogger(__name__)
 CHECKPOINT_EVERY_EPOCHS = 10

@@ -26,8 +26,8 @@ from mlpmf.io import write_json
 from mlpmf.placement import move_to_value, nearest_positions
 from mlpmf.plotting import plot_transmission
 from mlpmf.rates import dividing_surface
-from mlpmf.settings import WindowSettings
-from mlpmf.transmission import DividingSurface, TransmissionSettings, transmission_coefficient
+from mlpmf.settings import TransmissionSettings, WindowSettings
+from mlpmf.transmission import DividingSurface, transmission_coefficient
 
 log = logging.getLogger(__name__)
 
