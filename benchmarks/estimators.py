@@ -58,21 +58,21 @@ def run_one(method, num_windows, num_samples, output):
         from pymbar import FES
     else:
         from mlpmf.estimators import mbar, wham
+        from mlpmf.samples import UmbrellaSamples
 
     data, centers = samples(num_windows, num_samples)
     kappas = np.full(num_windows, KAPPA)
     kt = kt_kj_mol(TEMPERATURE_K)
     started = time.perf_counter()  # imports and sample generation are not timed
     if method == "ours-mbar":
-        free = mbar(data, centers, kappas, TEMPERATURE_K, EDGES).free_energy
+        free = mbar(UmbrellaSamples(data, centers, kappas, TEMPERATURE_K), EDGES).free_energy
     elif method == "ours-wham":
-        free = wham(data, centers, kappas, TEMPERATURE_K, EDGES, bootstrap_samples=0).free_energy
+        free = wham(
+            UmbrellaSamples(data, centers, kappas, TEMPERATURE_K), EDGES, bootstrap_samples=0
+        ).free_energy
     elif method == "ours-bootstrap100":
         free = mbar(
-            data,
-            centers,
-            kappas,
-            TEMPERATURE_K,
+            UmbrellaSamples(data, centers, kappas, TEMPERATURE_K),
             EDGES,
             uncertainty="bootstrap",
             bootstrap_samples=100,

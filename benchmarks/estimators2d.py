@@ -62,15 +62,20 @@ def run_one(method, num_windows, num_samples, output):
         from pymbar import FES
     else:
         from mlpmf.estimators2d import mbar_2d
+        from mlpmf.samples import UmbrellaSamples
 
     data, centers = samples(num_windows, num_samples)
     kappas = [(KAPPA, KAPPA)] * len(centers)
     started = time.perf_counter()  # imports and sample generation are not timed
     if method == "ours":
-        free = mbar_2d(data, centers, kappas, TEMPERATURE_K, EDGES, bootstrap_samples=0)
+        free = mbar_2d(
+            UmbrellaSamples(data, centers, kappas, TEMPERATURE_K), EDGES, bootstrap_samples=0
+        )
         free = free.free_energy
     elif method == "ours-bootstrap20":
-        free = mbar_2d(data, centers, kappas, TEMPERATURE_K, EDGES, bootstrap_samples=20)
+        free = mbar_2d(
+            UmbrellaSamples(data, centers, kappas, TEMPERATURE_K), EDGES, bootstrap_samples=20
+        )
         free = free.free_energy
     elif method == "pymbar":
         kt = kt_kj_mol(TEMPERATURE_K)

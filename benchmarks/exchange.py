@@ -27,6 +27,7 @@ from mlpmf.colvars import Angle, Dihedral, Distance
 from mlpmf.dynamics import UmbrellaBias
 from mlpmf.estimators import mbar
 from mlpmf.placement import move_to_value
+from mlpmf.samples import UmbrellaSamples
 from mlpmf.settings import WindowSettings
 from mlpmf.umbrella import run_umbrella_windows
 from mlpmf.units import kj_mol_to_ev, kt_kj_mol
@@ -91,9 +92,9 @@ def run(every, steps, barrier):
     )
     seconds = time.perf_counter() - start
     pmf = mbar(
-        [s["cv"] for s in series], centers, [KAPPA] * len(centers), T,
-        np.linspace(-180, 180, 37), period=360.0,
-    )  # fmt: skip
+        UmbrellaSamples([s["cv"] for s in series], centers, [KAPPA] * len(centers), T, 360.0),
+        np.linspace(-180, 180, 37),
+    )
     kt = kt_kj_mol(T)
     psi = np.linspace(-180.0, 180.0, 3601)[:-1]
     exact = [

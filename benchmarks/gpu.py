@@ -37,6 +37,7 @@ from mlpmf.calculator import BatchedCommittee
 from mlpmf.colvars import Dihedral, Distance
 from mlpmf.dynamics import LangevinSettings, StepHooks, UmbrellaBias, integrate
 from mlpmf.estimators import mbar
+from mlpmf.samples import UmbrellaSamples
 from mlpmf.sampling import sample_reference
 from mlpmf.settings import CommitteeSettings, DatasetSettings, WindowSettings
 from mlpmf.timeseries import kept_indices
@@ -84,8 +85,15 @@ def double_well_pmfs(devices: list[str], steps: int, epochs: int) -> list[str]:
         results[device] = series
         x = [s["cv"] for s in series]
         kept = kept_indices(x, True, True, centers)
-        pmfs[device] = mbar([s[k] for s, k in zip(x, kept, strict=True)], centers,
-                            np.full(len(centers), kappa), TEMPERATURE_K, edges)  # fmt: skip
+        pmfs[device] = mbar(
+            UmbrellaSamples(
+                [s[k] for s, k in zip(x, kept, strict=True)],
+                centers,
+                np.full(len(centers), kappa),
+                TEMPERATURE_K,
+            ),
+            edges,
+        )
         pmfs[device + "_seconds"] = seconds
     a, b = (pmfs[d] for d in devices)
     first, second = (results[d] for d in devices)

@@ -14,7 +14,7 @@ ARCHITECTURE = REPO / "docs" / "architecture.md"
 RULES = REPO / "workflow" / "rules"
 FLOORS = {
     1: {"descriptors", "neighbours", "timeseries", "readers", "io", "checkpoint", "units",
-        "provenance", "ledger", "scope", "plugins", "validation", "settings", "targets"},
+        "provenance", "ledger", "scope", "plugins", "validation", "settings", "targets", "samples"},
     2: {"models", "oracles", "solver", "estimators", "estimators2d", "diagnostics", "reweighting",
         "correction", "colvars", "cvsettings", "placement", "config", "grids", "dataset",
         "trust", "studycheck", "analytic", "pyscf_calculator", "robust", "overlap",

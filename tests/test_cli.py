@@ -16,6 +16,7 @@ import pytest
 from mlpmf.cli import main
 from mlpmf.estimators import mbar
 from mlpmf.readers import FormatError, read_timeseries, read_wham_metadata, read_window_columns
+from mlpmf.samples import UmbrellaSamples
 from tests.test_estimators import (
     CENTERS,
     GRID,
@@ -81,7 +82,7 @@ def test_xvg_files_with_metadata_reproduce_the_library_and_pymbar(samples_a, gro
     table = pd.read_csv(tmp_path / "out.csv", comment="#")
     assert list(table.columns) == ["cv", "free_energy_kj_mol", "uncertainty_kj_mol", "samples"]
     kappa = np.full(len(CENTERS), KAPPA)
-    ours = mbar(samples_a, CENTERS, kappa, TEMPERATURE_K, edges_a)
+    ours = mbar(UmbrellaSamples(samples_a, CENTERS, kappa, TEMPERATURE_K), edges_a)
     np.testing.assert_allclose(table["cv"], ours.cv / NM, atol=1e-9)
     np.testing.assert_allclose(table["free_energy_kj_mol"], ours.free_energy, atol=1e-3)
     np.testing.assert_allclose(table["uncertainty_kj_mol"], ours.uncertainty, rtol=1e-3)
@@ -145,7 +146,9 @@ def test_plumed_colvar_in_radians_equals_the_library_in_degrees(plumed_torsion, 
                TEMPERATURE_K, "--bins", 72, "--no-decorrelate") == 0  # fmt: skip
     table = pd.read_csv(tmp_path / "out.csv", comment="#")
     edges = np.linspace(-180.0, 180.0, 73)
-    ours = mbar(samples, centers, np.full(24, kappa_deg), TEMPERATURE_K, edges, period=360.0)
+    ours = mbar(
+        UmbrellaSamples(samples, centers, np.full(24, kappa_deg), TEMPERATURE_K, 360.0), edges
+    )
     np.testing.assert_allclose(np.degrees(table["cv"]), ours.cv, atol=1e-6)
     np.testing.assert_allclose(table["free_energy_kj_mol"], ours.free_energy, atol=1e-3)
 
@@ -252,8 +255,12 @@ def test_wham_with_bootstrap_errors_in_kt_equals_the_library(samples_a, gromacs_
                "--estimator", "wham", "--bootstrap-samples", 20, "--seed", 3,
                "--energy-unit", "kT") == 0  # fmt: skip
     table = pd.read_csv(tmp_path / "out.csv", comment="#")
-    ours = wham(samples_a, CENTERS, np.full(len(CENTERS), KAPPA), TEMPERATURE_K,
-                np.linspace(-1.5, 1.5, 61), bootstrap_samples=20, seed=3)  # fmt: skip
+    ours = wham(
+        UmbrellaSamples(samples_a, CENTERS, np.full(len(CENTERS), KAPPA), TEMPERATURE_K),
+        np.linspace(-1.5, 1.5, 61),
+        bootstrap_samples=20,
+        seed=3,
+    )
     np.testing.assert_allclose(table["free_energy_kt"], ours.free_energy / KT, atol=1e-6)
     np.testing.assert_allclose(table["uncertainty_kt"], ours.uncertainty / KT, rtol=1e-6)
 

@@ -6,6 +6,7 @@ import pytest
 
 from mlpmf.correction import oracle_correction
 from mlpmf.estimators import mbar
+from mlpmf.samples import UmbrellaSamples
 from mlpmf.units import kj_mol_to_ev, kt_kj_mol
 
 TEMPERATURE_K = 300.0
@@ -55,13 +56,15 @@ def windows():
 def test_the_oracle_pmf_is_recovered_from_the_models_samples_within_its_error(windows):
     xs, ys = windows
     kappa = np.full(len(CENTERS), KAPPA)
-    model = mbar(xs, CENTERS, kappa, TEMPERATURE_K, EDGES, seed=1)
+    model = mbar(UmbrellaSamples(xs, CENTERS, kappa, TEMPERATURE_K), EDGES, seed=1)
     every = 4  # the oracle labels every 4th sample, as umbrella.oracle_every does
     result = oracle_correction(
-        [x[::every] for x in xs],
+        UmbrellaSamples([x[::every] for x in xs], CENTERS, kappa, TEMPERATURE_K),
         [offsets_ev(x, y)[::every] for x, y in zip(xs, ys, strict=True)],
-        CENTERS, kappa, TEMPERATURE_K, EDGES, model.window_free_energies, seed=2,
-    )  # fmt: skip
+        EDGES,
+        model.window_free_energies,
+        seed=2,
+    )
     exact = exact_correction(model.cv)
     error = result.correction - exact
     error -= np.average(error, weights=1 / result.uncertainty**2)
@@ -83,11 +86,12 @@ def result_deltas(xs, ys, every=4):
 def test_a_model_far_from_the_oracle_shows_as_lost_effective_samples(windows):
     xs, ys = windows
     kappa = np.full(len(CENTERS), KAPPA)
-    model = mbar(xs, CENTERS, kappa, TEMPERATURE_K, EDGES, seed=1)
-    args = (CENTERS, kappa, TEMPERATURE_K, EDGES, model.window_free_energies)
-    mild = oracle_correction(xs, [offsets_ev(x, y) for x, y in zip(xs, ys, strict=True)], *args)
+    model = mbar(UmbrellaSamples(xs, CENTERS, kappa, TEMPERATURE_K), EDGES, seed=1)
+    rows = UmbrellaSamples(xs, CENTERS, kappa, TEMPERATURE_K)
+    args = (EDGES, model.window_free_energies)
+    mild = oracle_correction(rows, [offsets_ev(x, y) for x, y in zip(xs, ys, strict=True)], *args)
     rough = oracle_correction(
-        xs, [offsets_ev(x, y, scale=8.0) for x, y in zip(xs, ys, strict=True)], *args
+        rows, [offsets_ev(x, y, scale=8.0) for x, y in zip(xs, ys, strict=True)], *args
     )
     assert np.all(rough.energy_error_kj_mol > 6 * mild.energy_error_kj_mol)
     # energy errors of 2-9 kT: a fraction of the rows carry the exponential average
@@ -98,20 +102,26 @@ def test_a_model_far_from_the_oracle_shows_as_lost_effective_samples(windows):
 def test_bins_without_oracle_rows_are_nan_and_bad_rows_are_named(windows):
     xs, ys = windows
     kappa = np.full(len(CENTERS), KAPPA)
-    model = mbar(xs, CENTERS, kappa, TEMPERATURE_K, EDGES, seed=1)
-    args = (CENTERS, kappa, TEMPERATURE_K, EDGES, model.window_free_energies)
+    model = mbar(UmbrellaSamples(xs, CENTERS, kappa, TEMPERATURE_K), EDGES, seed=1)
+    args = (EDGES, model.window_free_energies)
     left = [x[x < 0.5] for x in xs]
     deltas = [offsets_ev(x, y)[x < 0.5] for x, y in zip(xs, ys, strict=True)]
     keep = [k for k in range(len(CENTERS)) if len(left[k])]
     result = oracle_correction(
-        [left[k] for k in keep], [deltas[k] for k in keep],
-        CENTERS[keep], kappa[keep], TEMPERATURE_K, EDGES, model.window_free_energies[keep],
-    )  # fmt: skip
+        UmbrellaSamples([left[k] for k in keep], CENTERS[keep], kappa[keep], TEMPERATURE_K),
+        [deltas[k] for k in keep],
+        EDGES,
+        model.window_free_energies[keep],
+    )
     centres = 0.5 * (EDGES[1:] + EDGES[:-1])
     assert np.all(np.isnan(result.correction[centres > 0.55]))
     assert np.all(np.isfinite(result.correction[centres < 0.4]))
     with pytest.raises(ValueError, match="differ in length"):
-        oracle_correction(xs, [d[:-1] for d in result_deltas(xs, ys, 1)], *args)
+        oracle_correction(
+            UmbrellaSamples(xs, CENTERS, kappa, TEMPERATURE_K),
+            [d[:-1] for d in result_deltas(xs, ys, 1)],
+            *args,
+        )
 
 
 def test_windows_on_a_model_give_the_oracles_pmf_through_their_oracle_rows():
@@ -165,14 +175,18 @@ def test_windows_on_a_model_give_the_oracles_pmf_through_their_oracle_rows():
     kept = kept_indices(cvs, True, True, centers, None)
     edges = np.linspace(2.75, 3.65, 31)
     samples = [c[k] for c, k in zip(cvs, kept, strict=True)]
-    model = mbar(samples, centers, kappa, TEMPERATURE_K, edges, seed=3)
+    model = mbar(UmbrellaSamples(samples, centers, kappa, TEMPERATURE_K), edges, seed=3)
     rows = [np.flatnonzero(np.isfinite(w[ORACLE_OFFSET_COLUMN])) for w in series]
     rows = [r[r >= k.min()] for r, k in zip(rows, kept, strict=True)]
     correction = oracle_correction(
-        [c[r] for c, r in zip(cvs, rows, strict=True)],
+        UmbrellaSamples(
+            [c[r] for c, r in zip(cvs, rows, strict=True)], centers, kappa, TEMPERATURE_K
+        ),
         [w[ORACLE_OFFSET_COLUMN][r] for w, r in zip(series, rows, strict=True)],
-        centers, kappa, TEMPERATURE_K, edges, model.window_free_energies, seed=4,
-    )  # fmt: skip
+        edges,
+        model.window_free_energies,
+        seed=4,
+    )
     exact = double_well_exact_pmf(model.cv, TEMPERATURE_K, 0.11, **well)
     exact_model = double_well_exact_pmf(model.cv, TEMPERATURE_K, 0.15, **well)
     assert np.ptp(exact - exact_model) == pytest.approx(ev_to_kj_mol(0.04), rel=0.01)
@@ -225,11 +239,17 @@ def test_the_2d_correction_and_its_projection_follow_the_oracle():
 
     samples = [np.column_stack([draw(f, a, 1500), draw(g, b, 1500)]) for a, b in centers]
     edges = (np.linspace(-1.0, 1.0, 11), np.linspace(-1.0, 1.0, 11))
-    model = mbar_2d(samples, centers, kappas, TEMPERATURE_K, edges, bootstrap_samples=2)
+    model = mbar_2d(
+        UmbrellaSamples(samples, centers, kappas, TEMPERATURE_K), edges, bootstrap_samples=2
+    )
     rows = [s[::3] for s in samples]
     offsets = [kj_mol_to_ev(delta(r[:, 0], r[:, 1])) for r in rows]
     surface, projection = oracle_correction_2d(
-        rows, offsets, centers, kappas, TEMPERATURE_K, edges, model.window_free_energies, seed=5
+        UmbrellaSamples(rows, centers, kappas, TEMPERATURE_K),
+        offsets,
+        edges,
+        model.window_free_energies,
+        seed=5,
     )
     mid = [0.5 * (e[1:] + e[:-1]) for e in edges]
     x, y = np.meshgrid(*mid, indexing="ij")

@@ -15,6 +15,7 @@ from mlpmf.convergence import (
 from mlpmf.estimators import PMF, mbar
 from mlpmf.estimators2d import PMF2D
 from mlpmf.overlap import grid_neighbour_overlaps
+from mlpmf.samples import UmbrellaSamples
 from mlpmf.timeseries import kept_indices
 
 TEMPERATURE = 300.0
@@ -132,10 +133,10 @@ def test_independent_sets_of_windows_scale_error_bars_to_a_hidden_slow_motion(
         samples = [s[k] for s, k in zip(raw, kept_indices(raw), strict=True)]
         all_centers = np.tile(centers, sets)
         kappas = np.full(len(all_centers), kappa)
-        pooled = mbar(samples, all_centers, kappas, TEMPERATURE, edges)
+        pooled = mbar(UmbrellaSamples(samples, all_centers, kappas, TEMPERATURE), edges)
         parts = window_sets(pd.DataFrame({"repeat": np.repeat(np.arange(sets), len(centers))}))
         pmfs = set_pmfs(
-            mbar, samples, parts, all_centers, kappas, temperature=TEMPERATURE, bin_edges=edges
+            mbar, UmbrellaSamples(samples, all_centers, kappas, TEMPERATURE), parts, bin_edges=edges
         )
         chi2 = compare_sets(pmfs)[0]
         filled = np.isfinite(pooled.free_energy) & (pooled.uncertainty > 0)

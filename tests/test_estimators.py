@@ -14,6 +14,7 @@ import pytest
 from mlpmf.convergence import convergence_check
 from mlpmf.estimators import mbar, wham
 from mlpmf.overlap import neighbour_overlaps, overlap_matrix
+from mlpmf.samples import UmbrellaSamples
 from mlpmf.solver import ConvergenceError, collapse_samples, solve_free_energies
 from mlpmf.timeseries import decorrelate, kept_indices
 from mlpmf.units import kt_kj_mol
@@ -85,7 +86,9 @@ def double_well_samples():
 @pytest.mark.parametrize("estimator", [mbar, wham])
 def test_double_well_pmf_matches_exact(estimator, double_well_samples):
     kappa = np.full(len(CENTERS), KAPPA)
-    result = estimator(double_well_samples, CENTERS, kappa, TEMPERATURE_K, EDGES, seed=2)
+    result = estimator(
+        UmbrellaSamples(double_well_samples, CENTERS, kappa, TEMPERATURE_K), EDGES, seed=2
+    )
     assert result.free_energy.shape == result.cv.shape == (60,)
     assert np.nanmin(result.free_energy) == 0.0
     error = result.free_energy - exact_binned(double_well, EDGES)
@@ -100,7 +103,9 @@ def test_periodic_torsion_pmf_matches_exact(estimator):
     samples = exact_umbrella_samples(torsion, grid, centers, 0.05, 1500, rng, period=360.0)
     kappa = np.full(len(centers), 0.05)  # kJ/mol/deg^2
     edges = np.linspace(-180.0, 180.0, 73)
-    result = estimator(samples, centers, kappa, TEMPERATURE_K, edges, period=360.0, seed=4)
+    result = estimator(
+        UmbrellaSamples(samples, centers, kappa, TEMPERATURE_K, 360.0), edges, seed=4
+    )
     error = result.free_energy - exact_binned(torsion, edges)
     assert np.sqrt(np.mean((error - error.mean()) ** 2)) < 0.3 * KT
     # the window at -180 and the one at 165 are neighbours across the period
@@ -113,7 +118,7 @@ def test_mbar_matches_pymbar_within_a_hundredth_of_kt(double_well_samples):
     from pymbar import FES
 
     kappa = np.full(len(CENTERS), KAPPA)
-    ours = mbar(double_well_samples, CENTERS, kappa, TEMPERATURE_K, EDGES)
+    ours = mbar(UmbrellaSamples(double_well_samples, CENTERS, kappa, TEMPERATURE_K), EDGES)
     x = np.concatenate(double_well_samples)
     counts = np.array([len(s) for s in double_well_samples])
     u_kn = 0.5 * kappa[:, None] * (x[None, :] - CENTERS[:, None]) ** 2 / KT
@@ -125,7 +130,9 @@ def test_mbar_matches_pymbar_within_a_hundredth_of_kt(double_well_samples):
     theirs -= theirs.min()
     np.testing.assert_allclose(ours.free_energy, theirs, atol=1e-3 * KT)
     # WHAM (bias at bin centres) agrees within its statistical error
-    binned = wham(double_well_samples, CENTERS, kappa, TEMPERATURE_K, EDGES, seed=3)
+    binned = wham(
+        UmbrellaSamples(double_well_samples, CENTERS, kappa, TEMPERATURE_K), EDGES, seed=3
+    )
     difference = binned.free_energy - theirs
     difference -= difference.mean()
     assert np.mean(np.abs(difference) < 2 * binned.uncertainty) > 0.9
@@ -156,7 +163,12 @@ def test_uncertainties_are_calibrated_over_independent_repeats(estimator, option
     for repeat in range(50):
         samples = exact_umbrella_samples(double_well, GRID, CENTERS, KAPPA, 1000, rng)
         results.append(
-            estimator(samples, CENTERS, kappa, TEMPERATURE_K, edges, seed=repeat, **options)
+            estimator(
+                UmbrellaSamples(samples, CENTERS, kappa, TEMPERATURE_K),
+                edges,
+                seed=repeat,
+                **options,
+            )
         )
     assert 0.6 <= coverage(results, exact_binned(double_well, edges), edges) <= 0.75
 
@@ -170,7 +182,7 @@ def test_periodic_uncertainties_are_calibrated_over_independent_repeats():
     results = []
     for _ in range(50):
         samples = exact_umbrella_samples(torsion, grid, centers, 0.05, 800, rng, period=360.0)
-        results.append(mbar(samples, centers, kappa, TEMPERATURE_K, edges, period=360.0))
+        results.append(mbar(UmbrellaSamples(samples, centers, kappa, TEMPERATURE_K, 360.0), edges))
     assert 0.6 <= coverage(results, exact_binned(torsion, edges), edges) <= 0.75
 
 
@@ -199,7 +211,7 @@ def test_error_bars_cover_exact_pmf_on_correlated_langevin_trajectories():
     results = []
     for repeat in range(repeats):
         samples = [decorrelate(trajectories[:, repeat, k]) for k in range(len(CENTERS))]
-        results.append(mbar(samples, CENTERS, kappa, TEMPERATURE_K, EDGES))
+        results.append(mbar(UmbrellaSamples(samples, CENTERS, kappa, TEMPERATURE_K), EDGES))
     assert 0.6 <= coverage(results, exact_binned(double_well, EDGES), EDGES) <= 0.75
 
 
@@ -207,8 +219,12 @@ def test_empty_bins_are_nan_not_a_crash():
     samples = [np.random.default_rng(k).normal(c, 0.05, 500) for k, c in enumerate([0.0, 0.2])]
     edges = np.linspace(-0.5, 1.5, 41)
     for result in (
-        mbar(samples, [0.0, 0.2], [1000.0, 1000.0], TEMPERATURE_K, edges),
-        wham(samples, [0.0, 0.2], [1000.0, 1000.0], TEMPERATURE_K, edges, bootstrap_samples=5),
+        mbar(UmbrellaSamples(samples, [0.0, 0.2], [1000.0, 1000.0], TEMPERATURE_K), edges),
+        wham(
+            UmbrellaSamples(samples, [0.0, 0.2], [1000.0, 1000.0], TEMPERATURE_K),
+            edges,
+            bootstrap_samples=5,
+        ),
     ):
         assert np.isnan(result.free_energy[-1]) and np.isnan(result.uncertainty[-1])
         assert np.isfinite(result.free_energy[10])
@@ -235,7 +251,7 @@ def test_solver_raises_instead_of_returning_garbage():
 def test_overlap_rows_sum_to_one_and_neighbours_overlap(double_well_samples):
     kappa = np.full(len(CENTERS), KAPPA)
     data = collapse_samples(double_well_samples, CENTERS, kappa, TEMPERATURE_K, EDGES)
-    result = mbar(double_well_samples, CENTERS, kappa, TEMPERATURE_K, EDGES)
+    result = mbar(UmbrellaSamples(double_well_samples, CENTERS, kappa, TEMPERATURE_K), EDGES)
     overlap = overlap_matrix(data, result.window_free_energies)
     np.testing.assert_allclose(overlap.sum(1), 1.0, atol=1e-8)
     neighbours = neighbour_overlaps(overlap, CENTERS)
@@ -250,11 +266,13 @@ def test_overlap_rows_sum_to_one_and_neighbours_overlap(double_well_samples):
 def test_convergence_check_flags_drift(double_well_samples):
     kappa = np.full(len(CENTERS), KAPPA)
     _, _, drift_kt, drift_z = convergence_check(
-        double_well_samples, CENTERS, kappa, TEMPERATURE_K, EDGES
+        UmbrellaSamples(double_well_samples, CENTERS, kappa, TEMPERATURE_K), EDGES
     )
     assert drift_kt < 1.0 and drift_z < 3.5
     drifting = [np.concatenate([s[:1000], s[1000:] + 0.15]) for s in double_well_samples]
-    _, _, drift_kt, drift_z = convergence_check(drifting, CENTERS, kappa, TEMPERATURE_K, EDGES)
+    _, _, drift_kt, drift_z = convergence_check(
+        UmbrellaSamples(drifting, CENTERS, kappa, TEMPERATURE_K), EDGES
+    )
     assert drift_kt > 2.0 and drift_z > 5.0
 
 
@@ -292,9 +310,12 @@ def test_a_dihedral_window_at_the_period_edge_is_decorrelated_as_its_deviation()
 
 def test_mismatched_inputs_are_named():
     with pytest.raises(ValueError, match="one entry per window"):
-        mbar([np.zeros(3)], [0.0, 1.0], [1.0, 1.0], 300.0, np.linspace(0, 1, 5))
+        mbar(UmbrellaSamples([np.zeros(3)], [0.0, 1.0], [1.0, 1.0], 300.0), np.linspace(0, 1, 5))
     with pytest.raises(ValueError, match="window 1 has non-finite"):
-        wham([np.zeros(3), np.array([np.nan])], [0.0, 1.0], [1.0, 1.0], 300.0, np.linspace(0, 1, 5))
+        wham(
+            UmbrellaSamples([np.zeros(3), np.array([np.nan])], [0.0, 1.0], [1.0, 1.0], 300.0),
+            np.linspace(0, 1, 5),
+        )
 
 
 def test_statistical_inefficiency_matches_pymbar():
@@ -322,7 +343,7 @@ def test_reweighting_onto_an_unbiased_observable_and_in_2d():
     ys = [slope * x + rng.normal(scale=np.sqrt(KT / k_y), size=len(x)) for x in xs]
     kappa = np.full(len(CENTERS), KAPPA)
     y_edges = np.linspace(-1.5, 1.5, 31)
-    result = reweight(xs, ys, CENTERS, kappa, TEMPERATURE_K, [y_edges], seed=1)
+    result = reweight(UmbrellaSamples(xs, CENTERS, kappa, TEMPERATURE_K), ys, [y_edges], seed=1)
 
     x_grid = np.linspace(-2.2, 2.2, 4401)
     y_mid = result.centers[0]
@@ -339,7 +360,10 @@ def test_reweighting_onto_an_unbiased_observable_and_in_2d():
     x_edges = np.linspace(-1.5, 1.5, 16)
     pairs = [np.column_stack([x, y]) for x, y in zip(xs, ys, strict=True)]
     two_d = reweight(
-        xs, pairs, CENTERS, kappa, TEMPERATURE_K, [x_edges, y_edges], bootstrap_samples=0
+        UmbrellaSamples(xs, CENTERS, kappa, TEMPERATURE_K),
+        pairs,
+        [x_edges, y_edges],
+        bootstrap_samples=0,
     )
     xx, yy = np.meshgrid(*two_d.centers, indexing="ij")
     exact_2d = double_well(xx) + 0.5 * k_y * (yy - slope * xx) ** 2
@@ -359,10 +383,13 @@ def test_member_pmfs_follow_each_members_potential(double_well_samples):
     tilts = np.array([-1.5, 0.0, 1.5])  # kJ/mol per Å
     offsets = [kj_mol_to_ev(np.outer(s, tilts)) for s in double_well_samples]
     kappa = np.full(len(CENTERS), KAPPA)
-    mean = mbar(double_well_samples, CENTERS, kappa, TEMPERATURE_K, EDGES)
-    result = member_pmfs(double_well_samples, offsets, CENTERS, kappa, TEMPERATURE_K, EDGES)
-    reused = member_pmfs(double_well_samples, offsets, CENTERS, kappa, TEMPERATURE_K, EDGES,
-                         window_free_energies=mean.window_free_energies)  # fmt: skip
+    mean = mbar(UmbrellaSamples(double_well_samples, CENTERS, kappa, TEMPERATURE_K), EDGES)
+    result = member_pmfs(
+        UmbrellaSamples(double_well_samples, CENTERS, kappa, TEMPERATURE_K), offsets, EDGES
+    )
+    reused = member_pmfs(
+        UmbrellaSamples(double_well_samples, CENTERS, kappa, TEMPERATURE_K), offsets, EDGES
+    )
     np.testing.assert_allclose(reused.free_energy, result.free_energy, atol=1e-6)
     x = mean.cv
     for member, tilt in zip(result.free_energy, tilts, strict=True):
@@ -371,8 +398,11 @@ def test_member_pmfs_follow_each_members_potential(double_well_samples):
     tilted = [normalised(mean.free_energy + tilt * x, EDGES) for tilt in tilts]
     np.testing.assert_allclose(result.model_uncertainty, np.std(tilted, 0, ddof=1), atol=0.05 * KT)
     assert np.all(result.effective_fraction > 0.5) and result.effective_fraction[1] == 1.0
-    steep = member_pmfs(double_well_samples, [50 * o for o in offsets], CENTERS, kappa,
-                        TEMPERATURE_K, EDGES)  # fmt: skip
+    steep = member_pmfs(
+        UmbrellaSamples(double_well_samples, CENTERS, kappa, TEMPERATURE_K),
+        [50 * o for o in offsets],
+        EDGES,
+    )
     assert steep.effective_fraction[0] < 0.2
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mlpmf.estimators2d import mbar_2d, minimax_height, wham_2d
+from mlpmf.samples import UmbrellaSamples
 from mlpmf.units import kt_kj_mol
 
 TEMPERATURE = 300.0
@@ -70,8 +71,12 @@ def deviations(pmf, exact):
 
 
 def estimate(estimator, windows):
-    return estimator(windows, CENTERS, [KAPPA] * len(CENTERS), TEMPERATURE, EDGES,
-                     bootstrap_samples=40, seed=3)  # fmt: skip
+    return estimator(
+        UmbrellaSamples(windows, CENTERS, [KAPPA] * len(CENTERS), TEMPERATURE),
+        EDGES,
+        bootstrap_samples=40,
+        seed=3,
+    )
 
 
 @pytest.mark.parametrize("estimator", [mbar_2d, wham_2d], ids=["mbar", "wham"])
@@ -110,9 +115,15 @@ def test_a_periodic_cv_wraps_and_bad_input_is_named():
         x = cx + rng.normal(0.0, 12.0, 800)
         windows.append(np.column_stack([x, rng.normal(0.0, 0.3, 800)]))
     edges = (np.linspace(-180.0, 180.0, 25), np.linspace(-1.0, 1.0, 9))
-    pmf = mbar_2d(windows, centers, [(0.0173, 30.0)] * 12, TEMPERATURE, edges,
-                  periods=(360.0, None), bootstrap_samples=10)  # fmt: skip
+    pmf = mbar_2d(
+        UmbrellaSamples(windows, centers, [(0.0173, 30.0)] * 12, TEMPERATURE, (360.0, None)),
+        edges,
+        bootstrap_samples=10,
+    )
     flat = pmf.projection(0)["free_energy_kj_mol"].to_numpy()
     assert np.all(np.isfinite(flat)) and np.ptp(flat) < 3.0  # free rotation: flat
     with pytest.raises(ValueError, match=r"window 1: expected samples of shape \(N, 2\)"):
-        mbar_2d([windows[0], windows[1][:, 0]], centers[:2], [(1, 1)] * 2, TEMPERATURE, edges)
+        mbar_2d(
+            UmbrellaSamples([windows[0], windows[1][:, 0]], centers[:2], [(1, 1)] * 2, TEMPERATURE),
+            edges,
+        )

@@ -15,6 +15,7 @@ from tqdm import tqdm
 from mlpmf import cli_checks as checks
 from mlpmf import estimators, readers, solver, timeseries
 from mlpmf.cli_checks import UsageError
+from mlpmf.samples import UmbrellaSamples
 from mlpmf.units import (
     CV_UNITS,
     ENERGY_UNITS_KJ_MOL,
@@ -176,12 +177,8 @@ def run_pmf(args) -> int:
             f"{min(s.min() for s in samples):g} to {max(s.max() for s in samples):g})"
         )
     common = dict(
-        cv_samples=samples,
-        centers=centers,
-        spring_constants=kappa,
-        temperature=temperature,
+        samples=UmbrellaSamples(samples, centers, kappa, temperature, period),
         bin_edges=edges,
-        period=period,
         seed=args.seed,
     )
     bootstrap = args.bootstrap_samples if args.uncertainty == "bootstrap" else 0

@@ -15,40 +15,29 @@ import numpy as np
 
 from mlpmf.estimators import PMF, mbar
 from mlpmf.estimators2d import PMF2D, mbar_2d
+from mlpmf.samples import UmbrellaSamples
 from mlpmf.units import kt_kj_mol
 
 logger = logging.getLogger(__name__)
 
 
 def convergence_check_2d(
-    samples: Sequence[np.ndarray],
-    centers: np.ndarray,
-    spring_constants: np.ndarray,
-    temperature: float,
+    samples: UmbrellaSamples,
     bin_edges: tuple[np.ndarray, np.ndarray],
-    periods: tuple[float | None, float | None],
     bootstrap_samples: int = 20,
 ) -> tuple[PMF2D, PMF2D, float, float]:
     """:func:`convergence_check` for 2D umbrella sampling: the 2D MBAR PMFs of the two
     halves (errors from ``bootstrap_samples`` replicas), their largest difference in kT
     and in standard errors, over the bins both fill."""
-    arrays = [np.asarray(s) for s in samples]
+    arrays = [np.asarray(s) for s in samples.x_kn]
     first, second = (
-        mbar_2d(
-            parts,
-            centers,
-            spring_constants,
-            temperature,
-            bin_edges,
-            periods,
-            bootstrap_samples=bootstrap_samples,
-        )  # fmt: skip
+        mbar_2d(samples.with_samples(parts), bin_edges, bootstrap_samples=bootstrap_samples)
         for parts in (
             [s[: len(s) // 2] for s in arrays],
             [s[len(s) // 2 :] for s in arrays],
         )
     )
-    return first, second, *_half_difference(first, second, temperature)
+    return first, second, *_half_difference(first, second, samples.temperature)
 
 
 def _half_z(first, second) -> tuple[np.ndarray, np.ndarray]:
@@ -80,14 +69,10 @@ def window_sets(windows) -> list[np.ndarray]:
     return [np.flatnonzero(sets == r) for r in range(sets.max() + 1)]
 
 
-def set_pmfs(estimate, samples, sets, centers, spring_constants, **arguments) -> list:
+def set_pmfs(estimate, samples: UmbrellaSamples, sets, **arguments) -> list:
     """The PMF of each set of windows (``sets`` as :func:`window_sets`) by ``estimate``
     (:func:`mlpmf.estimators.mbar`, ``wham``, ``mbar_2d``; ``arguments`` its others)."""
-    centers, spring_constants = np.asarray(centers), np.asarray(spring_constants)
-    return [
-        estimate([samples[k] for k in part], centers[part], spring_constants[part], **arguments)
-        for part in sets
-    ]
+    return [estimate(samples.subset(part), **arguments) for part in sets]
 
 
 def error_scale(chi2_per_bin: float) -> float:
@@ -98,16 +83,14 @@ def error_scale(chi2_per_bin: float) -> float:
     return max(1.0, float(np.sqrt(chi2_per_bin)))
 
 
-def sets_error_scale(estimate, samples, windows, centers, spring_constants, **arguments):
+def sets_error_scale(estimate, samples: UmbrellaSamples, windows, **arguments):
     """The factor the pooled PMF's error bars take from its independent sets of windows
     (:func:`error_scale` of :func:`compare_sets` of :func:`set_pmfs`), logged; None when
     the windows table (``windows``) holds one set."""
     sets = window_sets(windows)
     if len(sets) < 2:
         return None
-    chi2 = compare_sets(set_pmfs(estimate, samples, sets, centers, spring_constants, **arguments))[
-        0
-    ]
+    chi2 = compare_sets(set_pmfs(estimate, samples, sets, **arguments))[0]
     scale = error_scale(chi2)
     logger.info(
         "%d independent sets of windows differ by %.2f standard errors RMS: error bars x %.2f",
@@ -161,12 +144,7 @@ def largest_half_difference_at(first, second) -> tuple[float, ...]:
 
 
 def convergence_check(
-    cv_samples: Sequence[np.ndarray],
-    centers: Sequence[float],
-    spring_constants: Sequence[float],
-    temperature: float,
-    bin_edges: np.ndarray,
-    period: float | None = None,
+    samples: UmbrellaSamples, bin_edges: np.ndarray
 ) -> tuple[PMF, PMF, float, float]:
     """MBAR PMFs of the first and the second half of every window's samples.
 
@@ -175,12 +153,12 @@ def convergence_check(
     standard error (both halves' errors combined). A z beyond ~3.5 means the windows
     drift: sampling has not converged.
     """
-    arrays = [np.asarray(s) for s in cv_samples]
+    arrays = [np.asarray(s) for s in samples.x_kn]
     first, second = (
-        mbar(parts, centers, spring_constants, temperature, bin_edges, period)
+        mbar(samples.with_samples(parts), bin_edges)
         for parts in (
             [s[: len(s) // 2] for s in arrays],
             [s[len(s) // 2 :] for s in arrays],
         )
     )
-    return first, second, *_half_difference(first, second, temperature)
+    return first, second, *_half_difference(first, second, samples.temperature)

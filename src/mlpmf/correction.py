@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlpmf.estimators import check_inputs
-from mlpmf.estimators2d import Periods, bin_index_2d, reduced_bias_2d
+from mlpmf.estimators2d import bin_index_2d, reduced_bias_2d
+from mlpmf.samples import UmbrellaSamples
 from mlpmf.solver import log_denominator, reduced_bias, wrap
 from mlpmf.timeseries import statistical_inefficiency
 from mlpmf.units import ev_to_kj_mol, kt_ev, kt_kj_mol
@@ -106,9 +107,12 @@ def _rows(energy_offsets_ev, temperature):
     return deltas, n_k, (delta - delta.mean()) / kt_ev(temperature)
 
 
-def _correct(log_w, delta, bins, inside, count, deltas, temperature, bootstrap_samples, seed):
+def _correct(log_w, delta, binned, deltas, temperature, bootstrap):
     """The correction on ``count`` bins from rows with MBAR log weights ``log_w``,
-    offsets ``delta`` (kT) and bin ``bins`` (valid where ``inside``)."""
+    offsets ``delta`` (kT) and bin ``bins`` (valid where ``inside``): ``binned`` is
+    (bins, inside, count); ``bootstrap`` (replicas, seed)."""
+    bins, inside, count = binned
+    bootstrap_samples, seed = bootstrap
     kt = kt_kj_mol(temperature)
     n_k = np.array([len(d) for d in deltas])
 
@@ -153,14 +157,10 @@ def _correct(log_w, delta, bins, inside, count, deltas, temperature, bootstrap_s
 
 
 def oracle_correction(
-    cv_rows: Sequence[np.ndarray],
+    rows: UmbrellaSamples,
     energy_offsets_ev: Sequence[np.ndarray],
-    centers: Sequence[float],
-    spring_constants: Sequence[float],
-    temperature: float,
     bin_edges: np.ndarray,
     window_free_energies: np.ndarray,
-    period: float | None = None,
     bootstrap_samples: int = 100,
     seed: int = 0,
 ) -> OracleCorrection:
@@ -169,14 +169,17 @@ def oracle_correction(
 
     Parameters
     ----------
-    cv_rows
-        K arrays of the CV at the rows where the oracle's energy is known.
+    rows
+        The windows (:class:`~mlpmf.samples.UmbrellaSamples`) with, as samples, K arrays
+        of the CV at the rows where the oracle's energy is known.
     energy_offsets_ev
         K arrays, same rows: oracle minus model energy, eV (any constant offset cancels).
     window_free_energies
         The :math:`f_k` (kT) of :func:`mlpmf.estimators.mbar` on the model's samples.
     Other parameters as for :func:`mlpmf.estimators.mbar`.
     """
+    cv_rows, centers, spring_constants = rows.x_kn, rows.centers_k, rows.kappas_k
+    temperature, period = rows.temperature, rows.period
     check_inputs(cv_rows, centers, spring_constants)
     if any(len(r) != len(d) for r, d in zip(cv_rows, energy_offsets_ev, strict=True)):
         raise ValueError("cv_rows and energy_offsets_ev differ in length in some window")
@@ -188,19 +191,16 @@ def oracle_correction(
     bins = np.digitize(wrap(x, period, edges[0]), edges) - 1
     inside = (bins >= 0) & (bins < len(edges) - 1)
     return _correct(
-        log_w, delta, bins, inside, len(edges) - 1, deltas, temperature, bootstrap_samples, seed
-    )
+        log_w, delta, (bins, inside, len(edges) - 1), deltas, temperature,
+        (bootstrap_samples, seed),
+    )  # fmt: skip
 
 
 def oracle_correction_2d(
-    rows: Sequence[np.ndarray],
+    windows: UmbrellaSamples,
     energy_offsets_ev: Sequence[np.ndarray],
-    centers: np.ndarray,
-    spring_constants: np.ndarray,
-    temperature: float,
     bin_edges: tuple[np.ndarray, np.ndarray],
     window_free_energies: np.ndarray,
-    periods: Periods = (None, None),
     bootstrap_samples: int = 100,
     seed: int = 0,
 ) -> tuple[OracleCorrection, OracleCorrection]:
@@ -208,10 +208,12 @@ def oracle_correction_2d(
     flattened row-major, as :meth:`mlpmf.estimators2d.PMF2D.to_frame`) and of its
     projection on the first CV (the same rows binned along it alone).
 
-    ``rows``: K arrays (N_k, 2) of both CVs at the labelled frames; ``centers`` and
-    ``spring_constants`` (K, 2); ``window_free_energies`` of
+    ``windows``: as samples, K arrays (N_k, 2) of both CVs at the labelled frames;
+    centres and spring constants (K, 2); ``window_free_energies`` of
     :func:`mlpmf.estimators2d.mbar_2d`.
     """
+    rows, centers, spring_constants = windows.x_kn, windows.centers_k, windows.kappas_k
+    temperature, periods = windows.temperature, windows.periods
     if any(len(r) != len(d) for r, d in zip(rows, energy_offsets_ev, strict=True)):
         raise ValueError("rows and energy_offsets_ev differ in length in some window")
     deltas, n_k, delta = _rows(energy_offsets_ev, temperature)
@@ -222,12 +224,12 @@ def oracle_correction_2d(
     flat, inside = bin_index_2d(points, edges, periods)
     shape = (len(edges[0]) - 1, len(edges[1]) - 1)
     surface = _correct(
-        log_w, delta, flat, inside, shape[0] * shape[1], deltas, temperature,
-        bootstrap_samples, seed,
+        log_w, delta, (flat, inside, shape[0] * shape[1]), deltas, temperature,
+        (bootstrap_samples, seed),
     )  # fmt: skip
     first = np.digitize(wrap(points[:, 0], periods[0], edges[0][0]), edges[0]) - 1
     along = (first >= 0) & (first < shape[0])
     projection = _correct(
-        log_w, delta, first, along, shape[0], deltas, temperature, bootstrap_samples, seed
+        log_w, delta, (first, along, shape[0]), deltas, temperature, (bootstrap_samples, seed)
     )
     return surface, projection

@@ -24,13 +24,13 @@ detects. Overlap and convergence checks of an estimate are in :mod:`mlpmf.overla
 """
 
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
+from mlpmf.samples import UmbrellaSamples
 from mlpmf.solver import (
     DEFAULT_GRID_RESOLUTION,
     CollapsedSamples,
@@ -211,12 +211,8 @@ def check_inputs(cv_samples, centers, spring_constants):
 
 
 def mbar(
-    cv_samples: Sequence[np.ndarray],
-    centers: Sequence[float],
-    spring_constants: Sequence[float],
-    temperature: float,
+    samples: UmbrellaSamples,
     bin_edges: np.ndarray,
-    period: float | None = None,
     uncertainty: str = "analytical",
     bootstrap_samples: int = 0,
     seed: int = 0,
@@ -226,18 +222,12 @@ def mbar(
 
     Parameters
     ----------
-    cv_samples
-        K one-dimensional arrays of independent CV samples, one per window (CV unit).
-    centers
-        (K,) window centres, CV unit.
-    spring_constants
-        (K,) kJ/mol per CV unit squared.
-    temperature
-        K.
+    samples
+        The windows (:class:`~mlpmf.samples.UmbrellaSamples`): K one-dimensional arrays
+        of independent CV samples (CV unit), centres (CV unit), spring constants (kJ/mol
+        per CV unit squared), the temperature (K) and the CV's period (or None).
     bin_edges
         (M + 1,) edges of the PMF bins, CV unit; for a periodic CV, one period.
-    period
-        The CV's period, or None.
     uncertainty
         ``"analytical"`` (asymptotic covariance) or ``"bootstrap"``.
     bootstrap_samples, seed
@@ -245,6 +235,8 @@ def mbar(
     grid_resolution
         Width of the collapsing grid in units of the narrowest window's width.
     """
+    cv_samples, centers, spring_constants = samples.x_kn, samples.centers_k, samples.kappas_k
+    temperature, period = samples.temperature, samples.period
     check_inputs(cv_samples, centers, spring_constants)
     data = collapse_samples(
         cv_samples, centers, spring_constants, temperature, bin_edges, period, grid_resolution
@@ -253,12 +245,8 @@ def mbar(
 
 
 def wham(
-    cv_samples: Sequence[np.ndarray],
-    centers: Sequence[float],
-    spring_constants: Sequence[float],
-    temperature: float,
+    samples: UmbrellaSamples,
     bin_edges: np.ndarray,
-    period: float | None = None,
     bootstrap_samples: int = 50,
     seed: int = 0,
 ) -> PMF:
@@ -269,6 +257,8 @@ def wham(
     width of each window's distribution, sqrt(kT / kappa). Samples outside the bins are
     ignored.
     """
+    cv_samples, centers, spring_constants = samples.x_kn, samples.centers_k, samples.kappas_k
+    temperature, period = samples.temperature, samples.period
     check_inputs(cv_samples, centers, spring_constants)
     data = bin_samples(cv_samples, centers, spring_constants, temperature, bin_edges, period)
     return estimate_pmf(data, bin_edges, temperature, period, "bootstrap", bootstrap_samples, seed)

@@ -32,6 +32,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from mlpmf.colvars import periodic_difference
+from mlpmf.samples import UmbrellaSamples
 from mlpmf.solver import (
     CollapsedSamples,
     fine_edges,
@@ -300,20 +301,19 @@ def _estimate(data, bin_edges, periods, temperature_k, bootstrap_samples, seed) 
 
 
 def mbar_2d(
-    samples: Sequence[np.ndarray],
-    centers: Sequence[Sequence[float]],
-    spring_constants: Sequence[Sequence[float]],
-    temperature: float,
+    windows: UmbrellaSamples,
     bin_edges: tuple[np.ndarray, np.ndarray],
-    periods: Periods = (None, None),
     bootstrap_samples: int = 50,
     seed: int = 0,
     grid_resolution: float = DEFAULT_GRID_RESOLUTION_2D,
 ) -> PMF2D:
-    """2D PMF by MBAR. ``samples``: K arrays (N_k, 2) of independent samples of the two
-    CVs; ``centers`` and ``spring_constants`` (kJ/mol per CV unit squared): (K, 2);
-    ``bin_edges``: the edges along each CV (one period for a periodic CV); ``periods``:
-    each CV's period or None. Errors by ``bootstrap_samples`` replicas."""
+    """2D PMF by MBAR. ``windows``: K arrays (N_k, 2) of independent samples of the two
+    CVs, centres and spring constants (kJ/mol per CV unit squared) (K, 2), each CV's
+    period or None (:class:`~mlpmf.samples.UmbrellaSamples`); ``bin_edges``: the edges
+    along each CV (one period for a periodic CV). Errors by ``bootstrap_samples``
+    replicas."""
+    samples, centers, spring_constants = windows.x_kn, windows.centers_k, windows.kappas_k
+    temperature, periods = windows.temperature, windows.periods
     _check_inputs(samples, centers, spring_constants)
     data = collapse_samples_2d(samples, centers, spring_constants, temperature, bin_edges,
                                periods, grid_resolution)  # fmt: skip
@@ -321,16 +321,14 @@ def mbar_2d(
 
 
 def wham_2d(
-    samples: Sequence[np.ndarray],
-    centers: Sequence[Sequence[float]],
-    spring_constants: Sequence[Sequence[float]],
-    temperature: float,
+    windows: UmbrellaSamples,
     bin_edges: tuple[np.ndarray, np.ndarray],
-    periods: Periods = (None, None),
     bootstrap_samples: int = 50,
     seed: int = 0,
 ) -> PMF2D:
     """2D PMF by binned WHAM (bias at the bin centres); arguments as :func:`mbar_2d`."""
+    samples, centers, spring_constants = windows.x_kn, windows.centers_k, windows.kappas_k
+    temperature, periods = windows.temperature, windows.periods
     _check_inputs(samples, centers, spring_constants)
     data = bin_samples_2d(samples, centers, spring_constants, temperature, bin_edges, periods)
     return _estimate(data, bin_edges, periods, temperature, bootstrap_samples, seed)

@@ -20,6 +20,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from mlpmf.estimators import check_inputs
+from mlpmf.samples import UmbrellaSamples
 from mlpmf.solver import collapse_samples, log_denominator, solve_free_energies
 from mlpmf.units import kt_ev, kt_kj_mol
 
@@ -34,13 +35,9 @@ class ReweightedPMF:
 
 
 def reweight(
-    cv_samples: Sequence[np.ndarray],
+    samples: UmbrellaSamples,
     observable_samples: Sequence[np.ndarray],
-    centers: Sequence[float],
-    spring_constants: Sequence[float],
-    temperature: float,
     bin_edges: Sequence[np.ndarray],
-    period: float | None = None,
     bootstrap_samples: int = 50,
     seed: int = 0,
 ) -> ReweightedPMF:
@@ -53,14 +50,18 @@ def reweight(
 
     Parameters
     ----------
-    cv_samples
-        K arrays (N_k,) of the biased CV, independent samples.
+    samples
+        The windows (:class:`~mlpmf.samples.UmbrellaSamples`): K arrays (N_k,) of the
+        biased CV, independent samples, with their centres, springs, temperature and
+        period.
     observable_samples
         K arrays (N_k, D) (or (N_k,) for D = 1) of the observables, same samples.
     bin_edges
         D arrays of bin edges, one per observable dimension.
     Other parameters as for :func:`mlpmf.estimators.mbar`.
     """
+    cv_samples, centers, spring_constants = samples.x_kn, samples.centers_k, samples.kappas_k
+    temperature, period = samples.temperature, samples.period
     check_inputs(cv_samples, centers, spring_constants)
     observables = [
         np.asarray(o, dtype=float).reshape(len(c), -1)
@@ -119,13 +120,9 @@ class MemberPMFs:
 
 
 def member_pmfs(
-    cv_samples: Sequence[np.ndarray],
+    samples: UmbrellaSamples,
     energy_offsets_ev: Sequence[np.ndarray],
-    centers: Sequence[float],
-    spring_constants: Sequence[float],
-    temperature: float,
     bin_edges: np.ndarray,
-    period: float | None = None,
     window_free_energies: np.ndarray | None = None,
 ) -> MemberPMFs:
     r"""The model's share of a committee PMF's error: the PMF each member would give.
@@ -150,6 +147,8 @@ def member_pmfs(
         already solved (``PMF.window_free_energies``); solved here otherwise.
     Other parameters as for :func:`mlpmf.estimators.mbar`.
     """
+    cv_samples, centers, spring_constants = samples.x_kn, samples.centers_k, samples.kappas_k
+    temperature, period = samples.temperature, samples.period
     check_inputs(cv_samples, centers, spring_constants)
     data = collapse_samples(
         cv_samples, centers, spring_constants, temperature, np.asarray(bin_edges), period

@@ -27,6 +27,7 @@ from mlpmf.estimators2d import mbar_2d
 from mlpmf.io import read_json, write_json
 from mlpmf.plotting import plot_diagnostics
 from mlpmf.readers import read_window_columns
+from mlpmf.samples import UmbrellaSamples
 from mlpmf.settings import FreeEnergySettings
 from mlpmf.umbrella import DISAGREEMENT_COLUMN
 
@@ -163,7 +164,7 @@ def line_checks(windows: pd.DataFrame, raw: list, settings: DiagnosticsSettings)
         if value < free_energy.overlap_threshold
     ]
     first, second, drift_kt, drift_z = convergence.convergence_check(
-        samples, centers, kappas, settings.temperature_k, edges, settings.period
+        UmbrellaSamples(samples, centers, kappas, settings.temperature_k, settings.period), edges
     )
     halves = {"first half": first.to_frame(), "second half": second.to_frame()}
     return Checks(samples, overlaps, ordered, warnings, halves, first, second, drift_kt, drift_z)
@@ -199,7 +200,9 @@ def grid_checks(windows: pd.DataFrame, tables: list, settings: DiagnosticsSettin
         for k, m, value in grid_pairs
         if value < free_energy.overlap_threshold
     ]
-    first, second, drift_kt, drift_z = convergence.convergence_check_2d(*arguments)
+    first, second, drift_kt, drift_z = convergence.convergence_check_2d(
+        UmbrellaSamples(samples, *arguments[1:4], periods), arguments[4]
+    )
     halves = {"first half": first.projection(0), "second half": second.projection(0)}
     return Checks(
         samples, overlaps, ordered, warnings, halves, first, second, drift_kt, drift_z, grid_pairs
@@ -216,19 +219,24 @@ def sets_agreement(windows: pd.DataFrame, checks: Checks, settings: DiagnosticsS
         return {}
     edges = np.asarray(settings.bin_edges)
     if checks.grid_pairs is None:
-        pmfs = convergence.set_pmfs(
-            estimators.mbar, checks.samples, parts, windows["center"].to_numpy(),
-            windows["spring_constant"].to_numpy(), temperature=settings.temperature_k,
-            bin_edges=edges, period=settings.period,
+        samples = UmbrellaSamples(
+            checks.samples, windows["center"].to_numpy(), windows["spring_constant"].to_numpy(),
+            settings.temperature_k, settings.period,
         )  # fmt: skip
+        pmfs = convergence.set_pmfs(estimators.mbar, samples, parts, bin_edges=edges)
     else:
-        pmfs = convergence.set_pmfs(
-            mbar_2d, checks.samples, parts, windows[["center", "center_2"]].to_numpy(),
+        samples = UmbrellaSamples(
+            checks.samples, windows[["center", "center_2"]].to_numpy(),
             windows[["spring_constant", "spring_constant_2"]].to_numpy(),
-            temperature=settings.temperature_k,
-            bin_edges=(edges, np.asarray(settings.bin_edges_2)),
-            periods=(settings.period, settings.period_2), bootstrap_samples=20,
+            settings.temperature_k, (settings.period, settings.period_2),
         )  # fmt: skip
+        pmfs = convergence.set_pmfs(
+            mbar_2d,
+            samples,
+            parts,
+            bin_edges=(edges, np.asarray(settings.bin_edges_2)),
+            bootstrap_samples=20,
+        )
     chi2, set_z, set_at, set_bins = convergence.compare_sets(pmfs)
     pairs = len(parts) * (len(parts) - 1) // 2
     set_limit = noise_limit(set_bins * pairs)

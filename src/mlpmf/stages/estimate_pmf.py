@@ -21,6 +21,7 @@ import pandas as pd
 from mlpmf import convergence, correction, estimators, reweighting, timeseries
 from mlpmf.io import atomic_path, write_table
 from mlpmf.readers import read_labelled_rows, read_window_series
+from mlpmf.samples import UmbrellaSamples
 from mlpmf.settings import FreeEnergySettings
 from mlpmf.umbrella import ORACLE_OFFSET_COLUMN
 
@@ -55,9 +56,7 @@ class EstimateSettings:
     def arguments(self) -> dict:
         """The keyword arguments every estimate of these windows shares."""
         return dict(
-            temperature=self.temperature_k,
             bin_edges=np.asarray(self.bin_edges),
-            period=self.period,
             bootstrap_samples=self.free_energy.bootstrap_samples,
             seed=self.seed,
         )
@@ -97,6 +96,12 @@ class WindowSamples:
     def samples(self) -> list[np.ndarray]:
         return [s[k] for s, k in zip(self.series, self.kept, strict=True)]
 
+    def umbrella(self, temperature_k: float, period: float | None) -> UmbrellaSamples:
+        """The independent samples as the estimators take them."""
+        return UmbrellaSamples(
+            self.samples, self.centers, self.spring_constants, temperature_k, period
+        )
+
     def columns(self) -> list[str]:
         """The columns the window files have (those of the first)."""
         return list(pd.read_csv(self.files[0], nrows=0).columns)
@@ -110,17 +115,15 @@ def estimate_pmf(
     replicas, R x bins) and ``outputs["members"]`` (each member's reweighted PMF, M x
     bins; none without a committee); returns the table."""
     windows = WindowSamples.read(windows_table, trajectories, settings)
-    samples, centers, kappas = windows.samples, windows.centers, windows.spring_constants
-    log.info("independent samples per window: %s", [len(s) for s in samples])
+    samples = windows.umbrella(settings.temperature_k, settings.period)
+    log.info("independent samples per window: %s", [len(s) for s in samples.x_kn])
     estimate = estimators.wham
     if settings.estimator == "mbar":
         estimate = partial(estimators.mbar, uncertainty=settings.free_energy.uncertainty)
     arguments = settings.arguments()
-    pmf = estimate(samples, centers, kappas, **arguments)
+    pmf = estimate(samples, **arguments)
     table, bootstrap = pmf.to_frame(), pmf.bootstrap_free_energies
-    scale = convergence.sets_error_scale(
-        estimate, samples, windows.table, centers, kappas, **arguments
-    )
+    scale = convergence.sets_error_scale(estimate, samples, windows.table, **arguments)
     if scale is not None:  # independent sets of windows: their scatter scales the errors
         table["estimator_uncertainty_kj_mol"] = table["uncertainty_kj_mol"]
         table["uncertainty_kj_mol"] *= scale
@@ -159,10 +162,11 @@ def with_model_uncertainty(
         for path, k in zip(windows.files, windows.kept, strict=True)
     ]
     reweighted = reweighting.member_pmfs(
-        windows.samples, offsets, windows.centers, windows.spring_constants,
-        settings.temperature_k, np.asarray(settings.bin_edges), settings.period,
+        windows.umbrella(settings.temperature_k, settings.period),
+        offsets,
+        np.asarray(settings.bin_edges),
         pmf.window_free_energies,
-    )  # fmt: skip
+    )
     table["model_uncertainty_kj_mol"] = reweighted.model_uncertainty
     table["total_uncertainty_kj_mol"] = np.hypot(
         table["uncertainty_kj_mol"], table["model_uncertainty_kj_mol"]
@@ -185,9 +189,12 @@ def with_oracle_correction(
     PMF reweighted to the oracle's potential (:func:`mlpmf.correction.oracle_correction`)."""
     rows, offsets = read_labelled_rows(windows.files, ORACLE_OFFSET_COLUMN, windows.kept)
     cv_rows = [cv_series[r] for cv_series, r in zip(windows.series, rows, strict=True)]
+    labelled = UmbrellaSamples(
+        cv_rows, windows.centers, windows.spring_constants, settings.temperature_k,
+        settings.period,
+    )  # fmt: skip
     oracle = correction.oracle_correction(
-        cv_rows, offsets, windows.centers, windows.spring_constants, settings.temperature_k,
-        np.asarray(settings.bin_edges), pmf.window_free_energies, settings.period,
+        labelled, offsets, np.asarray(settings.bin_edges), pmf.window_free_energies,
         settings.free_energy.bootstrap_samples, settings.seed,
     )  # fmt: skip
     table = table.assign(**oracle.columns(table["free_energy_kj_mol"], table["uncertainty_kj_mol"]))

@@ -17,6 +17,7 @@ import pandas as pd
 from mlpmf import convergence, correction, estimators2d, timeseries
 from mlpmf.io import atomic_path, write_json, write_table
 from mlpmf.readers import read_labelled_rows, read_window_columns
+from mlpmf.samples import UmbrellaSamples
 from mlpmf.settings import FreeEnergySettings
 from mlpmf.stages.estimate_pmf import LEADING_COLUMNS
 from mlpmf.umbrella import ORACLE_OFFSET_COLUMN
@@ -76,14 +77,13 @@ def estimate_pmf_2d(
     log.info("independent samples per window: %s", [len(s) for s in samples])
     estimate = estimators2d.mbar_2d if settings.estimator == "mbar" else estimators2d.wham_2d
     arguments = dict(
-        temperature=settings.temperature_k,
         bin_edges=tuple(np.asarray(edges) for edges in settings.bin_edges),
-        periods=settings.periods,
         bootstrap_samples=free_energy.bootstrap_samples,
         seed=settings.seed,
     )
-    pmf = estimate(samples, centers, kappas, **arguments)
-    scale = convergence.sets_error_scale(estimate, samples, windows, centers, kappas, **arguments)
+    umbrella = UmbrellaSamples(samples, centers, kappas, settings.temperature_k, settings.periods)
+    pmf = estimate(umbrella, **arguments)
+    scale = convergence.sets_error_scale(estimate, umbrella, windows, **arguments)
     surface, table, replicas = pmf.to_frame(), pmf.projection(0), pmf.projected_replicas(0)
     if scale is not None:
         for frame in (surface, table):
@@ -98,10 +98,13 @@ def estimate_pmf_2d(
             np.column_stack([x[r], y[r]]) for x, y, r in zip(first, second, labelled, strict=True)
         ]
         on_surface, along_cv = correction.oracle_correction_2d(
-            rows, offsets, centers, kappas, settings.temperature_k, pmf.bin_edges,
-            pmf.window_free_energies, settings.periods, free_energy.bootstrap_samples,
+            umbrella.with_samples(rows),
+            offsets,
+            pmf.bin_edges,
+            pmf.window_free_energies,
+            free_energy.bootstrap_samples,
             settings.seed,
-        )  # fmt: skip
+        )
         surface = surface.assign(
             **on_surface.columns(surface["free_energy_kj_mol"], surface["uncertainty_kj_mol"])
         )

@@ -12,6 +12,7 @@ from mlpmf import reweighting, timeseries
 from mlpmf.io import write_table
 from mlpmf.plotting import plot_pmf2d
 from mlpmf.readers import read_window_columns
+from mlpmf.samples import UmbrellaSamples
 from mlpmf.settings import FreeEnergySettings
 
 
@@ -55,18 +56,15 @@ def reweight_observable(
     observable = [t[column].to_numpy()[k] for t, k in zip(tables, kept, strict=True)]
     bins = settings.bins
     observable_edges = np.linspace(bins["start"], bins["stop"], bins["num"] + 1)
-    arguments = dict(
-        centers=windows["center"].to_numpy(),
-        spring_constants=windows["spring_constant"].to_numpy(),
-        temperature=settings.temperature_k,
-        period=settings.period,
-        bootstrap_samples=free_energy.bootstrap_samples,
-        seed=settings.seed,
-    )
-    one_d = reweighting.reweight(cv, observable, bin_edges=[observable_edges], **arguments)
+    samples = UmbrellaSamples(
+        cv, windows["center"].to_numpy(), windows["spring_constant"].to_numpy(),
+        settings.temperature_k, settings.period,
+    )  # fmt: skip
+    arguments = dict(bootstrap_samples=free_energy.bootstrap_samples, seed=settings.seed)
+    one_d = reweighting.reweight(samples, observable, [observable_edges], **arguments)
     pairs = [np.column_stack([c, o]) for c, o in zip(cv, observable, strict=True)]
     edges = [np.asarray(settings.bin_edges), observable_edges]
-    two_d = reweighting.reweight(cv, pairs, bin_edges=edges, **arguments)
+    two_d = reweighting.reweight(samples, pairs, edges, **arguments)
     table = pd.DataFrame(
         {
             "observable": one_d.centers[0],
