@@ -22,7 +22,7 @@ from mlpmf.analytic import double_well_exact_pmf, double_well_force_field
 from mlpmf.colvars import effective_mass_amu
 from mlpmf.cvsettings import make_colvar
 from mlpmf.dynamics import LangevinSettings, StepHooks, integrate
-from mlpmf.rates import barrier_and_rate, barrier_curvature, kramers_transmission
+from mlpmf.rates import Profile, barrier_and_rate, barrier_curvature, kramers_transmission
 from mlpmf.settings import TransmissionSettings
 from mlpmf.transmission import DividingSurface, counted_rate, transmission_coefficient
 from mlpmf.units import kt_kj_mol
@@ -46,7 +46,7 @@ def main() -> None:
     r = np.linspace(2.3, 4.1, 4001)
     pmf = double_well_exact_pmf(r, T, args.barrier_ev, R_MID, HALF_WIDTH)
     mass = effective_mass_amu(cv, dimer(3.0).positions, dimer(3.0).get_masses())
-    tst = barrier_and_rate(r, pmf, np.zeros_like(r), T, [2.4, 3.0], [3.4, 4.0], mass)
+    tst = barrier_and_rate(Profile(r, pmf, np.zeros_like(r)), T, [2.4, 3.0], [3.4, 4.0], mass)
     top = int(np.argmin(np.abs(r - tst["transition_state_cv"])))
     curvature = barrier_curvature(r, pmf, top, kt_kj_mol(T))
     rows = []

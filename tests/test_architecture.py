@@ -135,3 +135,18 @@ def test_architecture_doc_names_every_rule():
         "docs/architecture.md has no row for these rules of workflow/rules (add each to its "
         f"table of rules and to the settings map): {', '.join(missing)}"
     )
+
+
+def test_no_library_function_takes_more_than_eight_parameters():
+    """Long signatures hide settings that belong together: group them (a settings
+    dataclass, UmbrellaSamples, StepHooks) instead."""
+    long = []
+    for path in sorted(LIBRARY.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                a = node.args
+                names = [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+                count = sum(x is not None and x.arg not in ("self", "cls") for x in names)
+                if count > 8:
+                    long.append(f"{path.relative_to(LIBRARY)}:{node.lineno} {node.name} ({count})")
+    assert not long, f"functions with more than 8 parameters: {', '.join(long)}"

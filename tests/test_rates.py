@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mlpmf.rates import barrier_and_rate
+from mlpmf.rates import Profile, barrier_and_rate
 from mlpmf.units import kt_kj_mol
 
 AVOGADRO = 6.02214076e23
@@ -15,7 +15,9 @@ def test_tst_rate_of_a_harmonic_well_is_attempt_frequency_times_boltzmann_factor
     mass = 40.0  # amu
     x = np.linspace(-2.0, 2.0, 40001)
     pmf = 0.5 * kappa * (np.abs(x) - 1.0) ** 2  # wells at -1 and 1, cusp at 0
-    result = barrier_and_rate(x, pmf, np.zeros_like(x), temperature, [-1.5, -0.5], [0.5, 1.5], mass)
+    result = barrier_and_rate(
+        Profile(x, pmf, np.zeros_like(x)), temperature, [-1.5, -0.5], [0.5, 1.5], mass
+    )
     barrier = 0.5 * kappa
     omega = np.sqrt(kappa * 1e3 / AVOGADRO / 1e-20 / (mass * AMU_KG))  # 1/s
     expected = omega / (2 * np.pi) * np.exp(-barrier / kt_kj_mol(temperature))
@@ -28,7 +30,7 @@ def test_barrier_uncertainty_combines_both_points():
     x = np.linspace(0.0, 3.0, 31)
     pmf = 10.0 * np.sin(np.pi * x / 2.0) ** 2
     error = np.full_like(x, 0.3)
-    result = barrier_and_rate(x, pmf, error, 300.0, [-0.1, 0.5], [1.5, 2.5], 10.0)
+    result = barrier_and_rate(Profile(x, pmf, error), 300.0, [-0.1, 0.5], [1.5, 2.5], 10.0)
     assert result["barrier_kj_mol"] == pytest.approx(10.0, abs=1e-9)
     assert result["barrier_uncertainty_kj_mol"] == pytest.approx(0.3 * np.sqrt(2))
     assert result["reaction_free_energy_kj_mol"] == pytest.approx(0.0, abs=1e-9)
@@ -38,7 +40,7 @@ def test_interval_without_data_is_named():
     x = np.linspace(0.0, 1.0, 11)
     pmf = np.where(x < 0.5, np.nan, x)
     with pytest.raises(ValueError, match="rates.reactant"):
-        barrier_and_rate(x, pmf, np.zeros_like(x), 300.0, [0.0, 0.3], [0.8, 1.0], 1.0)
+        barrier_and_rate(Profile(x, pmf, np.zeros_like(x)), 300.0, [0.0, 0.3], [0.8, 1.0], 1.0)
 
 
 def test_kramers_transmission_limits():
@@ -61,7 +63,12 @@ def test_barrier_curvature_of_a_parabolic_top_and_kramers_rate():
     x = np.linspace(-2.0, 2.0, 401)
     pmf = np.where(np.abs(x) < 0.5, 30.0 - 0.5 * 80.0 * x**2, 0.5 * 80.0 * (np.abs(x) - 1.0) ** 2)
     result = barrier_and_rate(
-        x, pmf, np.zeros_like(x), 300.0, [-1.5, -0.6], [0.6, 1.5], 12.0, friction_per_fs=0.01
+        Profile(x, pmf, np.zeros_like(x)),
+        300.0,
+        [-1.5, -0.6],
+        [0.6, 1.5],
+        12.0,
+        friction_per_fs=0.01,
     )
     assert result["barrier_curvature_kj_mol"] == pytest.approx(80.0, rel=1e-3)
     assert 0 < result["kramers_transmission"] < 1
@@ -76,14 +83,7 @@ def test_bootstrap_replicas_give_barrier_and_rate_errors():
     pmf = 10.0 * np.sin(np.pi * x / 2.0) ** 2
     replicas = pmf * (1.0 + 0.05 * rng.normal(size=(200, 1)))  # barrier error 0.5 kJ/mol
     result = barrier_and_rate(
-        x,
-        pmf,
-        np.full_like(x, 0.5),
-        300.0,
-        [0.0, 0.5],
-        [1.5, 2.5],
-        10.0,
-        bootstrap_free_energies_kj_mol=replicas,
+        Profile(x, pmf, np.full_like(x, 0.5), replicas), 300.0, [0.0, 0.5], [1.5, 2.5], 10.0
     )
     assert "bootstrap" in result["uncertainty_method"]
     assert result["barrier_uncertainty_kj_mol"] == pytest.approx(0.5, rel=0.15)
@@ -247,8 +247,14 @@ def test_on_a_periodic_cv_the_headline_is_the_dominant_path_and_the_total_rate()
     phi = np.arange(-179.5, 180.0, 1.0)
     free = skew_torsion(phi)
     mass = 2.0e-3
-    rates = barrier_and_rate(phi, free, np.zeros_like(phi), 300.0, [60, 175], [-175, -60], mass,
-                             friction_per_fs=0.01, period=360.0)  # fmt: skip
+    rates = barrier_and_rate(
+        Profile(phi, free, np.zeros_like(phi), None, 360.0),
+        300.0,
+        [60, 175],
+        [-175, -60],
+        mass,
+        friction_per_fs=0.01,
+    )
     paths = periodic_path_barriers(phi, free, [60, 175], [-175, -60], None, 300.0, mass)
     trans = min(paths, key=lambda path: path["barrier_kj_mol"])
     assert rates["barrier_kj_mol"] == pytest.approx(trans["barrier_kj_mol"])
@@ -272,8 +278,9 @@ def test_periodic_headline_errors_come_from_the_same_path_in_every_replica():
     phi = np.arange(-177.5, 180.0, 5.0)
     free = skew_torsion(phi)
     replicas = free * (1.0 + 0.03 * rng.normal(size=(300, 1)))
-    rates = barrier_and_rate(phi, free, np.zeros_like(phi), 300.0, [60, 180], [-180, -60], 1e-3,
-                             bootstrap_free_energies_kj_mol=replicas, period=360.0)  # fmt: skip
+    rates = barrier_and_rate(
+        Profile(phi, free, np.zeros_like(phi), replicas, 360.0), 300.0, [60, 180], [-180, -60], 1e-3
+    )
     dominant = rates["paths"][rates["dominant_path"]]
     assert rates["barrier_uncertainty_kj_mol"] == dominant["barrier_uncertainty_kj_mol"]
     assert dominant["barrier_uncertainty_kj_mol"] == pytest.approx(
@@ -287,8 +294,13 @@ def test_the_transmission_coefficient_names_its_friction_and_corrects_its_own_pa
     from mlpmf.transmission import with_transmission
 
     phi = np.arange(-179.5, 180.0, 1.0)
-    rates = barrier_and_rate(phi, skew_torsion(phi), np.full_like(phi, 0.2), 300.0, [60, 175],
-                             [-175, -60], 2e-3, period=360.0)  # fmt: skip
+    rates = barrier_and_rate(
+        Profile(phi, skew_torsion(phi), np.full_like(phi, 0.2), None, 360.0),
+        300.0,
+        [60, 175],
+        [-175, -60],
+        2e-3,
+    )
     flux = {"kappa": 0.5, "kappa_uncertainty": 0.05, "friction_per_fs": 0.002}
     corrected = with_transmission(rates, flux)
     first = rates["dominant_path"]
@@ -297,8 +309,13 @@ def test_the_transmission_coefficient_names_its_friction_and_corrects_its_own_pa
     assert corrected["tst_rate_constant_per_s"] == rates["rate_constant_per_s"]
     assert corrected["kappa_friction_per_fs"] == 0.002
     x = np.linspace(0.0, 3.0, 301)
-    line = barrier_and_rate(x, 10.0 * np.sin(np.pi * x / 2.0) ** 2, np.full_like(x, 0.2), 300.0,
-                            [0.0, 0.5], [1.5, 2.5], 10.0)  # fmt: skip
+    line = barrier_and_rate(
+        Profile(x, 10.0 * np.sin(np.pi * x / 2.0) ** 2, np.full_like(x, 0.2)),
+        300.0,
+        [0.0, 0.5],
+        [1.5, 2.5],
+        10.0,
+    )
     assert with_transmission(line, flux)["rate_constant_per_s"] == pytest.approx(
         0.5 * line["rate_constant_per_s"]
     )

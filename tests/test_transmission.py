@@ -14,7 +14,7 @@ from mlpmf.analytic import double_well_exact_pmf, double_well_force_field
 from mlpmf.colvars import effective_mass_amu
 from mlpmf.cvsettings import make_colvar
 from mlpmf.dynamics import LangevinSettings, StepHooks, integrate
-from mlpmf.rates import barrier_and_rate
+from mlpmf.rates import Profile, barrier_and_rate
 from mlpmf.settings import TransmissionSettings
 from mlpmf.transmission import (
     DividingSurface,
@@ -38,7 +38,9 @@ def exact_tst():
     pmf = double_well_exact_pmf(r, T, BARRIER_EV, R_MID, HALF_WIDTH)
     mass = effective_mass_amu(make_colvar({"kind": "distance", "atoms": [0, 1]}),
                               dimer(3.0).positions, dimer(3.0).get_masses())  # fmt: skip
-    return barrier_and_rate(r, pmf, np.zeros_like(r), T, [2.4, 3.0], [3.4, 4.0], mass), mass
+    return barrier_and_rate(
+        Profile(r, pmf, np.zeros_like(r)), T, [2.4, 3.0], [3.4, 4.0], mass
+    ), mass
 
 
 def md_rate(friction_per_fs, replicas, steps, timestep_fs=1.0):

@@ -13,7 +13,7 @@ import pytest
 from ase import Atoms
 
 from mlpmf.analytic import double_well_exact_pmf
-from mlpmf.rates import barrier_and_rate
+from mlpmf.rates import Profile, barrier_and_rate
 from mlpmf.units import ev_to_kj_mol, kt_kj_mol
 from tests.workflow_helpers import double_well_study, run_snakemake
 
@@ -120,7 +120,7 @@ def test_oracle_rate_matches_exact_transition_state_theory(oracle_study):
     r = np.linspace(2.45, 3.95, 150001)
     reduced_mass = 39.948 / 2
     exact = barrier_and_rate(
-        r, exact_pmf(r), np.zeros_like(r), 300.0, [2.5, 3.0], [3.4, 3.9], reduced_mass
+        Profile(r, exact_pmf(r), np.zeros_like(r)), 300.0, [2.5, 3.0], [3.4, 3.9], reduced_mass
     )
     assert rates["effective_mass_amu"] == pytest.approx(reduced_mass, rel=1e-3)
     deviation = abs(rates["tst_rate_constant_per_s"] - exact["rate_constant_per_s"])

@@ -232,7 +232,7 @@ def write_outputs(args, result: estimators.PMF, temperature: float, period=None)
     what they are), PREFIX.png and, with basins, PREFIX.json (barrier and rates; kJ/mol
     and 1/s, as the workflow's rates.json; on a periodic CV both ways round)."""
     from mlpmf.plotting import plot_pmfs
-    from mlpmf.rates import barrier_and_rate
+    from mlpmf.rates import Profile, barrier_and_rate
 
     unit = args.energy_unit
     scale = kt_kj_mol(temperature) if unit == "kT" else ENERGY_UNITS_KJ_MOL[unit]
@@ -254,15 +254,17 @@ def write_outputs(args, result: estimators.PMF, temperature: float, period=None)
         replicas = result.bootstrap_free_energies
         try:
             rates = barrier_and_rate(
-                result.cv,
-                result.free_energy,
-                result.uncertainty,
+                Profile(
+                    result.cv,
+                    result.free_energy,
+                    result.uncertainty,
+                    replicas if len(replicas) else None,
+                    period,
+                ),
                 temperature,
                 args.reactant,
                 args.product,
                 _mass(args),
-                bootstrap_free_energies_kj_mol=replicas if len(replicas) else None,
-                period=period,
             )
         except ValueError as error:
             raise UsageError(str(error).replace("rates.", "--")) from None

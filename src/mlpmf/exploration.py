@@ -92,10 +92,9 @@ def explore(
     trust: TrustLevels,
     iteration: int,
     first_step: int,
-    steps: int | None = None,
     exchange_every: int = 0,
 ) -> ExplorationRound:
-    """Run the unpaused replicas for ``steps`` (default ``steps_per_iteration``) steps
+    """Run the unpaused replicas for ``settings.steps_per_iteration`` steps
     (module docstring); with ``exchange_every``, running replicas exchange
     configurations with their running neighbours in centre within their set every that
     many steps (:func:`exchange_within_sets`)."""
@@ -114,7 +113,7 @@ def explore(
         else:
             replica.offered = False  # it moves on
             active.append(replica)
-    chunks = range(0, steps or settings.steps_per_iteration, settings.check_every)
+    chunks = range(0, settings.steps_per_iteration, settings.check_every)
     progress = tqdm(chunks, desc=f"exploring (iteration {iteration})", mininterval=10)
     for chunk_start in progress:
         if not active:

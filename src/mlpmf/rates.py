@@ -31,6 +31,7 @@ rate, are reported), otherwise from the PMF's standard errors at the two points.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -149,17 +150,26 @@ def _single(cv, free, temperature_k, reactant, product, effective_mass_amu, fric
     return result, top, start
 
 
+@dataclass(frozen=True)
+class Profile:
+    """A PMF along a CV: its bins ``cv`` (CV unit), free energy and standard error
+    (kJ/mol), optionally (R, M) bootstrap replicas of the free energy, and the CV's
+    period (None: not periodic)."""
+
+    cv: np.ndarray
+    free_energy_kj_mol: np.ndarray
+    uncertainty_kj_mol: np.ndarray
+    bootstrap_free_energies_kj_mol: np.ndarray | None = None
+    period: float | None = None
+
+
 def barrier_and_rate(
-    cv: np.ndarray,
-    free_energy_kj_mol: np.ndarray,
-    uncertainty_kj_mol: np.ndarray,
+    profile: Profile,
     temperature_k: float,
     reactant: Sequence[float],
     product: Sequence[float],
     effective_mass_amu: float | None,
     friction_per_fs: float | None = None,
-    bootstrap_free_energies_kj_mol: np.ndarray | None = None,
-    period: float | None = None,
 ) -> dict:
     """Barrier (kJ/mol) and rate constants (1/s) for reactant -> product.
 
@@ -172,8 +182,9 @@ def barrier_and_rate(
 
     Parameters
     ----------
-    cv, free_energy_kj_mol, uncertainty_kj_mol
-        The PMF on its bins (CV unit, kJ/mol).
+    profile
+        The PMF (:class:`Profile`): bins, free energy and errors, bootstrap replicas for
+        the uncertainties (or None), the CV's period (or None).
     temperature_k
         K.
     reactant, product
@@ -183,17 +194,15 @@ def barrier_and_rate(
         Eyring's rate only (no TST or Kramers rate).
     friction_per_fs
         Langevin friction of the dynamics, 1/fs; enables Kramers' correction.
-    bootstrap_free_energies_kj_mol
-        (R, M) bootstrap replicas of the PMF for the uncertainties, or None.
-    period
-        The CV's period, or None.
     """
-    cv = np.asarray(cv, dtype=float)
-    free = np.asarray(free_energy_kj_mol, dtype=float)
-    if period is not None:
+    cv = np.asarray(profile.cv, dtype=float)
+    free = np.asarray(profile.free_energy_kj_mol, dtype=float)
+    uncertainty_kj_mol = profile.uncertainty_kj_mol
+    bootstrap_free_energies_kj_mol = profile.bootstrap_free_energies_kj_mol
+    if profile.period is not None:
         return _periodic_barrier_and_rate(
-            cv, free, uncertainty_kj_mol, temperature_k, reactant, product,
-            effective_mass_amu, friction_per_fs, bootstrap_free_energies_kj_mol, period,
+            Profile(cv, free, uncertainty_kj_mol, bootstrap_free_energies_kj_mol, profile.period),
+            temperature_k, (reactant, product), effective_mass_amu, friction_per_fs,
         )  # fmt: skip
     result, top, start = _single(
         cv, free, temperature_k, reactant, product, effective_mass_amu, friction_per_fs
@@ -245,10 +254,11 @@ def _describe(result: dict, temperature_k, effective_mass_amu, friction_per_fs) 
     )
 
 
-def _periodic_barrier_and_rate(
-    cv, free, uncertainty, temperature_k, reactant, product, mass, friction, replicas, period
-) -> dict:
+def _periodic_barrier_and_rate(profile, temperature_k, basins, mass, friction) -> dict:
     """barrier_and_rate on a periodic CV: both paths, the dominant one's barrier."""
+    cv, free, uncertainty = profile.cv, profile.free_energy_kj_mol, profile.uncertainty_kj_mol
+    replicas, period = profile.bootstrap_free_energies_kj_mol, profile.period
+    reactant, product = basins
     result = _periodic_headline(cv, free, temperature_k, reactant, product, mass, friction, period)
     _describe(result, temperature_k, mass, friction)
     result["method"] += ", both ways round the periodic CV as parallel channels"

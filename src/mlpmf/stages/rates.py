@@ -21,7 +21,7 @@ from ase.io import read
 from mlpmf.colvars import effective_mass_amu, periodic_difference
 from mlpmf.cvsettings import make_colvar
 from mlpmf.io import read_json, write_json, write_table
-from mlpmf.rates import barrier_and_rate
+from mlpmf.rates import Profile, barrier_and_rate
 from mlpmf.transmission import with_transmission
 
 BARRIER_COLUMNS = ["method", "barrier_kj_mol", "uncertainty_kj_mol"]
@@ -64,11 +64,19 @@ def rates(inputs: Mapping, settings: RateSettings, outputs: Mapping) -> dict:
 
     def analyse(table: pd.DataFrame, replicas: np.ndarray | None = None) -> dict:
         return barrier_and_rate(
-            table["cv"].to_numpy(), table["free_energy_kj_mol"].to_numpy(),
-            table["uncertainty_kj_mol"].to_numpy(), settings.temperature_k, settings.reactant,
-            settings.product, mass, friction_per_fs=friction,
-            bootstrap_free_energies_kj_mol=replicas, period=cv.period,
-        )  # fmt: skip
+            Profile(
+                table["cv"].to_numpy(),
+                table["free_energy_kj_mol"].to_numpy(),
+                table["uncertainty_kj_mol"].to_numpy(),
+                replicas,
+                cv.period,
+            ),
+            settings.temperature_k,
+            settings.reactant,
+            settings.product,
+            mass,
+            friction_per_fs=friction,
+        )
 
     mbar = pd.read_csv(inputs["mbar"])
     result = analyse(mbar, np.load(inputs["mbar_bootstrap"]))
