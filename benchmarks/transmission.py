@@ -22,9 +22,10 @@ from mlpmf.analytic import double_well_exact_pmf, double_well_force_field
 from mlpmf.colvars import effective_mass_amu
 from mlpmf.cvsettings import make_colvar
 from mlpmf.dynamics import LangevinSettings, StepHooks, integrate
-from mlpmf.rates import Profile, barrier_and_rate, barrier_curvature, kramers_transmission
+from mlpmf.rates import Profile, barrier_and_rate
 from mlpmf.settings import TransmissionSettings
 from mlpmf.transmission import DividingSurface, counted_rate, transmission_coefficient
+from mlpmf.tst import barrier_curvature, kramers_transmission
 from mlpmf.units import kt_kj_mol
 
 R_MID, HALF_WIDTH, T, DT = 3.2, 0.45, 300.0, 1.0

@@ -44,7 +44,7 @@ def test_interval_without_data_is_named():
 
 
 def test_kramers_transmission_limits():
-    from mlpmf.rates import kramers_transmission
+    from mlpmf.tst import kramers_transmission
 
     curvature, mass = 100.0, 20.0  # kJ/mol/Å^2, amu
     omega_per_s = np.sqrt(curvature * 1e3 / AVOGADRO / 1e-20 / (mass * AMU_KG))

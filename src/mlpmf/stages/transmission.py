@@ -25,9 +25,16 @@ from mlpmf.dynamics import LangevinSettings, UmbrellaBias
 from mlpmf.io import write_json
 from mlpmf.placement import move_to_value, nearest_positions
 from mlpmf.plotting import plot_transmission
-from mlpmf.rates import dividing_surface
-from mlpmf.settings import TransmissionSettings, WindowSettings
+from mlpmf.settings import (
+    BasinSettings,
+    ColvarSettings,
+    OracleSettings,
+    SystemSettings,
+    TransmissionSettings,
+    WindowSettings,
+)
 from mlpmf.transmission import DividingSurface, transmission_coefficient
+from mlpmf.tst import dividing_surface
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +47,12 @@ class FluxSettings:
 
     transmission: TransmissionSettings
     umbrella: WindowSettings
-    system: Mapping
-    collective_variable: Mapping
-    reactant: tuple[float, float]
-    product: tuple[float, float]
+    system: SystemSettings
+    collective_variable: ColvarSettings
+    basins: BasinSettings
     temperature_k: float
     potential: str
-    oracle: Mapping
+    oracle: OracleSettings
     external_potential: list | None
     spring_constants_kj_mol: tuple[float, ...]
     seed: int
@@ -57,10 +63,12 @@ class FluxSettings:
         given = dict(params.items())
         return cls(
             TransmissionSettings.from_config(given["transmission"]),
-            WindowSettings.from_config(given["umbrella"]), given["system"],
-            given["collective_variable"], tuple(given["rates"]["reactant"]),
-            tuple(given["rates"]["product"]), given["temperature_k"],
-            given["potential"], given["oracle"], given.get("external_potential"),
+            WindowSettings.from_config(given["umbrella"]),
+            SystemSettings.from_config(given["system"]),
+            ColvarSettings.from_config(given["collective_variable"]),
+            BasinSettings.from_config(given["rates"]), given["temperature_k"],
+            given["potential"], OracleSettings.from_config(given["oracle"]),
+            given.get("external_potential"),
             tuple(given["spring_constants_kj_mol"]), given["seed"],
         )  # fmt: skip
 
@@ -87,8 +95,8 @@ def transmission(inputs: Mapping, settings: FluxSettings, device: str, outputs: 
     pmf = pd.read_csv(inputs["pmf"])
     cv_values = pmf["cv"].to_numpy()
     top, end = dividing_surface(
-        cv_values, pmf["free_energy_kj_mol"].to_numpy(), settings.reactant, settings.product,
-        cv.period,
+        cv_values, pmf["free_energy_kj_mol"].to_numpy(), settings.basins.reactant,
+        settings.basins.product, cv.period,
     )  # fmt: skip
     surface = float(cv_values[top])
     product_side = float(periodic_difference(cv_values[end], surface, cv.period))
