@@ -100,3 +100,12 @@ def test_derived_settings_and_targets_follow_the_config(tmp_path):
     assert "R/oracle_ledger.json" in targets and "R/oracle_ledger.json" not in oracle_targets
     assert "R/free_energy/pmf_mbar.csv" in oracle_targets
     assert "R/free_energy/pmf_2d_mbar.csv" in result_targets(config, "R", True)
+
+
+def test_the_windows_table_has_a_repeat_column_only_with_several_sets():
+    from mlpmf.windowplan import grid_columns
+
+    one = {"center": np.array([1.0, 2.0]), "repeat": np.array([0, 0])}
+    two = {"center": np.array([1.0, 2.0, 1.0, 2.0]), "repeat": np.array([0, 0, 1, 1])}
+    assert set(grid_columns(one)) == {"center"}
+    assert set(grid_columns(two)) == {"center", "repeat"}

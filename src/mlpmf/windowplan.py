@@ -55,6 +55,12 @@ def window_batches(num_windows: int, windows_per_set: int, windows_per_job: int)
     return list(batches.values())
 
 
+def grid_columns(grid: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The columns of the windows table the grid gives: ``repeat`` only where there are
+    several sets (``umbrella.repeats`` > 1)."""
+    return {name: values for name, values in grid.items() if name != "repeat" or values.any()}
+
+
 def window_spec(window: str, grid: Mapping[str, np.ndarray], seed: int) -> dict:
     """What distinguishes one window of the grid: its id, centre, spring constant and
     ``seed`` (and in 2D its centre and spring constant on the second CV; in set r > 0 of

@@ -18,6 +18,7 @@ from mlpmf.windowplan import (
     batch_round,
     confirm_steps,
     data_temperature_k,
+    grid_columns,
     scan_centers,
     stage_seeds,
 )
@@ -46,6 +47,11 @@ WINDOWS = [f"{k:03d}" for k in range(len(CENTERS))]
 
 
 SEEDS = stage_seeds(config["seed"], GRID)  # of every stage and window
+# the CVs' periods (None: not periodic) and the CV's unit
+CV_PERIOD, CV_UNIT = period_and_unit(config["collective_variable"])
+SECOND_CV_PERIOD = period_and_unit(SECOND_CV[1])[0] if SECOND_CV else None
+USES_MODEL = model_drives(config)  # the windows run on a trained MLIP
+USES_ACTIVE_LEARNING = learning_refines(config)  # it refines the committee first
 
 
 wildcard_constraints:
@@ -54,31 +60,11 @@ wildcard_constraints:
     round=r"\d+",
 
 
-def uses_model():
-    """True when the windows run on a trained MLIP (mlpmf.targets.uses_model)."""
-    return model_drives(config)
-
-
-def uses_active_learning():
-    """True when active learning refines the committee before the windows run."""
-    return learning_refines(config)
-
-
 def model_path():
     """The trained MLIP that drives the windows."""
-    if uses_active_learning():
+    if USES_ACTIVE_LEARNING:
         return f"{RESULTS}/active_learning/committee.pt"
     return f"{RESULTS}/model/{config['potential']}.pt"
-
-
-def cv_period():
-    """Period of the study's CV (CV unit), or None when it is not periodic."""
-    return period_and_unit(config["collective_variable"])[0]
-
-
-def second_cv_period():
-    """Period of the second CV of 2D umbrella sampling, or None (not periodic, or 1D)."""
-    return period_and_unit(SECOND_CV[1])[0] if SECOND_CV else None
 
 
 def observable_settings(wildcards):
@@ -94,7 +80,7 @@ def window_trajectory_paths(wildcards=None):
 
 def training_frames_path():
     """The final training set of the MLIP that drives the windows."""
-    if uses_active_learning():
+    if USES_ACTIVE_LEARNING:
         return f"{RESULTS}/active_learning/train.extxyz"
     return f"{RESULTS}/dataset/train.extxyz"
 
@@ -110,7 +96,7 @@ def window_inputs(wildcards):
     and its training frames, or the frames of ``umbrella.start_frames`` (each window
     starts from the frame nearest its centre)."""
     inputs = {"structure": config["system"]["structure"]}
-    if uses_model():
+    if USES_MODEL:
         inputs["model"] = model_path()
         inputs["frames"] = training_frames_path()
     if config["umbrella"]["start_frames"]:
@@ -254,7 +240,7 @@ def reference_pmf_inputs(name):
 
 def committee_metrics_path():
     """The metrics (with its trust levels) of the committee that drives the windows."""
-    if uses_active_learning():
+    if USES_ACTIVE_LEARNING:
         return f"{RESULTS}/active_learning/metrics.json"
     return f"{RESULTS}/model/metrics.json"
 
@@ -264,11 +250,6 @@ def trust_metrics_input(wildcards):
     if config["potential"] == "committee":
         return {"metrics": committee_metrics_path()}
     return {}
-
-
-def cv_unit():
-    """Unit of the study's CV."""
-    return period_and_unit(config["collective_variable"])[1]
 
 
 def final_targets():
@@ -287,7 +268,7 @@ def trust_statement():
     page (mlpmf.report); empty before the trust check ran."""
     from mlpmf.report import trust_statement
 
-    return trust_statement(Path(RESULTS), cv_unit())
+    return trust_statement(Path(RESULTS), CV_UNIT)
 
 
 def transmission_inputs(wildcards):
@@ -300,7 +281,7 @@ def transmission_inputs(wildcards):
 def ledger_inputs(wildcards):
     """What the oracle ledger counts besides the reference data."""
     inputs = transmission_inputs(wildcards)
-    if uses_active_learning():
+    if USES_ACTIVE_LEARNING:
         inputs["active_learning"] = f"{RESULTS}/active_learning/metrics.json"
     return inputs
 
@@ -309,7 +290,7 @@ def report_headline():
     """What a user came for, for the report's front page (mlpmf.report.headline)."""
     from mlpmf.report import headline
 
-    return headline(Path(RESULTS), cv_unit(), SECOND_CV)
+    return headline(Path(RESULTS), CV_UNIT, SECOND_CV)
 
 
 def completion_message():

@@ -21,7 +21,7 @@ if not SECOND_CV:  # 1D umbrella sampling; in 2D, free_energy_2d.smk writes thes
         params:
             **settings_for("estimate_pmf"),
             bin_edges=bin_edges(config).tolist(),
-            period=cv_period(),
+            period=CV_PERIOD,
             seed=SEEDS["estimate_pmf"],
         script:
             "../scripts/estimate_pmf.py"
@@ -51,9 +51,9 @@ rule diagnostics:
     params:
         **settings_for("diagnostics"),
         bin_edges=bin_edges(config).tolist(),
-        period=cv_period(),
+        period=CV_PERIOD,
         bin_edges_2=second_bin_edges(config).tolist() if SECOND_CV else None,
-        period_2=second_cv_period(),
+        period_2=SECOND_CV_PERIOD,
     script:
         "../scripts/diagnostics.py"
 
@@ -151,7 +151,7 @@ rule reweight_observable:
     params:
         **settings_for("reweight_observable"),
         bin_edges=bin_edges(config).tolist(),
-        period=cv_period(),
+        period=CV_PERIOD,
         observable=observable_settings,
         seed=SEEDS["reweight_observable"],
     script:

@@ -31,8 +31,8 @@ rule estimate_pmf_2d:
         **settings_for("estimate_pmf_2d"),
         bin_edges=bin_edges(config).tolist(),
         bin_edges_2=second_bin_edges(config).tolist(),
-        period=cv_period(),
-        period_2=second_cv_period(),
+        period=CV_PERIOD,
+        period_2=SECOND_CV_PERIOD,
         seed=SEEDS["estimate_pmf"],
     script:
         "../scripts/estimate_pmf_2d.py"

@@ -16,8 +16,8 @@ rule check_trust:
         "../../envs/mlpmf.yaml"
     params:
         **settings_for("check_trust"),
-        period=cv_period(),
-        period_2=second_cv_period(),
+        period=CV_PERIOD,
+        period_2=SECOND_CV_PERIOD,
     script:
         "../scripts/check_trust.py"
 
@@ -41,8 +41,8 @@ rule mark_trust:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        period=cv_period(),
-        period_2=second_cv_period(),
+        period=CV_PERIOD,
+        period_2=SECOND_CV_PERIOD,
     script:
         "../scripts/mark_trust.py"
 
@@ -59,6 +59,6 @@ rule trust_gate:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        cv_unit=cv_unit(),
+        cv_unit=CV_UNIT,
     script:
         "../scripts/trust_gate.py"

@@ -9,13 +9,7 @@ rule umbrella_windows:
     conda:
         "../../envs/mlpmf.yaml"
     params:
-        grid=canonical(  # the column repeat only with umbrella.repeats > 1
-            {
-                name: values
-                for name, values in GRID.items()
-                if name != "repeat" or GRID["repeat"].any()
-            }
-        ),
+        grid=canonical(grid_columns(GRID)),
     script:
         "../scripts/umbrella_windows.py"
 
@@ -71,6 +65,6 @@ checkpoint adapt_windows:
         windows=canonical(static_window_rows()),
         windows_per_job=config["umbrella"]["windows_per_job"],
         bin_edges=bin_edges(config).tolist(),
-        period=cv_period(),
+        period=CV_PERIOD,
     script:
         "../scripts/adapt_windows.py"
