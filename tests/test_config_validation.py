@@ -241,6 +241,11 @@ def schema_defaults(section: str) -> dict:
         ("mlpmf.settings", "WindowSettings", "umbrella"),
         ("mlpmf.settings", "FreeEnergySettings", "free_energy"),
         ("mlpmf.settings", "TransmissionSettings", "transmission"),
+        ("mlpmf.settings", "SystemSettings", "system"),
+        ("mlpmf.settings", "OracleSettings", "oracle"),
+        ("mlpmf.settings", "ColvarSettings", "collective_variable"),
+        ("mlpmf.settings", "DescriptorSettings", "descriptor"),
+        ("mlpmf.settings", "BasinSettings", "rates"),
     ],
 )
 def test_settings_dataclasses_and_the_schema_share_their_defaults(module, name, section):
@@ -260,6 +265,34 @@ def test_settings_dataclasses_and_the_schema_share_their_defaults(module, name, 
         if getattr(from_library, f.name) != getattr(from_schema, f.name)
     }
     assert not differing, f"{name} default vs {section} schema default: {differing}"
+
+
+@pytest.mark.parametrize(
+    "name, section",
+    [
+        ("SystemSettings", "system"),
+        ("OracleSettings", "oracle"),
+        ("ColvarSettings", "collective_variable"),
+        ("DescriptorSettings", "descriptor"),
+        ("BasinSettings", "rates"),
+    ],
+)
+def test_whole_section_settings_hold_every_key_of_their_section(name, section):
+    """A key the schema adds but the settings class lacks would be dropped silently on
+    its way to the library: these classes are their sections, key for key (an
+    observable is a CV with bins)."""
+    import dataclasses
+
+    import yaml
+
+    from mlpmf import settings
+
+    fields = {f.name for f in dataclasses.fields(getattr(settings, name))}
+    assert set(schema_defaults(section)) <= fields
+    if section == "collective_variable":
+        schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+        observable = schema["properties"]["observables"]["additionalProperties"]
+        assert set(observable["properties"]) <= fields
 
 
 def test_windows_per_job_all_puts_each_set_of_windows_in_one_job(tmp_path):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from ase import Atoms
 
-from mlpmf.settings import FreeEnergySettings
+from mlpmf.settings import BasinSettings, ColvarSettings, FreeEnergySettings
 from mlpmf.stages.active_learning import learning_summary
 from mlpmf.stages.diagnostics import DiagnosticsSettings, diagnostics, noise_limit
 from mlpmf.stages.estimate_pmf import EstimateSettings, estimate_pmf
@@ -199,7 +199,7 @@ def test_the_rates_stage_writes_the_barrier_of_a_known_profile(tmp_path):
         "trust": tmp_path / "trust.json", "reference": tmp_path / "reference.json",
     }  # fmt: skip
     rate_settings = RateSettings(
-        300.0, {"kind": "distance", "atoms": [0, 1]}, (2.5, 3.25), (3.25, 4.0), 0.01
+        300.0, ColvarSettings("distance", (0, 1)), BasinSettings((2.5, 3.25), (3.25, 4.0)), 0.01
     )
     files = {"rates": tmp_path / "rates.json", "barriers": tmp_path / "barriers.csv"}
     result = rates(inputs, rate_settings, files)
@@ -237,15 +237,72 @@ def test_the_shots_restraint_and_friction_default_to_the_windows():
     are held on the surface by ten times the stiffest window's spring."""
     import dataclasses
 
-    from mlpmf.settings import TransmissionSettings, WindowSettings
+    from mlpmf.settings import (
+        OracleSettings,
+        SystemSettings,
+        TransmissionSettings,
+        WindowSettings,
+    )
     from mlpmf.stages.transmission import FluxSettings
 
     flux = FluxSettings(
-        TransmissionSettings(), WindowSettings(friction_per_fs=0.02), {}, {}, (0, 1), (2, 3),
-        300.0, "committee", {}, None, (100.0, 250.0, 150.0), 1,
+        TransmissionSettings(), WindowSettings(friction_per_fs=0.02), SystemSettings(),
+        ColvarSettings(), BasinSettings((0, 1), (2, 3)), 300.0, "committee", OracleSettings(),
+        None, (100.0, 250.0, 150.0), 1,
     )  # fmt: skip
     assert flux.restraint_kj_mol == 2500.0 and flux.shot_friction_per_fs == 0.02
     own = dataclasses.replace(
         flux, transmission=TransmissionSettings(friction_per_fs=0.001, restraint_kj_mol=900.0)
     )
     assert own.restraint_kj_mol == 900.0 and own.shot_friction_per_fs == 0.001
+
+
+def test_the_trust_gate_stops_an_untrusted_run_only_when_the_study_does_not_accept_it(
+    tmp_path, caplog
+):
+    from mlpmf.stages.check_trust import trust_gate
+
+    trust, output = tmp_path / "free_energy" / "trust.json", tmp_path / "accepted.json"
+    trust.parent.mkdir()
+    for accepted in (True, False):
+        document = {"trusted": False, "accepted": accepted, "reason": "window 003 strayed"}
+        trust.write_text(json.dumps(document))
+        if accepted:
+            trust_gate(str(trust), "Å", str(output))
+            assert json.loads(output.read_text()) == {"trusted": False, "accepted": True}
+            continue
+        output.unlink()
+        with pytest.raises(SystemExit) as stop:
+            trust_gate(str(trust), "Å", str(output))
+        assert stop.value.code == 1 and not output.exists()
+        message = caplog.text  # also on the terminal: Snakemake shows a failed job's stderr
+        assert "window 003 strayed" in message and "What to do" in message
+
+
+def test_a_window_series_comes_from_its_batch_and_a_missing_window_is_named(tmp_path):
+    from mlpmf.stages.windows import window_series, window_table
+
+    batch = tmp_path / "batch_000.csv"
+    pd.DataFrame({"window": [0, 0, 1], "step": [0, 5, 0], "cv": [1.0, 1.1, 2.0]}).to_csv(
+        batch, index=False
+    )
+    rows = window_series(str(batch), 0, str(tmp_path / "window_000.csv"))
+    assert rows["cv"].tolist() == [1.0, 1.1] and "window" not in rows
+    with pytest.raises(SystemExit):
+        window_series(str(batch), 7, str(tmp_path / "window_007.csv"))
+    grid = {"center": [1.0, 2.0], "spring_constant": [5.0, 5.0]}
+    table = window_table(grid, None, str(tmp_path / "windows.csv"))
+    assert table["window"].tolist() == [0, 1] and table["center"].tolist() == [1.0, 2.0]
+
+
+def test_the_ledger_counts_the_windows_md_and_their_oracle_checks(tmp_path):
+    from mlpmf.settings import WindowSettings
+    from mlpmf.stages.oracle_ledger import ledger
+
+    pd.DataFrame({"window": range(4), "center": range(4)}).to_csv(tmp_path / "w.csv")
+    (tmp_path / "oracle.json").write_text(json.dumps({"oracle_calls": 100, "seconds": 2.0}))
+    inputs = {"windows": tmp_path / "w.csv", "reference": tmp_path / "oracle.json"}
+    umbrella = WindowSettings(steps=1000, equilibration_steps=200, oracle_every=250)
+    result = ledger(inputs, umbrella, str(tmp_path / "ledger.json"))
+    assert result["oracle_driven_calls"] >= 4 * 1200
+    assert result["oracle_calls"] == 100 + 4 * 4  # the reference data, 4 checks a window

@@ -13,6 +13,8 @@ from pathlib import Path
 from ase import Atoms
 from ase.io import read
 
+from mlpmf.settings import SystemSettings
+
 
 class ConfigError(ValueError):
     """A study config that cannot be run, with the offending key in the message."""
@@ -56,12 +58,13 @@ def read_structure(path: str | Path, key: str = "system.structure") -> Atoms:
     return atoms
 
 
-def load_system(system: Mapping) -> Atoms:
+def load_system(system: SystemSettings | Mapping) -> Atoms:
     """The study's starting structure with ``system.fixed_atoms`` added to its constraints."""
     from ase.constraints import FixAtoms
 
-    atoms = read_structure(system["structure"])
-    fixed = list(system.get("fixed_atoms", []))
+    system = SystemSettings.of(system)
+    atoms = read_structure(system.structure)
+    fixed = list(system.fixed_atoms)
     if fixed:
         atoms.constraints = [*atoms.constraints, FixAtoms(indices=fixed)]
     return atoms

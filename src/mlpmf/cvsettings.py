@@ -2,6 +2,7 @@
 section (and each ``observables`` entry) checked and turned into a
 :class:`mlpmf.colvars.CollectiveVariable`, with errors that name the bad key."""
 
+import dataclasses
 from collections.abc import Mapping
 
 from mlpmf.colvars import (
@@ -15,6 +16,8 @@ from mlpmf.colvars import (
     Position,
     SignedVolume,
 )
+from mlpmf.scope import SWITCHING_DEFAULTS
+from mlpmf.settings import ColvarSettings
 
 CV_KINDS = (
     "distance", "position", "angle", "dihedral", "signed_volume",
@@ -23,11 +26,11 @@ CV_KINDS = (
 ATOM_COUNTS = {"distance": 2, "position": 1, "angle": 3, "dihedral": 4, "signed_volume": 4}
 
 
-def make_colvar(settings: Mapping, structure=None) -> CollectiveVariable:
+def make_colvar(settings: ColvarSettings | Mapping, structure=None) -> CollectiveVariable:
     """Build the CV described by the config's ``collective_variable`` section; a
     minimum-image distance takes its cell from ``structure`` (an ASE Atoms)."""
-    kind = settings["kind"]
-    atoms = tuple(int(a) for a in settings["atoms"])
+    settings = ColvarSettings.of(settings)
+    kind, atoms = settings.kind, settings.atoms
     if kind not in CV_KINDS:
         raise ValueError(
             f"collective_variable.kind: unknown CV {kind!r}; expected one of {CV_KINDS}"
@@ -42,11 +45,11 @@ def make_colvar(settings: Mapping, structure=None) -> CollectiveVariable:
             f"got {list(atoms)}"
         )
     if kind == "position":
-        axis = settings.get("axis", "x")
+        axis = settings.axis
         if axis not in AXES:
             raise ValueError(f"collective_variable.axis: expected one of x, y, z, got {axis!r}")
         return Position(atoms, axis)
-    if kind == "distance" and settings.get("minimum_image", False):
+    if kind == "distance" and settings.minimum_image:
         if structure is None or not any(structure.pbc):
             raise ValueError(
                 "collective_variable.minimum_image: needs a structure with a periodic cell "
@@ -58,14 +61,14 @@ def make_colvar(settings: Mapping, structure=None) -> CollectiveVariable:
     return classes.get(kind, SignedVolume)(atoms)
 
 
-def period_and_unit(settings: Mapping) -> tuple[float | None, str]:
+def period_and_unit(settings: ColvarSettings | Mapping) -> tuple[float | None, str]:
     """Period (None when not periodic) and unit of the CV ``settings`` describe, without
     the structure that a minimum-image distance needs to be evaluated."""
-    cv = make_colvar({**settings, "minimum_image": False})
+    cv = make_colvar(dataclasses.replace(ColvarSettings.of(settings), minimum_image=False))
     return cv.period, cv.unit
 
 
-def _linear_combination(kind: str, atoms: tuple[int, ...], settings: Mapping):
+def _linear_combination(kind: str, atoms: tuple[int, ...], settings: ColvarSettings):
     if kind == "difference_of_distances":
         if len(atoms) != 4:
             raise ValueError(
@@ -74,7 +77,7 @@ def _linear_combination(kind: str, atoms: tuple[int, ...], settings: Mapping):
             )
         coefficients = (1.0, -1.0)
     else:
-        coefficients = tuple(float(c) for c in settings.get("coefficients", ()))
+        coefficients = settings.coefficients
         if len(atoms) < 2 or len(atoms) % 2 or len(coefficients) != len(atoms) // 2:
             raise ValueError(
                 "collective_variable.coefficients: linear_combination needs atoms in pairs "
@@ -87,9 +90,9 @@ def _linear_combination(kind: str, atoms: tuple[int, ...], settings: Mapping):
     return LinearCombination(pairs, coefficients)
 
 
-def _coordination_number(atoms: tuple[int, ...], settings: Mapping) -> CoordinationNumber:
-    other = tuple(int(a) for a in settings.get("other_atoms", ()))
-    switching = {"r0_a": 1.5, "d0_a": 0.0, "n": 6, "m": 0, **settings.get("switching", {})}
+def _coordination_number(atoms: tuple[int, ...], settings: ColvarSettings) -> CoordinationNumber:
+    other = settings.other_atoms
+    switching = {**SWITCHING_DEFAULTS, **settings.switching}
     n, m = int(switching["n"]), int(switching["m"]) or 2 * int(switching["n"])
     if len(set(atoms)) != len(atoms) or len(set(other)) != len(other):
         raise ValueError("collective_variable.atoms: repeated atoms in a coordination group")

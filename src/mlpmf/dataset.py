@@ -1,6 +1,7 @@
 """Labelled frames: reading and checking them, their reference arrays, and the
 statistics a model is normalised by (per-element feature scales and energy shifts)."""
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from ase import Atoms
 from ase.io import read
 
 from mlpmf.descriptors import Descriptor, pair_batch
+from mlpmf.settings import DescriptorSettings
 
 # A feature is scaled by its spread over the training atoms, but by no less than this
 # fraction of the largest spread of any feature of its block, and no less than the
@@ -59,10 +61,10 @@ def reference_arrays(frames: Sequence[Atoms]) -> tuple[torch.Tensor, torch.Tenso
     return energies, forces, counts
 
 
-def descriptor_for(frames: Sequence[Atoms], settings: Mapping) -> Descriptor:
+def descriptor_for(frames: Sequence[Atoms], settings: DescriptorSettings | Mapping) -> Descriptor:
     """The descriptor of the config's ``descriptor`` section for the elements of ``frames``."""
     species = tuple(sorted({int(z) for f in frames for z in f.numbers}))
-    return Descriptor(species, **settings)
+    return Descriptor(species, **dataclasses.asdict(DescriptorSettings.of(settings)))
 
 
 @dataclass

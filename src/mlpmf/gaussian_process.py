@@ -14,14 +14,15 @@ from tqdm import tqdm
 from mlpmf.dataset import DataStatistics, descriptor_for, reference_arrays
 from mlpmf.descriptors import pair_batch
 from mlpmf.models import GaussianProcess, resolve_device
+from mlpmf.settings import DescriptorSettings, GaussianProcessSettings
 
 log = logging.getLogger(__name__)
 
 
 def fit_gaussian_process(
     frames: Sequence[Atoms],
-    descriptor_settings: Mapping,
-    settings: Mapping,
+    descriptor_settings: DescriptorSettings | Mapping,
+    settings: GaussianProcessSettings | Mapping,
     seed: int,
     device: str = "cpu",
 ) -> GaussianProcess:
@@ -33,19 +34,18 @@ def fit_gaussian_process(
     ``energy_noise_ev_per_atom`` and ``force_noise_ev_a``. The signal std is that of
     the per-atom energies left after the per-element reference energies.
     """
+    settings = GaussianProcessSettings.of(settings)
     rng = np.random.default_rng(seed)
     descriptor = descriptor_for(frames, descriptor_settings)
     statistics = DataStatistics.of(frames, descriptor)
     _, forces, _ = reference_arrays(frames)
     num_atoms = statistics.features.shape[0]
-    chosen = np.sort(
-        rng.choice(num_atoms, min(settings["inducing_atoms"], num_atoms), replace=False)
-    )
+    chosen = np.sort(rng.choice(num_atoms, min(settings.inducing_atoms, num_atoms), replace=False))
     species = statistics.species_index[chosen]
     inducing = (
         statistics.features[chosen] - statistics.feature_mean[species]
     ) / statistics.feature_std[species]
-    length_scale = settings["length_scale"]
+    length_scale = settings.length_scale
     if length_scale is None:
         distances = torch.cdist(inducing, inducing)
         length_scale = float(distances[distances > 0].median()) if len(chosen) > 1 else 1.0
@@ -78,8 +78,8 @@ def fit_gaussian_process(
         ).to(target)
         inverse_noise = torch.cat(
             [
-                torch.tensor([(settings["energy_noise_ev_per_atom"] * len(frame)) ** -2.0]),
-                torch.full((3 * len(frame),), settings["force_noise_ev_a"] ** -2.0),
+                torch.tensor([(settings.energy_noise_ev_per_atom * len(frame)) ** -2.0]),
+                torch.full((3 * len(frame),), settings.force_noise_ev_a**-2.0),
             ]
         ).to(target, torch.float64)
         precision += rows.T @ (inverse_noise[:, None] * rows)

@@ -14,8 +14,9 @@ calculator. Kinds:
   NequIP or ANI model's ASE calculator.
 
 ``make_robust_oracle(settings)`` wraps it in a :class:`mlpmf.robust.RobustOracle` with,
-for xtb and pyscf, a safer retry of the same Hamiltonian. :func:`explorer_settings`
-gives the settings of the cheap method that explores for the reference data.
+for xtb and pyscf, a safer retry of the same Hamiltonian.
+(:func:`mlpmf.scope.explorer_of` gives the settings of the cheap method that explores
+for the reference data.)
 """
 
 from collections.abc import Mapping
@@ -27,75 +28,64 @@ from mlpmf.analytic import DoubleWellBond
 from mlpmf.plugins import build_calculator
 from mlpmf.pyscf_calculator import PySCF
 from mlpmf.robust import RobustOracle
+from mlpmf.settings import OracleSettings
 
 ORACLE_KINDS = ("emt", "double_well_bond", "xtb", "pyscf", "ase")
 
 
-def _xtb(settings: Mapping, safer: bool = False) -> Calculator:
+def _xtb(settings: OracleSettings, safer: bool = False) -> Calculator:
     from tblite.ase import TBLite
 
     return TBLite(
-        method=settings["method"] or "GFN2-xTB",
-        charge=settings["charge"],
-        multiplicity=settings["multiplicity"],
-        electronic_temperature=settings["electronic_temperature_k"],
-        max_iterations=settings["max_iterations"] * (4 if safer else 1),
+        method=settings.method or "GFN2-xTB",
+        charge=settings.charge,
+        multiplicity=settings.multiplicity,
+        electronic_temperature=settings.electronic_temperature_k,
+        max_iterations=settings.max_iterations * (4 if safer else 1),
         mixer_damping=0.1 if safer else 0.4,
         verbosity=0,
     )
 
 
-def _pyscf(settings: Mapping, safer: bool = False) -> Calculator:
-    convergence = {"max_cycle": settings["max_iterations"]}
+def _pyscf(settings: OracleSettings, safer: bool = False) -> Calculator:
+    convergence = {"max_cycle": settings.max_iterations}
     if safer:
         convergence = {
-            "max_cycle": 4 * settings["max_iterations"],
+            "max_cycle": 4 * settings.max_iterations,
             "level_shift": 0.3,
             "damping": 0.5,
             "second_order": True,
         }
     return PySCF(
-        method=settings["method"] or "hf",
-        basis=settings["basis"],
-        functional=settings["functional"],
-        charge=settings["charge"],
-        spin=settings["multiplicity"] - 1,
+        method=settings.method or "hf",
+        basis=settings.basis,
+        functional=settings.functional,
+        charge=settings.charge,
+        spin=settings.multiplicity - 1,
         **convergence,
     )
 
 
-def method_name(settings: Mapping) -> str:
+def method_name(settings: OracleSettings | Mapping) -> str:
     """A short name of the method an oracle block describes, e.g. 'xtb GFN2-xTB' or
     'pyscf dft pbe0/6-31g*'."""
-    kind = settings["kind"]
+    settings = OracleSettings.of(settings)
+    kind = settings.kind
     if kind == "xtb":
-        return f"xtb {settings.get('method') or 'GFN2-xTB'}"
+        return f"xtb {settings.method or 'GFN2-xTB'}"
     if kind == "pyscf":
-        method = settings.get("method") or "hf"
-        level = settings["functional"] if method == "dft" else "hf"
-        return f"pyscf {method} {level}/{settings['basis']}"
+        method = settings.method or "hf"
+        level = settings.functional if method == "dft" else "hf"
+        return f"pyscf {method} {level}/{settings.basis}"
     if kind == "ase":
-        return f"ase {settings['calculator']}"
+        return f"ase {settings.calculator}"
     return kind
 
 
-EXPLORER_RESET = {"method": None, "calculator": None, "parameters": {}}
-
-
-def explorer_settings(oracle: Mapping, explorer: Mapping | None) -> dict | None:
-    """The settings of the cheap method that explores for the reference data
-    (``dataset.explorer``): the oracle's settings (the molecule's charge and
-    multiplicity, the SCF limits) with the method-specific keys reset and the explorer's
-    own keys (those not null) on top; None when the oracle explores itself."""
-    if not explorer or explorer.get("kind") is None:
-        return None
-    given = {key: value for key, value in explorer.items() if value is not None}
-    return {**oracle, **EXPLORER_RESET, **given}
-
-
-def make_robust_oracle(settings: Mapping) -> RobustOracle:
+def make_robust_oracle(settings: OracleSettings | Mapping) -> RobustOracle:
     """The oracle of ``settings`` with, for xtb and pyscf, a safer retry."""
-    kind = settings["kind"]
+    settings = OracleSettings.of(settings)
+    kind = settings.kind
     if kind == "xtb":
         return RobustOracle([_xtb(settings), _xtb(settings, safer=True)])
     if kind == "pyscf":
@@ -103,21 +93,24 @@ def make_robust_oracle(settings: Mapping) -> RobustOracle:
     return RobustOracle([make_oracle(settings)])
 
 
-def make_oracle(settings: Mapping) -> Calculator:
+def make_oracle(settings: OracleSettings | Mapping) -> Calculator:
     """Build the oracle calculator described by the config's ``oracle`` section."""
-    kind = settings["kind"]
+    settings = OracleSettings.of(settings)
+    kind = settings.kind
     if kind == "emt":
         return EMT()
     if kind == "double_well_bond":
         return DoubleWellBond(
-            barrier_ev=settings["barrier_ev"],
-            r_mid=settings["r_mid"],
-            half_width=settings["half_width"],
+            barrier_ev=settings.barrier_ev,
+            r_mid=settings.r_mid,
+            half_width=settings.half_width,
         )
     if kind == "xtb":
         return _xtb(settings)
     if kind == "pyscf":
         return _pyscf(settings)
     if kind == "ase":
-        return build_calculator(settings)
+        return build_calculator(
+            {"calculator": settings.calculator, "parameters": settings.parameters}
+        )
     raise ValueError(f"oracle.kind: unknown oracle {kind!r}; expected one of {ORACLE_KINDS}")

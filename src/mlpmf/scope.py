@@ -225,7 +225,8 @@ READS: dict[str, dict[str, tuple[str, ...]]] = {
         "derived": ("reference.pmf_file",),  # an input file
     },
     "plot_pmf": {
-        "given": ("temperature_k", "oracle", "collective_variable", "reference"),
+        "given": ("temperature_k", "oracle", "collective_variable", "reference.pmf_mirrored"),
+        "derived": ("reference.pmf_file", "reference.barrier_file"),  # input files
     },
     "plot_pmf_2d": {
         "given": ("temperature_k", "collective_variable"),

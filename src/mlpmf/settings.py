@@ -164,3 +164,148 @@ class TransmissionSettings:
     @classmethod
     def from_config(cls, section: Mapping) -> "TransmissionSettings":
         return cls(**settings_values(cls, section))
+
+
+def _coerce(settings_class, value):
+    """``value`` if it is a ``settings_class`` already, else built from a config mapping:
+    library callers may pass either, stages hand over the typed object."""
+    return value if isinstance(value, settings_class) else settings_class.from_config(value)
+
+
+@dataclass(frozen=True)
+class SystemSettings:
+    """The config's ``system`` section: the starting structure and the atoms held fixed."""
+
+    structure: str = ""  # any file ASE reads
+    fixed_atoms: tuple[int, ...] = ()  # besides FixAtoms constraints in the file
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> "SystemSettings":
+        values = settings_values(cls, section)
+        if "fixed_atoms" in values:
+            values["fixed_atoms"] = tuple(int(a) for a in values["fixed_atoms"])
+        return cls(**values)
+
+    @classmethod
+    def of(cls, value) -> "SystemSettings":
+        return _coerce(cls, value)
+
+
+@dataclass(frozen=True)
+class OracleSettings:
+    """The config's ``oracle`` section (each kind reads its own keys, mlpmf.scope.ORACLE_KEYS;
+    the others keep their defaults)."""
+
+    kind: str = "emt"  # emt, double_well_bond, xtb, pyscf or ase
+    method: str | None = None  # xtb: GFN2-xTB by default; pyscf: hf or dft
+    charge: int = 0
+    multiplicity: int = 1
+    electronic_temperature_k: float = 300.0  # xtb
+    max_iterations: int = 250  # SCF cycles
+    basis: str = "6-31g*"  # pyscf
+    functional: str = "pbe"  # pyscf, method dft
+    barrier_ev: float = 0.15  # double_well_bond
+    r_mid: float = 3.2  # double_well_bond, Å
+    half_width: float = 0.45  # double_well_bond, Å
+    calculator: str | None = None  # ase: "package.module:Class"
+    parameters: Mapping = dataclasses.field(default_factory=dict)  # ase: its keyword arguments
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> "OracleSettings":
+        values = {k: v for k, v in settings_values(cls, section).items() if v is not None}
+        if "parameters" in values:
+            values["parameters"] = dict(values["parameters"])
+        return cls(**values)
+
+    @classmethod
+    def of(cls, value) -> "OracleSettings":
+        return _coerce(cls, value)
+
+
+@dataclass(frozen=True)
+class ColvarSettings:
+    """The config's ``collective_variable`` section, or one ``observables`` entry (with
+    its bins); each kind reads its own keys (mlpmf.scope.CV_KEYS)."""
+
+    kind: str = "distance"
+    atoms: tuple[int, ...] = (0, 1)  # 0-based
+    axis: str = "x"  # position
+    minimum_image: bool = False  # distance
+    coefficients: tuple[float, ...] = ()  # linear_combination, one per atom pair
+    other_atoms: tuple[int, ...] = ()  # coordination_number's second group
+    switching: Mapping = dataclasses.field(default_factory=dict)  # coordination_number
+    bins: Mapping | None = None  # an observable's {start, stop, num}
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> "ColvarSettings":
+        values = settings_values(cls, section)
+        for key, kind in (("atoms", int), ("other_atoms", int), ("coefficients", float)):
+            if key in values:
+                values[key] = tuple(kind(v) for v in values[key])
+        for key in ("switching", "bins"):
+            if values.get(key) is not None:
+                values[key] = dict(values[key])
+        return cls(**values)
+
+    @classmethod
+    def of(cls, value) -> "ColvarSettings":
+        return _coerce(cls, value)
+
+
+@dataclass(frozen=True)
+class DescriptorSettings:
+    """The config's ``descriptor`` section: the atom-centred descriptor's terms (lengths
+    in Å; the defaults are ANI-1x's angular terms)."""
+
+    num_radial: int = 16
+    cutoff_a: float = 5.2
+    angular_cutoff_a: float = 3.5
+    num_angular_shifts: int = 4
+    num_angular_sections: int = 8  # 0: radial only
+    angular_zeta: float = 32.0
+    angular_eta_per_a2: float = 8.0
+    num_chiral: int = 0  # Gaussians of the chiral signed-volume channel
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> "DescriptorSettings":
+        return cls(**settings_values(cls, section))
+
+    @classmethod
+    def of(cls, value) -> "DescriptorSettings":
+        return _coerce(cls, value)
+
+
+@dataclass(frozen=True)
+class BasinSettings:
+    """The config's ``rates`` section: the reactant's and product's CV intervals."""
+
+    reactant: tuple[float, float] = (2.5, 3.0)
+    product: tuple[float, float] = (3.4, 3.9)
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> "BasinSettings":
+        values = settings_values(cls, section)
+        return cls(**{key: tuple(float(v) for v in pair) for key, pair in values.items()})
+
+    @classmethod
+    def of(cls, value) -> "BasinSettings":
+        return _coerce(cls, value)
+
+
+@dataclass(frozen=True)
+class GaussianProcessSettings:
+    """The config's ``gaussian_process`` section: the sparse GP baseline."""
+
+    inducing_atoms: int = 200  # drawn at random (by the seed) from the data's atoms
+    length_scale: float | None = None  # standardised descriptor units; None: the median
+    # distance between inducing atoms
+    energy_noise_ev_per_atom: float = 0.002
+    force_noise_ev_a: float = 0.03
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> "GaussianProcessSettings":
+        return cls(**settings_values(cls, section))
+
+    @classmethod
+    def of(cls, value) -> "GaussianProcessSettings":
+        return _coerce(cls, value)

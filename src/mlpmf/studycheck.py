@@ -24,8 +24,8 @@ from mlpmf.grids import (
     window_grid,
     window_spring_constants,
 )
-from mlpmf.oracles import explorer_settings
 from mlpmf.plugins import calculator_and_parameters
+from mlpmf.scope import explorer_of
 from mlpmf.units import kt_kj_mol
 
 
@@ -158,7 +158,7 @@ def _check_oracles(config: Mapping, atoms: Atoms) -> None:
         _check_calculators(config)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    explorer = explorer_settings(config["oracle"], config["dataset"].get("explorer"))
+    explorer = explorer_of(config)
     for key, settings in (("oracle", config["oracle"]), ("dataset.explorer", explorer)):
         if settings is None:
             continue
@@ -185,7 +185,7 @@ def _check_calculators(config: Mapping) -> None:
     building one (a model file loaded at every workflow start would cost seconds)."""
     if config["oracle"]["kind"] == "ase":
         calculator_and_parameters(config["oracle"])
-    explorer = explorer_settings(config["oracle"], config["dataset"].get("explorer"))
+    explorer = explorer_of(config)
     if explorer is not None and explorer["kind"] == "ase":
         calculator_and_parameters(explorer, "dataset.explorer")
     if config["potential"] == "ase":

@@ -27,7 +27,7 @@ from mlpmf.checkpoint import Checkpoint
 from mlpmf.dataset import DataStatistics, descriptor_for, reference_arrays
 from mlpmf.descriptors import Descriptor
 from mlpmf.models import Committee, resolve_device
-from mlpmf.settings import CommitteeSettings
+from mlpmf.settings import CommitteeSettings, DescriptorSettings
 from mlpmf.trainingdata import training_frames
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def validation_split(num_frames: int, fraction: float, rng: np.random.Generator)
 
 def train_committee(
     frames: Sequence[Atoms],
-    descriptor_settings: Mapping,
+    descriptor_settings: DescriptorSettings | Mapping,
     settings: CommitteeSettings,
     seed: int,
     device: str = "cpu",
@@ -82,7 +82,7 @@ def train_committee(
     frames
         Structures labelled with energy (eV) and forces (eV/Å).
     descriptor_settings
-        The config's ``descriptor`` section (:func:`descriptor_for`).
+        The descriptor's settings (the config's ``descriptor`` section).
     settings
         Committee size, networks and training settings.
     seed

@@ -2,7 +2,7 @@
 (mlpmf.stages.plots)."""
 
 from mlpmf.stages import log_to
-from mlpmf.stages.plots import plot_pmf
+from mlpmf.stages.plots import PlotSettings, plot_pmf
 
 log_to(snakemake.log[0])
-plot_pmf(snakemake.input, snakemake.params, snakemake.output)
+plot_pmf(snakemake.input, PlotSettings.from_params(snakemake.params), snakemake.output)

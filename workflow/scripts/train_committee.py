@@ -4,8 +4,9 @@
 import torch
 
 from mlpmf.stages import log_to
-from mlpmf.stages.train_committee import committee
+from mlpmf.stages.train_committee import TrainingSettings, committee
 
 log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-committee(snakemake.input, snakemake.params, snakemake.config["device"], snakemake.output)
+settings = TrainingSettings.from_params(snakemake.params)
+committee(snakemake.input, settings, snakemake.config["device"], snakemake.output)

@@ -1,27 +1,12 @@
-"""Fit the sparse Gaussian-process potential and measure it on the held-out test set."""
-
-import logging
-import sys
-
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+"""Fit the sparse Gaussian-process potential and measure it on the held-out test set
+(mlpmf.stages.train_committee)."""
 
 import torch
 
-from mlpmf.dataset import read_labelled_frames
-from mlpmf.evaluation import evaluate_model, save_model_and_metrics
-from mlpmf.gaussian_process import fit_gaussian_process
+from mlpmf.stages import log_to
+from mlpmf.stages.train_committee import gaussian_process
 
+log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-train = read_labelled_frames(snakemake.input.train)
-test = read_labelled_frames(snakemake.input.test)
-params = snakemake.params
-model = fit_gaussian_process(
-    train,
-    params.descriptor,
-    params.gaussian_process,
-    params.seed,
-    snakemake.config["device"],  # not a param: a device change reruns nothing
-)
-metrics = evaluate_model(model, test)
-save_model_and_metrics(model, metrics, snakemake.output.model, snakemake.output.metrics)
+# the device is not a param: a device change reruns nothing
+gaussian_process(snakemake.input, snakemake.params, snakemake.config["device"], snakemake.output)

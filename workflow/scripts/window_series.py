@@ -1,16 +1,8 @@
-"""One window's time series, taken from the table of the batch (job) that ran it."""
+"""One window's time series, from the table of the batch that ran it
+(mlpmf.stages.windows)."""
 
-import sys
+from mlpmf.stages import log_to
+from mlpmf.stages.windows import window_series
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-import pandas as pd
-
-from mlpmf.io import write_table
-
-table = pd.read_csv(snakemake.input[0])
-window = int(snakemake.wildcards.window)
-rows = table[table.pop("window") == window]
-if rows.empty:
-    sys.exit(f"{snakemake.input[0]} has no rows of window {window}")
-write_table(rows, snakemake.output[0])
+log_to(snakemake.log[0])
+window_series(snakemake.input[0], int(snakemake.wildcards.window), snakemake.output[0])

@@ -30,7 +30,15 @@ from mlpmf.evaluation import evaluate_model, save_model_and_metrics
 from mlpmf.io import atomic_path, read_json, write_table
 from mlpmf.models import load_model
 from mlpmf.oracles import make_robust_oracle
-from mlpmf.settings import ActiveLearningSettings, CommitteeSettings
+from mlpmf.settings import (
+    ActiveLearningSettings,
+    ColvarSettings,
+    CommitteeSettings,
+    DescriptorSettings,
+    OracleSettings,
+    SystemSettings,
+    WindowSettings,
+)
 from mlpmf.trustlevels import thermal_force_scale
 from mlpmf.umbrella import grid_biases
 from mlpmf.units import kj_mol_to_ev, kt_kj_mol
@@ -50,14 +58,14 @@ class LearningSettings:
     to."""
 
     learning: ActiveLearningSettings
-    system: Mapping
-    collective_variable: Mapping
-    second_cv: Mapping | None
+    system: SystemSettings
+    collective_variable: ColvarSettings
+    second_cv: ColvarSettings | None
     grid: Mapping
     temperature_k: float
-    umbrella: Mapping  # timestep_fs, friction_per_fs, exchange_every
-    oracle: Mapping
-    descriptor: Mapping
+    umbrella: WindowSettings  # read: timestep_fs, friction_per_fs, exchange_every
+    oracle: OracleSettings
+    descriptor: DescriptorSettings
     committee: CommitteeSettings
     seed: int
     data_temperature_k: float
@@ -70,10 +78,15 @@ class LearningSettings:
         learning = ActiveLearningSettings.from_config(
             {**given["active_learning"], "confirm_steps": given["confirm_steps"]}
         )
+        second = given["second_cv"]
         return cls(
-            learning, given["system"], given["collective_variable"], given["second_cv"],
-            given["grid"], given["temperature_k"], given["umbrella"], given["oracle"],
-            given["descriptor"], CommitteeSettings.from_config(given["committee"]),
+            learning, SystemSettings.from_config(given["system"]),
+            ColvarSettings.from_config(given["collective_variable"]),
+            None if second is None else ColvarSettings.from_config(second),
+            given["grid"], given["temperature_k"], WindowSettings.from_config(given["umbrella"]),
+            OracleSettings.from_config(given["oracle"]),
+            DescriptorSettings.from_config(given["descriptor"]),
+            CommitteeSettings.from_config(given["committee"]),
             given["seed"], given["data_temperature_k"], given,
         )  # fmt: skip
 
@@ -95,8 +108,8 @@ def active_learning(
     biases = grid_biases(cv, settings.grid, second)  # every window's, of every set
     md = LangevinSettings(
         learning.temperature_k or settings.temperature_k,
-        settings.umbrella["timestep_fs"],
-        settings.umbrella["friction_per_fs"],
+        settings.umbrella.timestep_fs,
+        settings.umbrella.friction_per_fs,
     )
     checkpoint = Checkpoint(
         Path(outputs["model"]).parent / "checkpoints" / "active_learning.pt",
@@ -111,7 +124,7 @@ def active_learning(
         kj_mol_to_ev(energy_threshold_kj_mol),
     )
     windows = ExplorationWindows(
-        system, biases, md, settings.umbrella["exchange_every"],
+        system, biases, md, settings.umbrella.exchange_every,
         settings.grid["repeat"],  # each set starts where its windows will
         kt_kj_mol(settings.temperature_k),
     )  # fmt: skip

@@ -1,18 +1,31 @@
-"""Stage ``check_trust``: did every window stay within the committee's trust levels and,
-where the oracle labelled window frames, agree with the oracle's checks?
-(:mod:`mlpmf.trust` judges; this stage reads what it judges.)
+"""Stages ``check_trust``, ``mark_trust`` and ``trust_gate``: did every window stay
+within the committee's trust levels and, where the oracle labelled window frames, agree
+with the oracle's checks? Then the PMF bins untrusted windows sampled are marked, and the
+run ends with an error when it is untrusted and the study does not accept that.
+(:mod:`mlpmf.trust` judges; these stages read what it judges and write its verdicts.)
 """
 
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mlpmf.io import read_json, write_json
+from mlpmf.io import read_json, write_json, write_table
 from mlpmf.readers import read_window_columns
-from mlpmf.trust import describe, judge_oracle_checks, judge_windows, summary, with_second_cv
+from mlpmf.stages import fail
+from mlpmf.trust import (
+    UNTRUSTED_ADVICE,
+    describe,
+    judge_oracle_checks,
+    judge_windows,
+    mark_table,
+    read_verdicts,
+    summary,
+    with_second_cv,
+)
 from mlpmf.umbrella import DISAGREEMENT_COLUMN, ORACLE_OFFSET_COLUMN
 
 log = logging.getLogger(__name__)
@@ -97,3 +110,38 @@ def check_trust(
     (log.info if document["trusted"] else log.warning)(describe(document))
     write_json(document, output)
     return document
+
+
+def mark_trust(
+    estimate: str, trust: str, periods: tuple[float | None, float | None], output: str
+) -> pd.DataFrame:
+    """The PMF table ``estimate`` with the column ``trusted``: False on the bins that
+    untrusted windows (the verdicts in ``trust``) sampled; written to ``output``.
+    ``periods``: the CVs' (the second None in 1D)."""
+    verdicts = read_verdicts(read_json(trust))
+    table = mark_table(pd.read_csv(estimate), verdicts, *periods)
+    if not table["trusted"].all():
+        log.warning(
+            "%d of %d bins are untrusted (free_energy/trust.json)",
+            (~table["trusted"]).sum(), len(table),
+        )  # fmt: skip
+    write_table(table, output)
+    return table
+
+
+def trust_gate(trust: str, cv_unit: str, output: str) -> None:
+    """End the run with an error (:func:`mlpmf.stages.fail`) when ``trust`` says the
+    results are untrusted and the study does not accept that; every other result has
+    been written and marked before this runs. Else write the verdict to ``output``."""
+    document = read_json(trust)
+    message = describe(document, f" {cv_unit}")
+    if not document["trusted"] and not document["accepted"]:
+        fail(
+            f"{message}. The PMF, barrier and rate were written but are marked untrusted "
+            "(free_energy/trust.json, the 'trusted' column of the PMF tables, rates.json; "
+            "the HTML report's front page says the same: make run builds it anyway, by "
+            f"hand snakemake --report {Path(trust).parents[1]}/report.html). "
+            f"What to do: {UNTRUSTED_ADVICE}"
+        )
+    log.info(message)
+    write_json({"trusted": document["trusted"], "accepted": document["accepted"]}, output)

@@ -18,7 +18,7 @@ from mlpmf import convergence, correction, estimators2d, timeseries
 from mlpmf.io import atomic_path, write_json, write_table
 from mlpmf.readers import read_labelled_rows, read_window_columns
 from mlpmf.samples import UmbrellaSamples
-from mlpmf.settings import FreeEnergySettings
+from mlpmf.settings import BasinSettings, FreeEnergySettings
 from mlpmf.stages.estimate_pmf import LEADING_COLUMNS
 from mlpmf.umbrella import ORACLE_OFFSET_COLUMN
 
@@ -37,8 +37,7 @@ class Estimate2DSettings:
     bin_edges: tuple[tuple[float, ...], tuple[float, ...]]
     periods: tuple[float | None, float | None]
     seed: int
-    reactant: tuple[float, float]
-    product: tuple[float, float]
+    basins: BasinSettings  # on the first CV
 
     @classmethod
     def from_params(cls, params: Mapping, estimator: str) -> "Estimate2DSettings":
@@ -50,8 +49,7 @@ class Estimate2DSettings:
             (tuple(params["bin_edges"]), tuple(params["bin_edges_2"])),
             (params["period"], params["period_2"]),
             params["seed"],
-            tuple(params["rates"]["reactant"]),
-            tuple(params["rates"]["product"]),
+            BasinSettings.from_config(params["rates"]),
         )
 
 
@@ -139,8 +137,8 @@ def surface_summary(pmf: estimators2d.PMF2D, settings: Estimate2DSettings, count
         "independent_samples_per_window": counts,
     }
     period = settings.periods[0]
-    reactant = pmf.lowest_bin_between(*settings.reactant, period)
-    product = pmf.lowest_bin_between(*settings.product, period)
+    reactant = pmf.lowest_bin_between(*settings.basins.reactant, period)
+    product = pmf.lowest_bin_between(*settings.basins.product, period)
     if reactant is not None and product is not None:
         forward, forward_error = pmf.path_barrier(reactant, product)
         backward, backward_error = pmf.path_barrier(product, reactant)

@@ -22,6 +22,7 @@ from mlpmf.colvars import effective_mass_amu, periodic_difference
 from mlpmf.cvsettings import make_colvar
 from mlpmf.io import read_json, write_json, write_table
 from mlpmf.rates import Profile, barrier_and_rate
+from mlpmf.settings import BasinSettings, ColvarSettings
 from mlpmf.transmission import with_transmission
 
 BARRIER_COLUMNS = ["method", "barrier_kj_mol", "uncertainty_kj_mol"]
@@ -33,9 +34,8 @@ class RateSettings:
     ``rates`` basins and the windows' friction."""
 
     temperature_k: float
-    collective_variable: Mapping
-    reactant: tuple[float, float]
-    product: tuple[float, float]
+    collective_variable: ColvarSettings
+    basins: BasinSettings
     friction_per_fs: float  # the windows': the rate is for their dynamics
 
     @classmethod
@@ -43,9 +43,8 @@ class RateSettings:
         """From the rule's params (:data:`mlpmf.scope.READS`)."""
         return cls(
             params["temperature_k"],
-            dict(params["collective_variable"]),
-            tuple(params["rates"]["reactant"]),
-            tuple(params["rates"]["product"]),
+            ColvarSettings.from_config(params["collective_variable"]),
+            BasinSettings.from_config(params["rates"]),
             params["umbrella"]["friction_per_fs"],
         )
 
@@ -72,8 +71,8 @@ def rates(inputs: Mapping, settings: RateSettings, outputs: Mapping) -> dict:
                 cv.period,
             ),
             settings.temperature_k,
-            settings.reactant,
-            settings.product,
+            settings.basins.reactant,
+            settings.basins.product,
             mass,
             friction_per_fs=friction,
         )

@@ -16,7 +16,7 @@ from mlpmf.cvsettings import make_colvar
 from mlpmf.io import atomic_path, write_json
 from mlpmf.oracles import make_robust_oracle, method_name
 from mlpmf.sampling import sample_reference, split_train_test
-from mlpmf.settings import DatasetSettings
+from mlpmf.settings import ColvarSettings, DatasetSettings, OracleSettings, SystemSettings
 from mlpmf.stages import fail
 from mlpmf.units import ev_to_kj_mol
 
@@ -30,10 +30,10 @@ class ReferenceSettings:
     centres, the temperature and the seed."""
 
     dataset: DatasetSettings
-    explorer: Mapping | None
-    oracle: Mapping
-    system: Mapping
-    collective_variable: Mapping
+    explorer: OracleSettings | None
+    oracle: OracleSettings
+    system: SystemSettings
+    collective_variable: ColvarSettings
     scan_centers: tuple[float, ...]
     temperature_k: float
     seed: int
@@ -41,9 +41,13 @@ class ReferenceSettings:
     @classmethod
     def from_params(cls, params: Mapping) -> "ReferenceSettings":
         """From the rule's params (:data:`mlpmf.scope.READS`)."""
+        explorer = params["dataset"]["explorer"]
         return cls(
-            DatasetSettings.from_config(params["dataset"]), params["dataset"]["explorer"],
-            params["oracle"], params["system"], params["collective_variable"],
+            DatasetSettings.from_config(params["dataset"]),
+            None if explorer is None else OracleSettings.from_config(explorer),
+            OracleSettings.from_config(params["oracle"]),
+            SystemSettings.from_config(params["system"]),
+            ColvarSettings.from_config(params["collective_variable"]),
             tuple(params["scan_centers"]), params["temperature_k"], params["seed"],
         )  # fmt: skip
 

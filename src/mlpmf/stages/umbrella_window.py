@@ -29,7 +29,7 @@ from mlpmf.dynamics import SimulationError
 from mlpmf.io import write_table
 from mlpmf.oracles import make_robust_oracle
 from mlpmf.placement import nearest_positions
-from mlpmf.settings import WindowSettings
+from mlpmf.settings import ColvarSettings, OracleSettings, SystemSettings, WindowSettings
 from mlpmf.stages import fail
 from mlpmf.trust import window_failure_message
 from mlpmf.umbrella import (
@@ -55,13 +55,13 @@ class WindowJobSettings:
     rule's params as given: what the windows' checkpoints belong to."""
 
     windows: list
-    system: Mapping
-    collective_variable: Mapping
-    observables: Mapping
+    system: SystemSettings
+    collective_variable: ColvarSettings
+    observables: dict[str, ColvarSettings]
     second_cv: str | None  # the observable restrained as the second CV (2D), or None
     temperature_k: float
     potential: str
-    oracle: Mapping
+    oracle: OracleSettings
     external_potential: list | None
     umbrella: WindowSettings
     params: Mapping
@@ -71,9 +71,11 @@ class WindowJobSettings:
         """From the rule's params (:data:`mlpmf.scope.READS`)."""
         given = dict(params.items())
         return cls(
-            list(given["windows"]), given["system"], given["collective_variable"],
-            given["observables"], given["second_cv"], given["temperature_k"],
-            given["potential"], given["oracle"], given.get("external_potential"),
+            list(given["windows"]), SystemSettings.from_config(given["system"]),
+            ColvarSettings.from_config(given["collective_variable"]),
+            {name: ColvarSettings.from_config(spec) for name, spec in given["observables"].items()},
+            given["second_cv"], given["temperature_k"], given["potential"],
+            OracleSettings.from_config(given["oracle"]), given.get("external_potential"),
             WindowSettings.from_config(given["umbrella"]), given,
         )  # fmt: skip
 
