@@ -19,8 +19,23 @@ def settings_values(settings_class, section: Mapping, exclude: frozenset = froze
     return {key: value for key, value in section.items() if key in names}
 
 
+class Section:
+    """What every settings class shares: it is built from its config section (the
+    section's keys that are its fields; the section may hold keys others read), and a
+    library function that takes it accepts the section's mapping too (:meth:`of`)."""
+
+    @classmethod
+    def from_config(cls, section: Mapping):
+        return cls(**settings_values(cls, section))
+
+    @classmethod
+    def of(cls, value):
+        """``value`` if it is one already, else built from a config mapping."""
+        return value if isinstance(value, cls) else cls.from_config(value)
+
+
 @dataclasses.dataclass(frozen=True)
-class WindowSettings:
+class WindowSettings(Section):
     """The MD every umbrella window shares (the config's ``umbrella`` section without
     the per-window centres and spring constants and the batching)."""
 
@@ -33,13 +48,9 @@ class WindowSettings:
     exchange_every: int = 0  # steps between replica-exchange attempts; 0: none
     oracle_every: int = 0  # production steps between oracle labels of a window; 0: none
 
-    @classmethod
-    def from_config(cls, section: Mapping) -> "WindowSettings":
-        return cls(**settings_values(cls, section))
-
 
 @dataclasses.dataclass(frozen=True)
-class FreeEnergySettings:
+class FreeEnergySettings(Section):
     """How the windows' samples become a PMF (the config's ``free_energy`` section
     without the bins)."""
 
@@ -50,13 +61,9 @@ class FreeEnergySettings:
     overlap_threshold: float = 0.03  # neighbour overlap below which diagnostics warn
     mirror_symmetric: bool = False  # F(x) = F(-x) is checked
 
-    @classmethod
-    def from_config(cls, section: Mapping) -> "FreeEnergySettings":
-        return cls(**settings_values(cls, section))
-
 
 @dataclass(frozen=True)
-class TrustSettings:
+class TrustSettings(Section):
     """How the trust levels are set (the config's ``active_learning`` keys)."""
 
     lower_ev_a: float | None = None  # explicit lower level (the trigger); None: calibrate
@@ -79,7 +86,7 @@ class TrustSettings:
 
 
 @dataclass(frozen=True)
-class ActiveLearningSettings:
+class ActiveLearningSettings(Section):
     """The config's ``active_learning`` section (temperature in K)."""
 
     max_iterations: int = 5  # on for a committee; 0 switches it off
@@ -99,7 +106,7 @@ class ActiveLearningSettings:
 
 
 @dataclass(frozen=True)
-class DatasetSettings:
+class DatasetSettings(Section):
     """The config's ``dataset`` section (temperatures in K, times in fs)."""
 
     md_temperature_k: float = 600.0
@@ -117,13 +124,9 @@ class DatasetSettings:
     test_fraction: float = 0.2
     max_energy_above_minimum_kt: float | None = None
 
-    @classmethod
-    def from_config(cls, section) -> "DatasetSettings":
-        return cls(**settings_values(cls, section))
-
 
 @dataclass(frozen=True)
-class CommitteeSettings:
+class CommitteeSettings(Section):
     """The config's ``committee`` section: size, networks and training."""
 
     members: int = 4
@@ -150,7 +153,7 @@ class CommitteeSettings:
 
 
 @dataclasses.dataclass(frozen=True)
-class TransmissionSettings:
+class TransmissionSettings(Section):
     """The config's ``transmission`` section."""
 
     enabled: bool = False
@@ -161,19 +164,9 @@ class TransmissionSettings:
     equilibration_steps: int = 1000  # restrained MD before a configuration is taken
     bootstrap_samples: int = 200
 
-    @classmethod
-    def from_config(cls, section: Mapping) -> "TransmissionSettings":
-        return cls(**settings_values(cls, section))
-
-
-def _coerce(settings_class, value):
-    """``value`` if it is a ``settings_class`` already, else built from a config mapping:
-    library callers may pass either, stages hand over the typed object."""
-    return value if isinstance(value, settings_class) else settings_class.from_config(value)
-
 
 @dataclass(frozen=True)
-class SystemSettings:
+class SystemSettings(Section):
     """The config's ``system`` section: the starting structure and the atoms held fixed."""
 
     structure: str = ""  # any file ASE reads
@@ -186,13 +179,9 @@ class SystemSettings:
             values["fixed_atoms"] = tuple(int(a) for a in values["fixed_atoms"])
         return cls(**values)
 
-    @classmethod
-    def of(cls, value) -> "SystemSettings":
-        return _coerce(cls, value)
-
 
 @dataclass(frozen=True)
-class OracleSettings:
+class OracleSettings(Section):
     """The config's ``oracle`` section (each kind reads its own keys, mlpmf.scope.ORACLE_KEYS;
     the others keep their defaults)."""
 
@@ -217,13 +206,9 @@ class OracleSettings:
             values["parameters"] = dict(values["parameters"])
         return cls(**values)
 
-    @classmethod
-    def of(cls, value) -> "OracleSettings":
-        return _coerce(cls, value)
-
 
 @dataclass(frozen=True)
-class ColvarSettings:
+class ColvarSettings(Section):
     """The config's ``collective_variable`` section, or one ``observables`` entry (with
     its bins); each kind reads its own keys (mlpmf.scope.CV_KEYS)."""
 
@@ -247,13 +232,9 @@ class ColvarSettings:
                 values[key] = dict(values[key])
         return cls(**values)
 
-    @classmethod
-    def of(cls, value) -> "ColvarSettings":
-        return _coerce(cls, value)
-
 
 @dataclass(frozen=True)
-class DescriptorSettings:
+class DescriptorSettings(Section):
     """The config's ``descriptor`` section: the atom-centred descriptor's terms (lengths
     in Å; the defaults are ANI-1x's angular terms)."""
 
@@ -266,17 +247,9 @@ class DescriptorSettings:
     angular_eta_per_a2: float = 8.0
     num_chiral: int = 0  # Gaussians of the chiral signed-volume channel
 
-    @classmethod
-    def from_config(cls, section: Mapping) -> "DescriptorSettings":
-        return cls(**settings_values(cls, section))
-
-    @classmethod
-    def of(cls, value) -> "DescriptorSettings":
-        return _coerce(cls, value)
-
 
 @dataclass(frozen=True)
-class BasinSettings:
+class BasinSettings(Section):
     """The config's ``rates`` section: the reactant's and product's CV intervals."""
 
     reactant: tuple[float, float] = (2.5, 3.0)
@@ -287,13 +260,9 @@ class BasinSettings:
         values = settings_values(cls, section)
         return cls(**{key: tuple(float(v) for v in pair) for key, pair in values.items()})
 
-    @classmethod
-    def of(cls, value) -> "BasinSettings":
-        return _coerce(cls, value)
-
 
 @dataclass(frozen=True)
-class GaussianProcessSettings:
+class GaussianProcessSettings(Section):
     """The config's ``gaussian_process`` section: the sparse GP baseline."""
 
     inducing_atoms: int = 200  # drawn at random (by the seed) from the data's atoms
@@ -301,11 +270,3 @@ class GaussianProcessSettings:
     # distance between inducing atoms
     energy_noise_ev_per_atom: float = 0.002
     force_noise_ev_a: float = 0.03
-
-    @classmethod
-    def from_config(cls, section: Mapping) -> "GaussianProcessSettings":
-        return cls(**settings_values(cls, section))
-
-    @classmethod
-    def of(cls, value) -> "GaussianProcessSettings":
-        return _coerce(cls, value)
