@@ -36,6 +36,12 @@ CASES = {
         lambda: double_well_study(collective_variable={"kind": "distance", "atoms": [0, 5]}),
         r"collective_variable.atoms.*\[5\] out of range",
     ),
+    "path cv without its images": (
+        lambda: double_well_study(
+            collective_variable={"kind": "path", "atoms": [0, 1], "images": "nowhere.extxyz"}
+        ),
+        r"collective_variable.images: no file 'nowhere.extxyz'",
+    ),
     "overlapping basins": (
         lambda: double_well_study(rates={"reactant": [2.5, 3.3], "product": [3.2, 3.9]}),
         "overlap",

@@ -4,6 +4,9 @@ section (and each ``observables`` entry) checked and turned into a
 
 import dataclasses
 from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
 
 from mlpmf.colvars import (
     AXES,
@@ -16,12 +19,13 @@ from mlpmf.colvars import (
     Position,
     SignedVolume,
 )
+from mlpmf.pathcv import PathCV, resample
 from mlpmf.scope import SWITCHING_DEFAULTS
 from mlpmf.settings import ColvarSettings
 
 CV_KINDS = (
     "distance", "position", "angle", "dihedral", "signed_volume",
-    "difference_of_distances", "linear_combination", "coordination_number",
+    "difference_of_distances", "linear_combination", "coordination_number", "path",
 )  # fmt: skip
 ATOM_COUNTS = {"distance": 2, "position": 1, "angle": 3, "dihedral": 4, "signed_volume": 4}
 
@@ -39,6 +43,8 @@ def make_colvar(settings: ColvarSettings | Mapping, structure=None) -> Collectiv
         return _linear_combination(kind, atoms, settings)
     if kind == "coordination_number":
         return _coordination_number(atoms, settings)
+    if kind == "path":
+        return _path(atoms, settings, structure)
     if len(atoms) != ATOM_COUNTS[kind] or len(set(atoms)) != len(atoms):
         raise ValueError(
             f"collective_variable.atoms: {kind} needs {ATOM_COUNTS[kind]} distinct atoms, "
@@ -111,3 +117,33 @@ def _coordination_number(atoms: tuple[int, ...], settings: ColvarSettings) -> Co
     return CoordinationNumber(
         atoms, other, float(switching["r0_a"]), float(switching["d0_a"]), n, m
     )
+
+
+def _path(atoms: tuple[int, ...], settings: ColvarSettings, structure) -> PathCV:
+    """The path CV through the images of ``settings.images`` (their ``atoms``)."""
+    from ase.io import read
+
+    key = "collective_variable.images"
+    if not settings.images or not Path(settings.images).is_file():
+        raise ValueError(f"{key}: no file {settings.images!r}; a path CV needs its images")
+    try:
+        frames = read(settings.images, index=":")
+    except Exception as error:  # ASE raises many types for unreadable files
+        raise ValueError(f"{key}: cannot read {settings.images!r}: {error}") from None
+    if len(frames) < 2:
+        raise ValueError(
+            f"{key}: {settings.images!r} holds {len(frames)} image; expected 2 or more"
+        )
+    sizes = {len(frame) for frame in frames}
+    expected = len(structure) if structure is not None else max(sizes)
+    if sizes != {expected} or max(atoms) >= expected:
+        raise ValueError(
+            f"{key}: {settings.images!r} has images of {sorted(sizes)} atoms; expected every "
+            f"one of the structure's {expected}, which include the path atoms {list(atoms)}"
+        )
+    if len(set(atoms)) != len(atoms):
+        raise ValueError(f"collective_variable.atoms: repeated atoms in the path atoms {atoms}")
+    images = np.array([frame.positions[list(atoms)] for frame in frames])
+    if settings.resample_images:
+        images = resample(images, settings.resample_images, settings.align)
+    return PathCV(atoms, images, settings.component, settings.lambda_per_a2, settings.align)

@@ -19,7 +19,9 @@ on. ``tests/test_rerun_scope.py`` flips every schema key of a study and checks t
 Snakemake reruns against this map.
 """
 
+import hashlib
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 # The keys an oracle of each kind reads (and, through dataset.explorer, an explorer).
@@ -41,6 +43,7 @@ CV_KEYS: dict[str, tuple[str, ...]] = {
     "difference_of_distances": (),
     "linear_combination": ("coefficients",),
     "coordination_number": ("other_atoms", "switching"),
+    "path": ("images", "component", "lambda_per_a2", "align", "resample_images"),
 }
 SWITCHING_DEFAULTS = {"r0_a": 1.5, "d0_a": 0.0, "n": 6, "m": 0}
 
@@ -279,6 +282,8 @@ def cv_settings(settings: Mapping) -> dict:
             kept[key] = settings[key]
     if "bins" in settings:
         kept["bins"] = settings["bins"]
+    if kind == "path" and Path(kept.get("images") or "").is_file():
+        kept["images_sha256"] = hashlib.sha256(Path(kept["images"]).read_bytes()).hexdigest()
     return canonical(kept)
 
 

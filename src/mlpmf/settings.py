@@ -219,6 +219,11 @@ class ColvarSettings(Section):
     coefficients: tuple[float, ...] = ()  # linear_combination, one per atom pair
     other_atoms: tuple[int, ...] = ()  # coordination_number's second group
     switching: Mapping = dataclasses.field(default_factory=dict)  # coordination_number
+    images: str = ""  # path: the file of the path's images
+    component: str = "progress"  # path: progress s or distance z
+    lambda_per_a2: float | None = None  # path: None, from the images' spacing
+    align: bool = True  # path: superpose before comparing
+    resample_images: int = 0  # path: evenly spaced images; 0, as given
     bins: Mapping | None = None  # an observable's {start, stop, num}
 
     @classmethod
