@@ -19,7 +19,7 @@ FLOORS = {
         "correction", "colvars", "cvsettings", "placement", "config", "grids", "dataset",
         "trust", "studycheck", "analytic", "pyscf_calculator", "robust", "overlap",
         "convergence", "windowplan", "tst", "pathcv"},
-    3: {"training", "trainingdata", "gaussian_process", "evaluation", "trustlevels",
+    3: {"training", "trainingdata", "gaussian_process", "evaluation", "trustlevels", "pathbuild",
         "calculator", "dynamics", "umbrella", "rates", "plotting", "report"},
     4: {"sampling", "exploration", "active_learning", "transmission"},
     5: {"cli", "cli_checks", "cli_pmf"},

@@ -1,0 +1,199 @@
+"""A reaction path from two end structures: both ends relaxed, the product superposed on
+the reactant, an image-dependent pair potential (IDPP) interpolation, a climbing-image
+nudged elastic band (ASE's NEB and FIRE) and even resampling for a path CV
+(:mod:`mlpmf.pathcv`).
+
+An interpolation between end states related by symmetry can stay in a mirror plane:
+there the forces have no component out of the plane, so the band converges onto a
+saddle of the plane, which may lie far above the real one off it. So several candidate
+bands are relaxed: the plain interpolation and others bent out of it, each along a
+random displacement (by ``seed``) that grows as sin(pi t) from the ends to the middle
+of the band, before it is relaxed; the lowest converged one is kept and every candidate
+is reported (:class:`PathResult`).
+"""
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+from ase.mep import NEB
+from ase.optimize import FIRE
+
+from mlpmf.pathcv import resample, superpose
+from mlpmf.units import ev_to_kj_mol
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PathBuildSettings:
+    """How the path is built: ``images`` along the band (ends included), ``candidates``
+    bands (the first unperturbed), how far a perturbed band is bent at its middle (Å,
+    RMS per coordinate of the free atoms), the force on the band below which it is relaxed
+    (eV/Å), the optimiser's step limit for the ends and for each band, the band's
+    spring (eV/Å²) and whether the end structures are relaxed first."""
+
+    images: int = 9
+    candidates: int = 3
+    perturbation_a: float = 0.3
+    fmax_ev_a: float = 0.05
+    max_steps: int = 500
+    spring_ev_a2: float = 0.1
+    relax_ends: bool = True
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One relaxed band: its images, their energies (eV), its barrier above the
+    reactant (kJ/mol) and whether it met the force criterion."""
+
+    images: list[Atoms]
+    energies_ev: np.ndarray
+    barrier_kj_mol: float
+    converged: bool
+    perturbed: bool
+
+
+@dataclass(frozen=True)
+class PathResult:
+    """The path kept (the lowest converged candidate, else the lowest) and every
+    candidate, in the order they were built."""
+
+    best: Candidate
+    candidates: list[Candidate]
+
+    def summary(self) -> dict:
+        """JSON-ready: each candidate's barrier, convergence and energies along it."""
+        return {
+            "barrier_kj_mol": self.best.barrier_kj_mol,
+            "kept": self.candidates.index(self.best),
+            "candidates": [
+                {
+                    "barrier_kj_mol": c.barrier_kj_mol,
+                    "converged": c.converged,
+                    "perturbed": c.perturbed,
+                    "energies_kj_mol": ev_to_kj_mol(c.energies_ev - c.energies_ev[0]).tolist(),
+                }
+                for c in self.candidates
+            ],
+        }
+
+
+def relaxed(atoms: Atoms, calculator: Calculator, fmax_ev_a: float, steps: int) -> Atoms:
+    """A copy of ``atoms`` relaxed with FIRE (its constraints kept)."""
+    copy = atoms.copy()
+    copy.calc = calculator
+    FIRE(copy, logfile=None).run(fmax=fmax_ev_a, steps=steps)
+    copy.calc = None
+    return copy
+
+
+def frame_is_held(atoms: Atoms) -> bool:
+    """True where a rigid motion would change the physics: a periodic cell or fixed
+    atoms (a slab); the ends are then compared as they stand, not superposed."""
+    return bool(atoms.pbc.any()) or bool(atoms.constraints)
+
+
+def superposed_product(reactant: Atoms, product: Atoms) -> Atoms:
+    """``product`` rotated and translated onto ``reactant`` (Kabsch on every atom), so
+    that the band does not carry a rigid rotation; unchanged where the frame is held."""
+    if len(product) != len(reactant) or list(product.numbers) != list(reactant.numbers):
+        raise ValueError(
+            "collective_variable.product: expected the reactant's atoms in the same order "
+            f"({reactant.get_chemical_formula()}), got {product.get_chemical_formula()}"
+        )
+    if frame_is_held(reactant) or len(reactant) < 3:
+        return product.copy()
+    rotation, _ = superpose(reactant.positions, product.positions)
+    moved = product.copy()
+    centred = product.positions - product.positions.mean(axis=0)
+    moved.positions = centred @ rotation.T + reactant.positions.mean(axis=0)
+    return moved
+
+
+def _band(reactant: Atoms, product: Atoms, count: int) -> list[Atoms]:
+    images = [reactant.copy() for _ in range(count - 1)] + [product.copy()]
+    band = NEB(images, method="improvedtangent")
+    band.interpolate(method="idpp" if len(reactant) > 1 else "linear")  # IDPP needs pairs
+    return images
+
+
+def relax_band(
+    images: list[Atoms], calculators: Callable[[], Calculator], settings: PathBuildSettings
+) -> Candidate:
+    """Relax a band with a climbing image: first plain NEB to a looser force, then with
+    the highest image climbing."""
+    for image in images:
+        image.calc = calculators()
+    band = NEB(images, k=settings.spring_ev_a2, climb=False, method="improvedtangent")
+    FIRE(band, logfile=None).run(fmax=4 * settings.fmax_ev_a, steps=settings.max_steps // 2)
+    band = NEB(images, k=settings.spring_ev_a2, climb=True, method="improvedtangent")
+    converged = FIRE(band, logfile=None).run(fmax=settings.fmax_ev_a, steps=settings.max_steps)
+    energies = np.array([image.get_potential_energy() for image in images])
+    return Candidate(
+        [image.copy() for image in images],
+        energies,
+        float(ev_to_kj_mol(energies.max() - energies[0])),
+        bool(converged),
+        False,
+    )
+
+
+def build_path(
+    reactant: Atoms,
+    product: Atoms,
+    calculators: Callable[[], Calculator],
+    settings: PathBuildSettings,
+    seed: int,
+) -> PathResult:
+    """The lowest of ``settings.candidates`` climbing-image bands from ``reactant`` to
+    ``product`` (module docstring); ``calculators()`` makes a calculator (one per image).
+    """
+    rng = np.random.default_rng(seed)
+    if settings.relax_ends:
+        reactant = relaxed(reactant, calculators(), settings.fmax_ev_a, settings.max_steps)
+        product = relaxed(product, calculators(), settings.fmax_ev_a, settings.max_steps)
+    product = superposed_product(reactant, product)
+    candidates = []
+    for k in range(settings.candidates):
+        images = _band(reactant, product, settings.images)
+        if k:  # break symmetries the interpolation may keep: bend the whole band
+            bend = rng.normal(size=reactant.positions.shape) * _free_mask(reactant)[:, None]
+            bend *= settings.perturbation_a / max(np.sqrt(np.mean(bend**2)), 1e-12)
+            for i, image in enumerate(images[1:-1], start=1):
+                bent = image.positions + np.sin(np.pi * i / (len(images) - 1)) * bend
+                image.set_positions(bent, apply_constraint=True)  # fixed coordinates stay
+        candidate = relax_band(images, calculators, settings)
+        candidate = dataclasses.replace(candidate, perturbed=bool(k))
+        log.info(
+            "path candidate %d%s: barrier %.1f kJ/mol, %s",
+            k, " (perturbed)" if k else "", candidate.barrier_kj_mol,
+            "converged" if candidate.converged else "not converged",
+        )  # fmt: skip
+        candidates.append(candidate)
+    pool = [c for c in candidates if c.converged] or candidates
+    return PathResult(min(pool, key=lambda c: c.barrier_kj_mol), candidates)
+
+
+def _free_mask(atoms: Atoms) -> np.ndarray:
+    """1.0 for atoms free to move, 0.0 for atoms fixed by FixAtoms."""
+    from ase.constraints import FixAtoms
+
+    free = np.ones(len(atoms))
+    for constraint in atoms.constraints:
+        if isinstance(constraint, FixAtoms):
+            free[constraint.get_indices()] = 0.0
+    return free
+
+
+def path_images(
+    result: PathResult, atoms: Sequence[int], count: int, align: bool = True
+) -> np.ndarray:
+    """The kept band's ``atoms`` resampled to ``count`` evenly spaced images (the path
+    CV's reference images)."""
+    positions = np.array([image.positions[list(atoms)] for image in result.best.images])
+    return resample(positions, count, align)
