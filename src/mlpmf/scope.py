@@ -98,6 +98,10 @@ CONDITIONS = {
     "adaptive": lambda config: config["umbrella"]["adaptive"]["enabled"],
     "confirm": lambda config: config["active_learning"]["confirm_steps"] is None,
     "ase": lambda config: config["potential"] == "ase",
+    "exact": lambda config: (
+        config["oracle"]["kind"] == "double_well_bond"
+        and config["collective_variable"]["kind"] == "distance"
+    ),
 }
 
 READS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -228,8 +232,9 @@ READS: dict[str, dict[str, tuple[str, ...]]] = {
         "derived": ("reference.pmf_file",),  # an input file
     },
     "plot_pmf": {
-        "given": ("temperature_k", "oracle", "collective_variable", "reference.pmf_mirrored"),
-        "derived": ("reference.pmf_file", "reference.barrier_file"),  # input files
+        "given": ("temperature_k", "collective_variable", "reference.pmf_mirrored"),
+        # the exact PMF of an analytic oracle; input files
+        "derived": ("exact:oracle", "reference.pmf_file", "reference.barrier_file"),
     },
     "plot_pmf_2d": {
         "given": ("temperature_k", "collective_variable"),

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from mlpmf.grids import child_seed, window_seed
+from mlpmf.scope import oracle_settings
 
 # The stages that draw random numbers, and the key of each one's seed under the study's.
 STAGE_SEED_KEYS = {
@@ -142,3 +143,13 @@ def confirm_steps(config: Mapping) -> int:
 def scan_centers(config: Mapping, centers: np.ndarray) -> list[float]:
     """CV values of the restrained reference scan: evenly spread over the windows."""
     return np.linspace(centers.min(), centers.max(), config["dataset"]["scan_points"]).tolist()
+
+
+def exact_pmf_oracle(config: Mapping) -> dict | None:
+    """The analytic oracle whose exact PMF the PMF plot draws (a ``double_well_bond``
+    oracle along a distance CV), its canonical settings; None for any other study."""
+    exact = (
+        config["oracle"]["kind"] == "double_well_bond"
+        and config["collective_variable"]["kind"] == "distance"
+    )
+    return oracle_settings(config["oracle"]) if exact else None

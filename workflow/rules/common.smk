@@ -18,6 +18,7 @@ from mlpmf.windowplan import (
     batch_round,
     confirm_steps,
     data_temperature_k,
+    exact_pmf_oracle,
     grid_columns,
     scan_centers,
     stage_seeds,

@@ -25,6 +25,7 @@ rule plot_pmf:
         "../../envs/mlpmf.yaml"
     params:
         **settings_for("plot_pmf"),
+        exact_oracle=exact_pmf_oracle(config),
     script:
         "../scripts/plot_pmf.py"
 

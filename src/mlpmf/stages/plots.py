@@ -29,7 +29,7 @@ from mlpmf.units import kt_kj_mol
 @dataclass(frozen=True)
 class PlotSettings:
     """What the PMF plots read: the temperature, the CV (and in 2D the second CV), the
-    oracle (the analytic double well's exact PMF is drawn) and whether the reference PMF
+    analytic oracle whose exact PMF is drawn (None: none) and whether the reference PMF
     is read at -x."""
 
     temperature_k: float
@@ -41,7 +41,7 @@ class PlotSettings:
     @classmethod
     def from_params(cls, params: Mapping) -> "PlotSettings":
         """From the rule's params (:data:`mlpmf.scope.READS`)."""
-        second, oracle = params.get("second_cv"), params.get("oracle")
+        second, oracle = params.get("second_cv"), params.get("exact_oracle")
         return cls(
             params["temperature_k"],
             ColvarSettings.from_config(params["collective_variable"]),
