@@ -192,9 +192,15 @@ def write_tables(records: dict, notes: dict, files: dict[str, Path]) -> None:
     readme = REPO / "README.md"
     text = readme.read_text()
     if README_START in text and README_END in text:
-        head, rest = text.split(README_START, 1)
+        before, rest = text.split(README_START, 1)
+        brief = markdown(records, None, head, unchanged)  # the front door: no notes
+        if notes:
+            brief += (
+                f"\nNotes on {', '.join(sorted(notes))} (not rerun since, or checked another "
+                "way): [validation.md](benchmarks/results/validation.md).\n"
+            )
         readme.write_text(
-            head + README_START + "\n" + table + README_END + rest.split(README_END, 1)[1]
+            before + README_START + "\n" + brief + README_END + rest.split(README_END, 1)[1]
         )
 
 
