@@ -4,7 +4,11 @@ snakemake --cores all                                   # the default study
 snakemake --cores all --configfile config/studies/X.yaml
 """
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
+
+from mlpmf.config import ConfigError
+from mlpmf.pathstudy import complete_path_study
 
 min_version("9.0")
 
@@ -16,6 +20,12 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+# A path built from two structures fills in what it implies (mlpmf.pathstudy): the
+# path's atoms and images, windows, bins and basins along s, where the study is silent.
+try:
+    complete_path_study(config)
+except ConfigError as error:
+    raise WorkflowError(f"Invalid study config: {error}") from None
 # Without defaults first: filling defaults into an invalid value (an empty list where
 # a list or a mapping is allowed) would crash instead of naming the key.
 validate(config, "workflow/schemas/config.schema.yaml", set_default=False)
@@ -26,6 +36,13 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+if BUILDS_PATH:
+
+    include: "workflow/rules/path.smk"
+
+
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/active_learning.smk"

@@ -15,7 +15,7 @@ from pathlib import Path
 from ase.calculators.emt import EMT
 from ase.io import read, write
 
-from mlpmf.pathbuild import PathBuildSettings, build_path
+from mlpmf.pathbuild import PathBuildSettings, build_path, extended
 
 HERE = Path(__file__).parent
 HOP_A = 2.864  # to the next hollow site along x: the Al(100) surface spacing a / sqrt(2)
@@ -25,10 +25,6 @@ end = start.copy()
 end.positions[27, 0] += HOP_A
 settings = PathBuildSettings(images=9, candidates=1, fmax_ev_a=0.005)
 result = build_path(start, end, EMT, settings, seed=2026)
-band = result.best.images
-before, after = band[0].copy(), band[-1].copy()
-before.positions = 2 * band[0].positions - band[1].positions
-after.positions = 2 * band[-1].positions - band[-2].positions
-write(HERE / "path.extxyz", [before, *band, after])
+write(HERE / "path.extxyz", extended(result.best.images))
 (HERE / "path.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
 print(f"barrier {result.best.barrier_kj_mol:.2f} kJ/mol, converged {result.best.converged}")

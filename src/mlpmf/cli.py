@@ -191,10 +191,15 @@ def run_check(args) -> int:
     """Check every study file; print what the workflow would say, stop at the first
     bad one."""
     from mlpmf.config import ConfigError, load_study_file
+    from mlpmf.pathstudy import complete_path_study
     from mlpmf.studycheck import check_study
 
     for path in args.studies:
         config = load_study_file(path)
+        try:
+            complete_path_study(config)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
         if SCHEMA.is_file():  # a checkout of the workflow: its schema, with its defaults
             from snakemake.exceptions import WorkflowError
             from snakemake.utils import validate

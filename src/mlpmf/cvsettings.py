@@ -69,8 +69,12 @@ def make_colvar(settings: ColvarSettings | Mapping, structure=None) -> Collectiv
 
 def period_and_unit(settings: ColvarSettings | Mapping) -> tuple[float | None, str]:
     """Period (None when not periodic) and unit of the CV ``settings`` describe, without
-    the structure that a minimum-image distance needs to be evaluated."""
-    cv = make_colvar(dataclasses.replace(ColvarSettings.of(settings), minimum_image=False))
+    the structure that a minimum-image distance needs to be evaluated, or the images of
+    a path (which a workflow may not have built yet)."""
+    settings = ColvarSettings.of(settings)
+    if settings.kind == "path":
+        return None, PathCV.UNITS[settings.component]
+    cv = make_colvar(dataclasses.replace(settings, minimum_image=False))
     return cv.period, cv.unit
 
 

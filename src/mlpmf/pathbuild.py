@@ -190,6 +190,16 @@ def _free_mask(atoms: Atoms) -> np.ndarray:
     return free
 
 
+def extended(images: Sequence[Atoms]) -> list[Atoms]:
+    """The band with one image more at each end, its first and last steps carried on
+    past the ends: at a path's ends ``s`` stops changing, so the relaxed end structures
+    (the basins) must lie inside the path of a path CV."""
+    before, after = images[0].copy(), images[-1].copy()
+    before.positions = 2 * images[0].positions - images[1].positions
+    after.positions = 2 * images[-1].positions - images[-2].positions
+    return [before, *(image.copy() for image in images), after]
+
+
 def path_images(
     result: PathResult, atoms: Sequence[int], count: int, align: bool = True
 ) -> np.ndarray:

@@ -117,15 +117,17 @@ class PathCV(CollectiveVariable):
                 f"path images: expected at least 2 images of the {len(self.atoms)} path "
                 f"atoms, shape (M, {len(self.atoms)}, 3); got {images.shape}"
             )
-        if self.component not in ("progress", "distance"):
+        if self.component not in self.UNITS:
             raise ValueError(
                 f"path component: expected progress or distance, got {self.component!r}"
             )
         object.__setattr__(self, "images", images)
 
+    UNITS = {"progress": "", "distance": "Å²"}  # of each component
+
     @property
     def unit(self) -> str:
-        return "" if self.component == "progress" else "Å²"
+        return self.UNITS[self.component]
 
     @cached_property
     def smoothing(self) -> float:

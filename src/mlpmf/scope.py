@@ -43,9 +43,17 @@ CV_KEYS: dict[str, tuple[str, ...]] = {
     "difference_of_distances": (),
     "linear_combination": ("coefficients",),
     "coordination_number": ("other_atoms", "switching"),
-    "path": ("images", "component", "lambda_per_a2", "align", "resample_images"),
-}
+    "path": (
+        "images", "component", "lambda_per_a2", "align", "resample_images",
+        "reactant", "product", "build",
+    ),
+}  # fmt: skip
+BUILT_PATH_KEYS = ("reactant", "product", "build")  # a path the workflow builds only
 SWITCHING_DEFAULTS = {"r0_a": 1.5, "d0_a": 0.0, "n": 6, "m": 0}
+BUILD_DEFAULTS = {  # collective_variable.build (mlpmf.pathbuild.PathBuildSettings)
+    "images": 9, "candidates": 3, "perturbation_a": 0.3, "fmax_ev_a": 0.05,
+    "max_steps": 500, "spring_ev_a2": 0.1,
+}  # fmt: skip
 
 WINDOW_MD = tuple(
     f"umbrella.{key}"
@@ -98,6 +106,7 @@ CONDITIONS = {
     "adaptive": lambda config: config["umbrella"]["adaptive"]["enabled"],
     "confirm": lambda config: config["active_learning"]["confirm_steps"] is None,
     "ase": lambda config: config["potential"] == "ase",
+    "built": lambda config: builds_path(config["collective_variable"]),
     "exact": lambda config: (
         config["oracle"]["kind"] == "double_well_bond"
         and config["collective_variable"]["kind"] == "distance"
@@ -108,6 +117,18 @@ READS: dict[str, dict[str, tuple[str, ...]]] = {
     # rule: {"given": keys handed over as params, "derived": keys its computed params
     # and its input files come from}
     "provenance": {"given": ("*",), "derived": ("seed",)},
+    "build_path": {
+        "given": (
+            "system.fixed_atoms",
+            "oracle",
+            "built:collective_variable.build",  # reactant and product: its input files
+        ),
+        "derived": (
+            "seed",
+            "built:collective_variable.reactant",
+            "built:collective_variable.product",
+        ),
+    },
     "umbrella_windows": {"derived": (*WINDOW_GRID, "adaptive:umbrella.adaptive")},
     "sample_reference": {
         "given": ("system", "oracle", "collective_variable", "dataset", "temperature_k"),
@@ -287,9 +308,20 @@ def cv_settings(settings: Mapping) -> dict:
             kept[key] = settings[key]
     if "bins" in settings:
         kept["bins"] = settings["bins"]
-    if kind == "path" and Path(kept.get("images") or "").is_file():
-        kept["images_sha256"] = hashlib.sha256(Path(kept["images"]).read_bytes()).hexdigest()
+    if kind == "path" and builds_path(settings):  # rule build_path's output, an input
+        kept["build"] = {**BUILD_DEFAULTS, **kept.get("build", {})}
+    elif kind == "path":
+        kept = {key: value for key, value in kept.items() if key not in BUILT_PATH_KEYS}
+        if Path(kept.get("images") or "").is_file():
+            digest = hashlib.sha256(Path(kept["images"]).read_bytes()).hexdigest()
+            kept["images_sha256"] = digest
     return canonical(kept)
+
+
+def builds_path(cv: Mapping) -> bool:
+    """True for a path CV the workflow builds (``product`` named, no ``images`` of the
+    user's; mlpmf.pathstudy)."""
+    return cv.get("kind") == "path" and bool(cv.get("product"))
 
 
 def explorer_of(config: Mapping) -> dict | None:

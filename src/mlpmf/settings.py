@@ -224,6 +224,9 @@ class ColvarSettings(Section):
     lambda_per_a2: float | None = None  # path: None, from the images' spacing
     align: bool = True  # path: superpose before comparing
     resample_images: int = 0  # path: evenly spaced images; 0, as given
+    reactant: str = ""  # path: the reactant structure of a path the workflow builds
+    product: str = ""  # path: the product structure; named, the workflow builds the path
+    build: Mapping = dataclasses.field(default_factory=dict)  # path: how (PathBuildSettings)
     bins: Mapping | None = None  # an observable's {start, stop, num}
 
     @classmethod
@@ -232,7 +235,7 @@ class ColvarSettings(Section):
         for key, kind in (("atoms", int), ("other_atoms", int), ("coefficients", float)):
             if key in values:
                 values[key] = tuple(kind(v) for v in values[key])
-        for key in ("switching", "bins"):
+        for key in ("switching", "bins", "build"):
             if values.get(key) is not None:
                 values[key] = dict(values[key])
         return cls(**values)

@@ -25,7 +25,7 @@ from mlpmf.grids import (
     window_spring_constants,
 )
 from mlpmf.plugins import calculator_and_parameters
-from mlpmf.scope import explorer_of
+from mlpmf.scope import builds_path, explorer_of
 from mlpmf.units import kt_kj_mol
 
 
@@ -198,6 +198,9 @@ def _check_calculators(config: Mapping) -> None:
 def _check_variables(config: Mapping, atoms: Atoms) -> None:
     """Every CV and observable builds; observables' bins; the CV can move."""
     for key, settings in _cv_settings(config):
+        if builds_path(settings):  # its images are rule build_path's output
+            _check_path_ends(settings, atoms)
+            continue
         try:
             make_colvar(settings, atoms)
         except ValueError as error:
@@ -245,16 +248,18 @@ def _check_windows(config: Mapping, atoms: Atoms) -> None:
                 "expected every centre once"
             )
         seen[identity] = k
-    cv = make_colvar({**config["collective_variable"], "minimum_image": False})
-    low, high = CV_RANGES.get(config["collective_variable"]["kind"], (-np.inf, np.inf))
+    spec = config["collective_variable"]
+    period, unit = period_and_unit(spec)
+    kind = spec["kind"] if spec["kind"] != "path" else f"path {spec['component']}"
+    low, high = CV_RANGES.get(kind, (-np.inf, np.inf))
     outside = [float(c) for c in centers if not low <= c <= high]
     if outside:
         raise ConfigError(
             f"umbrella.centers: {outside} lie outside the range of a "
-            f"{config['collective_variable']['kind']} CV ({low:g} to {high:g} {cv.unit})"
+            f"{kind} CV ({low:g} to {high:g} {unit})"
         )
     edges = bin_edges(config)
-    if cv.period is None and (edges[0] < centers.min() - 1e-9 or edges[-1] > centers.max() + 1e-9):
+    if period is None and (edges[0] < centers.min() - 1e-9 or edges[-1] > centers.max() + 1e-9):
         raise ConfigError(
             f"free_energy.bins: [{edges[0]:g}, {edges[-1]:g}] reaches outside the window "
             f"centres [{centers.min():g}, {centers.max():g}]; unsampled bins would be empty"
@@ -278,7 +283,22 @@ CV_RANGES = {
     "angle": (0.0, 180.0),
     "dihedral": (-180.0, 180.0),
     "coordination_number": (0.0, np.inf),
+    "path progress": (0.0, 1.0),
+    "path distance": (0.0, np.inf),
 }
+
+
+def _check_path_ends(settings: Mapping, atoms: Atoms) -> None:
+    """The ends of a path the workflow builds: readable, the system's atoms in order."""
+    for end in ("reactant", "product"):
+        structure = read_structure(settings[end], f"collective_variable.{end}")
+        if list(structure.numbers) != list(atoms.numbers):
+            raise ConfigError(
+                f"collective_variable.{end}: {settings[end]!r} holds "
+                f"{structure.get_chemical_formula()} ({len(structure)} atoms); expected "
+                f"the atoms of system.structure in the same order "
+                f"({atoms.get_chemical_formula()})"
+            )
 
 
 def _check_rates(config: Mapping) -> None:

@@ -27,6 +27,7 @@ STAGE_SEED_KEYS = {
     "train_gaussian_process": 5,
     "active_learning": 6,
     "transmission": 7,
+    "build_path": 8,
 }
 
 

@@ -1,5 +1,6 @@
 rule active_learning:
     input:
+        **PATH_INPUT,
         train=f"{RESULTS}/dataset/train.extxyz",
         test=f"{RESULTS}/dataset/test.extxyz",
         reference=f"{RESULTS}/dataset/oracle.json",
@@ -34,6 +35,7 @@ rule active_learning:
 
 rule plot_active_learning:
     input:
+        **PATH_INPUT,
         metrics=f"{RESULTS}/active_learning/metrics.json",
         oracle_calls=f"{RESULTS}/active_learning/oracle_calls.csv",
         iterations=f"{RESULTS}/active_learning/iterations.csv",

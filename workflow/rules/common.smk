@@ -6,6 +6,8 @@ from snakemake.logging import logger
 
 from mlpmf.cvsettings import period_and_unit
 from mlpmf.config import ConfigError
+from mlpmf.pathstudy import builds_path, images_path
+from mlpmf.pathstudy import summary_path as path_summary
 from mlpmf.grids import bin_edges, second_bin_edges, second_cv, window_grid
 from mlpmf.scope import canonical, cv_settings, effective_config, rule_settings
 from mlpmf.studycheck import check_study
@@ -53,6 +55,9 @@ CV_PERIOD, CV_UNIT = period_and_unit(config["collective_variable"])
 SECOND_CV_PERIOD = period_and_unit(SECOND_CV[1])[0] if SECOND_CV else None
 USES_MODEL = model_drives(config)  # the windows run on a trained MLIP
 USES_ACTIVE_LEARNING = learning_refines(config)  # it refines the committee first
+BUILDS_PATH = builds_path(config["collective_variable"])  # rule build_path makes the CV
+# what every rule that builds the CV reads besides its settings: a built path's images
+PATH_INPUT = {"path": images_path(STUDY)} if BUILDS_PATH else {}
 
 
 wildcard_constraints:
@@ -96,7 +101,7 @@ def window_inputs(wildcards):
     """Inputs of one window job: the structure and, when an MLIP drives MD, the MLIP
     and its training frames, or the frames of ``umbrella.start_frames`` (each window
     starts from the frame nearest its centre)."""
-    inputs = {"structure": config["system"]["structure"]}
+    inputs = {"structure": config["system"]["structure"], **PATH_INPUT}
     if USES_MODEL:
         inputs["model"] = model_path()
         inputs["frames"] = training_frames_path()

@@ -93,6 +93,7 @@ rule rates:
     input:
         unpack(reference_barrier_inputs),
         unpack(transmission_inputs),
+        **PATH_INPUT,
         mbar=estimate_path("pmf_mbar"),
         mbar_bootstrap=f"{RESULTS}/free_energy/pmf_mbar_bootstrap.npy",
         wham=estimate_path("pmf_wham"),

@@ -1,5 +1,6 @@
 rule sample_reference:
     input:
+        **PATH_INPUT,
         structure=config["system"]["structure"],
     output:
         train=f"{RESULTS}/dataset/train.extxyz",

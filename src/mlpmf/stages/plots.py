@@ -52,8 +52,11 @@ class PlotSettings:
 
 
 def cv_label(spec: ColvarSettings) -> str:
-    """An axis label for a CV: its kind, atoms and unit."""
+    """An axis label for a CV: its kind, atoms and unit (a path CV: which component)."""
     unit = period_and_unit(spec)[1]
+    if spec.kind == "path":
+        name = "progress s" if spec.component == "progress" else "distance z"
+        return f"path {name}" + (f" ({unit})" if unit else "")
     return f"{spec.kind} of atoms {list(spec.atoms)}" + (f" ({unit})" if unit else "")
 
 

@@ -1,0 +1,108 @@
+"""The whole workflow on a study that names no CV: the double-well dimer from its two
+minima, the path built by rule build_path, the windows along its progress s. The PMF
+along s is exact here too: for a dimer superposed on each image, s depends on the bond
+length r alone, so F(s) = F(r(s)) + kT ln |ds/dr| (averaged over each bin).
+
+Bounds as in tests/test_workflow.py: ~1000 independent samples per window give MBAR
+errors ~0.1 kT per bin, so 0.3 kT RMS leaves a 3-sigma margin.
+"""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from ase.io import read, write
+
+from mlpmf.analytic import double_well_exact_pmf
+from mlpmf.cvsettings import make_colvar
+from mlpmf.units import ev_to_kj_mol, kt_kj_mol
+from tests.workflow_helpers import DIMER, run_snakemake
+
+pytestmark = pytest.mark.workflow
+KT = kt_kj_mol(300.0)
+WELL = {"barrier_ev": 0.15, "r_mid": 3.2, "half_width": 0.45}  # minima at 2.75 and 3.65
+
+
+@pytest.fixture(scope="module")
+def path_study(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("path")
+    product = read(DIMER)
+    product.positions[1, 0] = 3.5  # relaxed to the far minimum by the workflow
+    write(workdir / "stretched.xyz", product)
+    config = {
+        "study": "dimer_path",
+        "seed": 11,
+        "temperature_k": 300.0,
+        "system": {"structure": str(DIMER)},
+        "oracle": {"kind": "double_well_bond", **WELL},
+        "potential": "oracle",
+        "collective_variable": {"kind": "path", "product": str(workdir / "stretched.xyz")},
+        "observables": {
+            "bond": {
+                "kind": "distance",
+                "atoms": [0, 1],
+                "bins": {"start": 2.6, "stop": 3.8, "num": 24},
+            },
+        },  # fmt: skip
+        "umbrella": {"steps": 12000, "timestep_fs": 1.0, "windows_per_job": "all"},
+    }
+    result = run_snakemake(workdir, config)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir, workdir / "results" / "dimer_path"
+
+
+def test_the_built_path_runs_through_both_minima_over_the_saddle(path_study):
+    _, results = path_study
+    summary = json.loads((results / "path/path.json").read_text())
+    assert summary["barrier_kj_mol"] == pytest.approx(ev_to_kj_mol(WELL["barrier_ev"]), abs=0.05)
+    images = read(results / "path/images.extxyz", index=":")
+    bonds = [image.get_distance(0, 1) for image in images]
+    assert len(images) == 11 and np.all(np.diff(bonds) > 0)
+    assert bonds[1] == pytest.approx(2.75, abs=0.01) and bonds[-2] == pytest.approx(3.65, abs=0.01)
+
+
+def exact_pmf_along_s(workdir, edges):
+    """The exact PMF averaged over each bin of s, from F(r) and the path CV's s(r)."""
+    cv = make_colvar(
+        {
+            "kind": "path",
+            "atoms": [0, 1],
+            "images": str(workdir / "results/dimer_path/path/images.extxyz"),
+            "resample_images": 11,
+        }  # fmt: skip
+    )
+    r = np.linspace(2.3, 4.1, 36001)
+    dimers = np.zeros((len(r), 2, 3))
+    dimers[:, 1, 0] = r
+    s = cv.values(dimers)
+    weight = np.exp(-double_well_exact_pmf(r, 300.0, **WELL) / KT) * (r[1] - r[0])
+    probability, _ = np.histogram(s, bins=edges, weights=weight)
+    return -KT * np.log(probability / np.diff(edges))
+
+
+def test_the_pmf_along_s_is_the_exact_one_mapped_onto_s(path_study):
+    workdir, results = path_study
+    table = pd.read_csv(results / "free_energy/pmf_mbar.csv")
+    width = table["cv"].diff().median()
+    edges = np.append(table["cv"] - width / 2, table["cv"].iloc[-1] + width / 2)
+    error = table["free_energy_kj_mol"] - exact_pmf_along_s(workdir, edges)
+    assert np.sqrt(np.mean((error - error.mean()) ** 2)) < 0.3 * KT
+
+
+def test_the_pmf_along_the_bond_reweighted_from_the_path_windows_is_exact(path_study):
+    _, results = path_study
+    table = pd.read_csv(results / "free_energy/pmf_observable_bond.csv")
+    table = table[np.isfinite(table["free_energy_kj_mol"])]
+    error = table["free_energy_kj_mol"] - double_well_exact_pmf(
+        table["cv"].to_numpy(), 300.0, **WELL
+    )
+    assert len(table) >= 20
+    assert np.sqrt(np.mean((error - error.mean()) ** 2)) < 0.3 * KT
+
+
+def test_the_barrier_and_rate_come_from_the_default_basins(path_study):
+    _, results = path_study
+    rates = json.loads((results / "free_energy/rates.json").read_text())
+    assert rates["rate_constant_per_s"] > 0
+    assert np.isfinite(rates["barrier_kj_mol"]) and rates["barrier_kj_mol"] > 8 * KT
