@@ -9,7 +9,10 @@ saddle of the plane, which may lie far above the real one off it. So several can
 bands are relaxed: the plain interpolation and others bent out of it, each along a
 random displacement (by ``seed``) that grows as sin(pi t) from the ends to the middle
 of the band, before it is relaxed; the lowest converged one is kept and every candidate
-is reported (:class:`PathResult`).
+is reported (:class:`PathResult`). A band whose images bunched in the basins and left a
+gap across the barrier (its largest step between neighbouring images more than
+:data:`GAP_FACTOR` times their mean) converges with no image near the saddle and a
+barrier far too low: it is reported but not kept while a resolved band exists.
 """
 
 import dataclasses
@@ -19,14 +22,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.calculator import Calculator
+from ase.calculators.calculator import CalculationFailed, Calculator
 from ase.mep import NEB
 from ase.optimize import FIRE
 
-from mlpmf.pathcv import resample, superpose
+from mlpmf.pathcv import image_distances, resample, superpose
 from mlpmf.units import ev_to_kj_mol
 
 log = logging.getLogger(__name__)
+GAP_FACTOR = 2.0  # the largest step along a resolved band over its mean step, at most
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,18 @@ class Candidate:
     barrier_kj_mol: float
     converged: bool
     perturbed: bool
+    gap_ratio: float = 1.0  # the largest step between neighbouring images over the mean
+
+    @property
+    def resolved(self) -> bool:
+        """No gap in the band: the barrier between its images is seen."""
+        return self.gap_ratio <= GAP_FACTOR
 
 
 @dataclass(frozen=True)
 class PathResult:
-    """The path kept (the lowest converged candidate, else the lowest) and every
-    candidate, in the order they were built."""
+    """The path kept (the lowest converged and resolved candidate, else the lowest
+    converged, else the lowest) and every candidate, in the order they were built."""
 
     best: Candidate
     candidates: list[Candidate]
@@ -75,6 +85,8 @@ class PathResult:
                 {
                     "barrier_kj_mol": c.barrier_kj_mol,
                     "converged": c.converged,
+                    "resolved": c.resolved,
+                    "gap_ratio": c.gap_ratio,
                     "perturbed": c.perturbed,
                     "energies_kj_mol": ev_to_kj_mol(c.energies_ev - c.energies_ev[0]).tolist(),
                 }
@@ -134,12 +146,15 @@ def relax_band(
     band = NEB(images, k=settings.spring_ev_a2, climb=True, method="improvedtangent")
     converged = FIRE(band, logfile=None).run(fmax=settings.fmax_ev_a, steps=settings.max_steps)
     energies = np.array([image.get_potential_energy() for image in images])
+    positions = np.array([image.positions for image in images])
+    steps = np.sqrt(image_distances(positions, align=not frame_is_held(images[0])))
     return Candidate(
         [image.copy() for image in images],
         energies,
         float(ev_to_kj_mol(energies.max() - energies[0])),
         bool(converged),
         False,
+        float(max(steps) / max(np.mean(steps), 1e-12)),
     )
 
 
@@ -163,20 +178,52 @@ def build_path(
         images = _band(reactant, product, settings.images)
         if k:  # break symmetries the interpolation may keep: bend the whole band
             bend = rng.normal(size=reactant.positions.shape) * _free_mask(reactant)[:, None]
+            if not frame_is_held(reactant):  # a bent band must not spend itself rotating
+                bend = _without_rigid_motion(bend, reactant.positions)
             bend *= settings.perturbation_a / max(np.sqrt(np.mean(bend**2)), 1e-12)
             for i, image in enumerate(images[1:-1], start=1):
                 bent = image.positions + np.sin(np.pi * i / (len(images) - 1)) * bend
                 image.set_positions(bent, apply_constraint=True)  # fixed coordinates stay
-        candidate = relax_band(images, calculators, settings)
+        try:
+            candidate = relax_band(images, calculators, settings)
+        except CalculationFailed as error:  # a bent start the oracle cannot converge
+            log.warning("path candidate %d: the oracle failed on the band (%s): dropped", k, error)
+            continue
         candidate = dataclasses.replace(candidate, perturbed=bool(k))
         log.info(
-            "path candidate %d%s: barrier %.1f kJ/mol, %s",
+            "path candidate %d%s: barrier %.1f kJ/mol, %s, largest step %.1f x the mean%s",
             k, " (perturbed)" if k else "", candidate.barrier_kj_mol,
-            "converged" if candidate.converged else "not converged",
+            "converged" if candidate.converged else "not converged", candidate.gap_ratio,
+            "" if candidate.resolved else " (a gap: not kept while a resolved band exists)",
         )  # fmt: skip
         candidates.append(candidate)
-    pool = [c for c in candidates if c.converged] or candidates
+    if not candidates:
+        raise CalculationFailed("the oracle failed on every candidate band")
+    pool = (
+        [c for c in candidates if c.converged and c.resolved]
+        or [c for c in candidates if c.converged]
+        or candidates
+    )
     return PathResult(min(pool, key=lambda c: c.barrier_kj_mol), candidates)
+
+
+def _without_rigid_motion(displacement: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``displacement`` (N, 3) without its net translation and its components along the
+    three infinitesimal rotations about the centre of ``positions``."""
+    moved = displacement - displacement.mean(axis=0)
+    centred = positions - positions.mean(axis=0)
+    basis: list[np.ndarray] = []
+    for axis in np.eye(3):
+        rotation = np.cross(axis, centred).ravel()
+        for other in basis:
+            rotation = rotation - (rotation @ other) * other
+        norm = np.linalg.norm(rotation)
+        if norm > 1e-8:  # a linear molecule has two rotations
+            basis.append(rotation / norm)
+    flat = moved.ravel()
+    for rotation in basis:
+        flat = flat - (flat @ rotation) * rotation
+    return flat.reshape(displacement.shape)
 
 
 def _free_mask(atoms: Atoms) -> np.ndarray:
