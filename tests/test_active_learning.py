@@ -347,3 +347,37 @@ def test_killed_active_learning_resumes_from_its_checkpoint_to_the_same_committe
     for name, value in uninterrupted.committee.state_dict().items():
         np.testing.assert_array_equal(resumed.committee.state_dict()[name], value)
     assert Checkpoint(checkpoint.path, "other settings").load() is None
+
+
+def test_exploration_feels_the_wall_the_windows_feel():
+    """A wall (here on the bond, as on a path's z) holds the exploring replicas as it
+    holds the windows: the replica restrained at 3.7 Å by 400 kJ/mol/Å² sits where the
+    wall above 3.3 Å (2000 kJ/mol/Å²) balances its window, 3.367 Å, within 4 of its
+    thermal widths sqrt(kT / 2400 kJ/mol/Å²) = 0.032 Å (its mean within 1.5)."""
+    from mlpmf.pathcv import UpperWall
+    from mlpmf.training import train_committee
+
+    committee, _ = train_committee(labelled_dimers(160, 2), DESCRIPTOR, SETTINGS, seed=4)
+    cv = Distance((0, 1))
+    settings = ActiveLearningSettings(
+        max_iterations=1, steps_per_iteration=400, check_every=20, confirm_steps=400,
+        trust=TrustSettings(lower_ev_a=5.0, upper_ev_a=50.0),  # nothing can trigger
+    )  # fmt: skip
+    traces = {}
+    for wall in (None, UpperWall(cv, 3.3, 2000.0)):
+        windows = ExplorationWindows(
+            Atoms("Ar2", positions=[[0, 0, 0], [3.0, 0, 0]]),
+            [UmbrellaBias(cv, c, 400.0) for c in (2.8, 3.7)],
+            LangevinSettings(300.0, 2.0, 0.01), wall=wall,
+        )  # fmt: skip
+        result = run_active_learning(
+            committee, LearningData(labelled_dimers(160, 2), labelled_dimers(20, 3)),
+            windows, RobustOracle([DoubleWellBond()]), settings,
+            Retraining(DESCRIPTOR, SETTINGS), seed=5,
+        )  # fmt: skip
+        trace = pd.DataFrame(result.trace)
+        traces[wall is None] = trace[trace["replica"] == 1]["cv"].to_numpy()[5:]
+    free, walled = traces[True], traces[False]
+    assert free.mean() > 3.55  # the window's own place
+    balance, width = (400.0 * 3.7 + 2000.0 * 3.3) / 2400.0, np.sqrt(2.494 / 2400.0)
+    assert abs(walled.mean() - balance) < 1.5 * width and walled.max() < balance + 4 * width

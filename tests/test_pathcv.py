@@ -153,3 +153,45 @@ def test_a_path_cv_from_its_settings_follows_a_bond_through_images_in_a_file(tmp
         make_colvar(settings, Atoms("Ar3", positions=[[0, 0, 0], [3, 0, 0], [6, 0, 0]]))
     evenly = make_colvar({**settings, "resample_images": 3}, images[0])
     assert len(evenly.images) == 3
+
+
+def test_an_upper_wall_on_z_pushes_back_only_beyond_it_and_keeps_md_near_the_path():
+    """Forces are minus the gradient of the wall energy (finite differences), zero below
+    the wall; a free atom diffusing at 300 K off a straight path stays within a few
+    kT of the wall's energy of it."""
+    from ase import Atoms
+
+    from mlpmf.dynamics import LangevinSettings, integrate, walled
+    from mlpmf.pathcv import UpperWall
+
+    images = np.array([[[0.0, 0.0, 0.0]], [[3.0, 0.0, 0.0]]])
+    images = resample(images, 7, align=False)
+    _, distance = path_cvs([0], images, align=False)
+    wall = UpperWall(distance, 0.25, 500.0)
+    inside, outside = np.array([[1.5, 0.3, 0.0]]), np.array([[1.5, 0.9, 0.4]])
+    assert np.all(wall.forces(inside) == 0.0) and wall.energies(inside) == 0.0
+    step, numeric = 1e-6, np.zeros(3)
+    for i in range(3):
+        shifted = outside.copy()
+        shifted[0, i] += step
+        up = wall.energies(shifted)
+        shifted[0, i] -= 2 * step
+        numeric[i] = -(up - wall.energies(shifted)) / (2 * step)
+    assert wall.forces(outside)[0] == pytest.approx(numeric, rel=1e-6)
+
+    def free(structures, with_disagreement=True):
+        return [{"forces": np.zeros((1, 3)), "energy": 0.0} for _ in structures]
+
+    atoms = [Atoms("Ar", positions=[[1.5, 0.0, 0.0]]) for _ in range(4)]
+    z = []
+    integrate(
+        atoms, LangevinSettings(300.0, 5.0, 0.05), 4000,
+        [np.random.default_rng(k) for k in range(4)], [None] * 4, walled(free, wall),
+    )  # fmt: skip
+    for replica in atoms:
+        z.append(distance.value(replica.positions))
+    kt_ev = 8.617333e-5 * 300.0
+    allowed = 0.25 + 4 * np.sqrt(kt_ev / (500.0 / 96.485))  # 4 sigma past the wall
+    # (without it a free atom drifts several Å off the path in these 20 ps)
+    assert max(z) < allowed
+    assert walled(free, None) is free

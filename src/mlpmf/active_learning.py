@@ -49,14 +49,17 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from mlpmf.calculator import BatchedCommittee
 from mlpmf.checkpoint import Checkpoint
 from mlpmf.dynamics import (
     Bias,
     LangevinSettings,
     fixed_atom_mask,
+    walled,
 )
 from mlpmf.exploration import Candidate, Replica, explore, is_quiet, select
 from mlpmf.models import Committee
+from mlpmf.pathcv import UpperWall
 from mlpmf.placement import move_to_window, nearest_positions
 from mlpmf.robust import RobustOracle
 from mlpmf.settings import ActiveLearningSettings, CommitteeSettings
@@ -147,6 +150,7 @@ class ExplorationWindows:
     exchange_every: int = 0
     sets: Sequence[int] | None = None
     start_thermal_energy_kj_mol: float | None = None
+    wall: UpperWall | None = None  # on a path's distance z, as in the windows
 
 
 @dataclass(frozen=True)
@@ -233,8 +237,8 @@ def run_active_learning(
 
         def round_from(first_step, trust=trust, iteration=iteration):
             return explore(
-                result.committee, replicas, md, settings, trust, iteration, first_step,
-                exchange_every=exchange_every,
+                walled(BatchedCommittee(result.committee), windows.wall), replicas, md,
+                settings, trust, iteration, first_step, exchange_every=exchange_every,
             )  # fmt: skip
 
         round_ = round_from(step)

@@ -19,7 +19,7 @@ from mlpmf.colvars import (
     Position,
     SignedVolume,
 )
-from mlpmf.pathcv import PathCV, resample
+from mlpmf.pathcv import PathCV, UpperWall, resample
 from mlpmf.scope import SWITCHING_DEFAULTS
 from mlpmf.settings import ColvarSettings
 
@@ -151,3 +151,12 @@ def _path(atoms: tuple[int, ...], settings: ColvarSettings, structure) -> PathCV
     if settings.resample_images:
         images = resample(images, settings.resample_images, settings.align)
     return PathCV(atoms, images, settings.component, settings.lambda_per_a2, settings.align)
+
+
+def make_wall(settings: ColvarSettings | Mapping, structure=None) -> UpperWall | None:
+    """The upper wall on a path CV's distance z that ``settings`` asks for, or None."""
+    settings = ColvarSettings.of(settings)
+    if settings.kind != "path" or settings.distance_wall_a2 is None:
+        return None
+    distance = make_colvar(dataclasses.replace(settings, component="distance"), structure)
+    return UpperWall(distance, float(settings.distance_wall_a2), settings.distance_wall_kj_mol)

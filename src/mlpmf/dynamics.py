@@ -22,6 +22,7 @@ from ase.constraints import FixAtoms
 from tqdm import tqdm
 
 from mlpmf.colvars import CollectiveVariable, periodic_difference
+from mlpmf.pathcv import UpperWall
 from mlpmf.units import fs_to_ase_time, kj_mol_to_ev, kt_ev
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,26 @@ def bias_forces(
         for (k, _), f in zip(members, forces_of_group, strict=True):
             forces[k] = f if forces[k] is None else forces[k] + f
     return forces
+
+
+def walled(force_field: "ForceField", wall: UpperWall | None) -> "ForceField":
+    """``force_field`` with ``wall``'s forces added to every structure's (itself where
+    there is no wall)."""
+    if wall is None:
+        return force_field
+
+    def with_wall(structures: Sequence[Atoms], with_disagreement: bool = True) -> list:
+        results = force_field(structures, with_disagreement)
+        if not structures:
+            return results
+        stack = np.stack([atoms.positions for atoms in structures])
+        pushes = wall.forces(stack)
+        return [
+            {**result, "forces": np.asarray(result["forces"]) + push}
+            for result, push in zip(results, pushes, strict=True)
+        ]
+
+    return with_wall
 
 
 @dataclass(frozen=True)

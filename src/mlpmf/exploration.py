@@ -10,7 +10,6 @@ import numpy as np
 from ase import Atoms
 from tqdm import tqdm
 
-from mlpmf.calculator import BatchedCommittee
 from mlpmf.dynamics import (
     Bias,
     LangevinSettings,
@@ -18,7 +17,6 @@ from mlpmf.dynamics import (
     StepHooks,
     integrate,
 )
-from mlpmf.models import Committee
 from mlpmf.settings import ActiveLearningSettings
 from mlpmf.trustlevels import TrustLevels
 from mlpmf.umbrella import ReplicaExchange
@@ -85,7 +83,7 @@ class ExplorationRound:
 
 
 def explore(
-    committee: Committee,
+    evaluate: Callable,
     replicas: Sequence[Replica],
     md: LangevinSettings,
     settings: ActiveLearningSettings,
@@ -94,11 +92,12 @@ def explore(
     first_step: int,
     exchange_every: int = 0,
 ) -> ExplorationRound:
-    """Run the unpaused replicas for ``settings.steps_per_iteration`` steps
-    (module docstring); with ``exchange_every``, running replicas exchange
-    configurations with their running neighbours in centre within their set every that
-    many steps (:func:`exchange_within_sets`)."""
-    evaluate = BatchedCommittee(committee)
+    """Run the unpaused replicas for ``settings.steps_per_iteration`` steps on
+    ``evaluate`` (the committee's force field, :class:`mlpmf.calculator.BatchedCommittee`,
+    with a path's wall where the study sets one; module docstring); with
+    ``exchange_every``, running replicas exchange configurations with their running
+    neighbours in centre within their set every that many steps
+    (:func:`exchange_within_sets`)."""
     result = ExplorationRound()
     for replica in replicas:
         replica.paused = False

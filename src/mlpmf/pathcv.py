@@ -31,6 +31,7 @@ from functools import cached_property
 import numpy as np
 
 from mlpmf.colvars import CollectiveVariable
+from mlpmf.units import kj_mol_to_ev
 
 SPACING_FACTOR = 2.3  # lambda x <d_{i,i+1}>: neighbouring weights differ by e^2.3 = 10
 
@@ -182,3 +183,27 @@ def path_cvs(
     progress = PathCV(tuple(atoms), images, "progress", lambda_per_a2, align)
     distance = PathCV(tuple(atoms), images, "distance", progress.smoothing, align)
     return progress, distance
+
+
+@dataclass(frozen=True, eq=False)
+class UpperWall:
+    """A flat-bottomed harmonic wall ``0.5 * kappa * (xi - upper)**2`` above ``upper`` on
+    a CV (PLUMED's UPPER_WALLS; kappa in kJ/mol per CV unit squared), the same in every
+    replica: on a path's distance z it keeps the windows near the path. It is a
+    restraint common to all windows, not a window's bias: it adds forces, changes no
+    bias energy and no model energy, so estimators and oracle checks do not see it."""
+
+    cv: CollectiveVariable
+    upper: float
+    spring_constant_kj_mol: float
+
+    def forces(self, positions: np.ndarray) -> np.ndarray:
+        """Forces (eV/Å) at ``positions`` (..., N, 3), zero below the wall."""
+        excess = np.maximum(self.cv.values(positions) - self.upper, 0.0)
+        kappa_ev = kj_mol_to_ev(self.spring_constant_kj_mol)
+        return -(kappa_ev * excess)[..., None, None] * self.cv.gradients(positions)
+
+    def energies(self, positions: np.ndarray) -> np.ndarray:
+        """Wall energies (eV) at ``positions`` (..., N, 3)."""
+        excess = np.maximum(self.cv.values(positions) - self.upper, 0.0)
+        return 0.5 * kj_mol_to_ev(self.spring_constant_kj_mol) * excess**2

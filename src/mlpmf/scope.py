@@ -45,7 +45,7 @@ CV_KEYS: dict[str, tuple[str, ...]] = {
     "coordination_number": ("other_atoms", "switching"),
     "path": (
         "images", "component", "lambda_per_a2", "align", "resample_images",
-        "reactant", "product", "build",
+        "distance_wall_a2", "distance_wall_kj_mol", "reactant", "product", "build",
     ),
 }  # fmt: skip
 BUILT_PATH_KEYS = ("reactant", "product", "build")  # a path the workflow builds only

@@ -224,6 +224,8 @@ class ColvarSettings(Section):
     lambda_per_a2: float | None = None  # path: None, from the images' spacing
     align: bool = True  # path: superpose before comparing
     resample_images: int = 0  # path: evenly spaced images; 0, as given
+    distance_wall_a2: float | None = None  # path: upper wall on z, Å²; None: no wall
+    distance_wall_kj_mol: float = 1000.0  # path: its spring, kJ/mol per Å⁴
     reactant: str = ""  # path: the reactant structure of a path the workflow builds
     product: str = ""  # path: the product structure; named, the workflow builds the path
     build: Mapping = dataclasses.field(default_factory=dict)  # path: how (PathBuildSettings)

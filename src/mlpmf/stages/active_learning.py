@@ -23,7 +23,7 @@ from mlpmf.active_learning import (
 )
 from mlpmf.checkpoint import Checkpoint, fingerprint
 from mlpmf.config import load_system
-from mlpmf.cvsettings import make_colvar
+from mlpmf.cvsettings import make_colvar, make_wall
 from mlpmf.dataset import read_labelled_frames
 from mlpmf.dynamics import LangevinSettings
 from mlpmf.evaluation import evaluate_model, save_model_and_metrics
@@ -127,6 +127,7 @@ def active_learning(
         system, biases, md, settings.umbrella.exchange_every,
         settings.grid["repeat"],  # each set starts where its windows will
         kt_kj_mol(settings.temperature_k),
+        make_wall(settings.collective_variable, system),
     )  # fmt: skip
     result = run_active_learning(
         load_model(inputs["model"]),

@@ -20,8 +20,8 @@ from ase.io import read
 from mlpmf.calculator import study_force_field
 from mlpmf.colvars import periodic_difference
 from mlpmf.config import load_system
-from mlpmf.cvsettings import make_colvar
-from mlpmf.dynamics import LangevinSettings, UmbrellaBias
+from mlpmf.cvsettings import make_colvar, make_wall
+from mlpmf.dynamics import LangevinSettings, UmbrellaBias, walled
 from mlpmf.io import write_json
 from mlpmf.placement import move_to_value, nearest_positions
 from mlpmf.plotting import plot_transmission
@@ -113,6 +113,7 @@ def transmission(inputs: Mapping, settings: FluxSettings, device: str, outputs: 
         settings.potential, replicas, inputs.get("model"), settings.oracle,
         settings.external_potential, umbrella.precision, device,
     )  # fmt: skip
+    force_field = walled(force_field, make_wall(settings.collective_variable, replicas[0]))
     friction, restraint = settings.shot_friction_per_fs, settings.restraint_kj_mol
     log.info(
         "dividing surface at %g %s (the PMF's barrier top); %d configurations, friction %g/fs, "

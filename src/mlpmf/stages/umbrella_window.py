@@ -24,8 +24,8 @@ from ase.io import read
 from mlpmf.calculator import study_force_field
 from mlpmf.colvars import periodic_difference
 from mlpmf.config import load_system
-from mlpmf.cvsettings import make_colvar
-from mlpmf.dynamics import SimulationError
+from mlpmf.cvsettings import make_colvar, make_wall
+from mlpmf.dynamics import SimulationError, walled
 from mlpmf.io import write_table
 from mlpmf.oracles import make_robust_oracle
 from mlpmf.placement import nearest_positions
@@ -107,6 +107,7 @@ def umbrella_window(
         settings.potential, replicas, inputs.get("model"), settings.oracle,
         settings.external_potential, umbrella.precision, device,
     )  # fmt: skip
+    force_field = walled(force_field, make_wall(settings.collective_variable, replicas[0]))
     oracle = None  # labels every umbrella.oracle_every-th step: the model's error there
     if umbrella.oracle_every:
         oracle = make_robust_oracle(settings.oracle)
