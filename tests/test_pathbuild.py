@@ -105,3 +105,17 @@ def test_the_product_is_superposed_on_the_reactant_unless_the_frame_is_held():
     assert np.allclose(superposed_product(slab, product).positions, product.positions)
     with pytest.raises(ValueError, match="collective_variable.product"):
         superposed_product(reactant, molecule("CH3OCH3"))
+
+
+def test_a_band_bunched_at_its_ends_is_placed_evenly_before_it_is_carried_past_them():
+    """A 1D well's band may leave an image sitting on each minimum: the extension must
+    still step one whole (mean) spacing past each end, or the end stays at s = 0."""
+    from mlpmf.pathbuild import extended
+
+    bonds = [2.75, 2.7501, 3.0, 3.2, 3.4, 3.6499, 3.65]
+    band = [Atoms("Ar2", positions=[[0, 0, 0], [r, 0, 0]]) for r in bonds]
+    carried = [image.get_distance(0, 1) for image in extended(band)]
+    steps = np.diff(carried)
+    assert len(carried) == len(bonds) + 2
+    assert carried[1] == pytest.approx(2.75) and carried[-2] == pytest.approx(3.65)
+    assert steps == pytest.approx(np.full(len(steps), 0.9 / 6), rel=1e-6)

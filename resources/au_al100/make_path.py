@@ -25,6 +25,6 @@ end = start.copy()
 end.positions[27, 0] += HOP_A
 settings = PathBuildSettings(images=9, candidates=1, fmax_ev_a=0.005)
 result = build_path(start, end, EMT, settings, seed=2026)
-write(HERE / "path.extxyz", extended(result.best.images))
+write(HERE / "path.extxyz", extended(result.best.images, align=False))
 (HERE / "path.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
 print(f"barrier {result.best.barrier_kj_mol:.2f} kJ/mol, converged {result.best.converged}")

@@ -237,14 +237,23 @@ def _free_mask(atoms: Atoms) -> np.ndarray:
     return free
 
 
-def extended(images: Sequence[Atoms]) -> list[Atoms]:
-    """The band with one image more at each end, its first and last steps carried on
-    past the ends: at a path's ends ``s`` stops changing, so the relaxed end structures
-    (the basins) must lie inside the path of a path CV."""
-    before, after = images[0].copy(), images[-1].copy()
-    before.positions = 2 * images[0].positions - images[1].positions
-    after.positions = 2 * images[-1].positions - images[-2].positions
-    return [before, *(image.copy() for image in images), after]
+def extended(images: Sequence[Atoms], align: bool = True) -> list[Atoms]:
+    """The band placed evenly (its images at equal steps of root-MSD arc length, the ends
+    kept; superposed along the way with ``align``) with one image more at each end, the
+    first and last steps carried on past the ends: at a path's ends ``s`` stops
+    changing, so the relaxed end structures (the basins) must lie inside the path of a
+    path CV. Even steps first: a band whose images slid into a basin (a 1D well's band
+    is held by its springs alone) would carry its end on by almost nothing."""
+    positions = resample(np.array([image.positions for image in images]), len(images), align)
+    positions = np.concatenate(
+        [[2 * positions[0] - positions[1]], positions, [2 * positions[-1] - positions[-2]]]
+    )
+    band = []
+    for k, place in enumerate(positions):
+        image = images[min(max(k - 1, 0), len(images) - 1)].copy()
+        image.positions = place
+        band.append(image)
+    return band
 
 
 def path_images(

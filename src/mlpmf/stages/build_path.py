@@ -13,7 +13,7 @@ from ase.io import write
 from mlpmf.config import ConfigError, load_system
 from mlpmf.io import atomic_path, write_json
 from mlpmf.oracles import make_robust_oracle, method_name
-from mlpmf.pathbuild import PathBuildSettings, build_path, extended
+from mlpmf.pathbuild import PathBuildSettings, build_path, extended, frame_is_held
 from mlpmf.settings import OracleSettings, SystemSettings
 from mlpmf.stages import fail
 
@@ -69,7 +69,7 @@ def reaction_path(settings: BuildPathSettings, outputs: Mapping) -> dict:
             settings.build.fmax_ev_a, settings.build.max_steps,
         )  # fmt: skip
     with atomic_path(outputs["images"]) as tmp:
-        write(tmp, extended(result.best.images), format="extxyz")
+        write(tmp, extended(result.best.images, not frame_is_held(reactant)), format="extxyz")
     summary = {
         **result.summary(),
         "images_written": settings.build.images + 2,
