@@ -29,7 +29,10 @@ SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
 
 def validated(config):
     """The config after the Snakefile's checks; raises on any problem."""
+    from mlpmf.pathstudy import complete_path_study
+
     config = copy.deepcopy(config)
+    complete_path_study(config)
     validate(config, SCHEMA)
     check_study(config)
     return config
@@ -173,6 +176,9 @@ def test_study_files_shipped_in_the_repository_are_valid():
         for key in ("barrier_file", "pmf_file"):
             if config.get("reference", {}).get(key):
                 config["reference"][key] = str(REPO / config["reference"][key])
+        if config["collective_variable"].get("product"):  # a path the workflow builds
+            cv = config["collective_variable"]
+            cv["product"] = str(REPO / cv["product"])
         validated(config)
 
 

@@ -42,6 +42,22 @@ CASES = {
         ),
         r"collective_variable.images: no file 'nowhere.extxyz'",
     ),
+    "path product of other atoms": (
+        lambda: double_well_study(
+            collective_variable={
+                "kind": "path",
+                "product": str(REPO / "resources/malonaldehyde/product.xyz"),
+            }
+        ),
+        r"collective_variable.product: .*product.xyz' holds C3H4O2 \(9 atoms\); expected "
+        r"the atoms of system.structure in the same order \(Ar2\)",
+    ),
+    "path given both ways": (
+        lambda: double_well_study(
+            collective_variable={"kind": "path", "product": "b.xyz", "images": "a.extxyz"}
+        ),
+        "collective_variable.images: give your own path",
+    ),
     "overlapping basins": (
         lambda: double_well_study(rates={"reactant": [2.5, 3.3], "product": [3.2, 3.9]}),
         "overlap",
