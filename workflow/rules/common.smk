@@ -56,7 +56,7 @@ SECOND_CV_PERIOD = period_and_unit(SECOND_CV[1])[0] if SECOND_CV else None
 USES_MODEL = model_drives(config)  # the windows run on a trained MLIP
 USES_ACTIVE_LEARNING = learning_refines(config)  # it refines the committee first
 BUILDS_PATH = builds_path(config["collective_variable"])  # rule build_path makes the CV
-# what every rule that builds the CV reads besides its settings: a built path's images
+# a built path's images, an input of each of the rules that build the CV
 PATH_INPUT = {"path": images_path(STUDY)} if BUILDS_PATH else {}
 
 
