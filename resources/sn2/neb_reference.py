@@ -1,5 +1,6 @@
 """GFN2-xTB's own barrier of the SN2 identity reaction Cl- + CH3Cl, the reference of
-config/studies/sn2_chloride.yaml: a climbing-image NEB between the two ion-molecule
+its path study (config/studies/sn2_chloride.yaml in 7c99978, withdrawn until it has
+run): a climbing-image NEB between the two ion-molecule
 complexes (mlpmf.pathbuild, tight forces, three candidate bands), and the harmonic
 estimate of the thermal part of the free-energy barrier.
 
