@@ -225,6 +225,9 @@ def test_compare_profiles_counts_the_model_spread_into_the_coverage():
     )
     assert result["within_two_sigma_fraction"] < 0.3
     assert 0.9 < result["within_two_sigma_with_model_fraction"] < 0.99  # 95% expected
+    # at the stated 95%: 400 bins pin the share to about 1 point
+    assert result["covered_fraction"] == pytest.approx(0.95, abs=0.035)
+    assert result["confidence"] == 0.95
     assert result["chi2_per_bin_with_model"] == pytest.approx(1.0, abs=0.2)
     assert result["total_to_statistical_uncertainty_median"] == pytest.approx(
         np.hypot(1, 0.1) / 0.1

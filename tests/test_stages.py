@@ -8,11 +8,18 @@ import pandas as pd
 import pytest
 from ase import Atoms
 
+from mlpmf.errorbudget import ModelCalibration, calibration_of_table
 from mlpmf.settings import BasinSettings, ColvarSettings, FreeEnergySettings
 from mlpmf.stages.active_learning import learning_summary
 from mlpmf.stages.diagnostics import DiagnosticsSettings, diagnostics, noise_limit
 from mlpmf.stages.estimate_pmf import EstimateSettings, estimate_pmf
-from mlpmf.stages.rates import RateSettings, nearest_reference_path, rates, with_model_spread
+from mlpmf.stages.rates import (
+    RateSettings,
+    nearest_reference_path,
+    rates,
+    with_error_budget,
+    with_model_spread,
+)
 from mlpmf.units import ev_to_kj_mol
 from tests.test_estimators import GRID, KAPPA, TEMPERATURE_K, double_well
 from tests.test_estimators import exact_umbrella_samples as exact_samples
@@ -88,6 +95,13 @@ def test_the_estimate_stage_adds_the_model_band_and_the_oracles_pmf(one_set):
     np.testing.assert_allclose(
         table["total_uncertainty_kj_mol"], np.hypot(error, table["model_uncertainty_kj_mol"])
     )
+    # the oracle's tilt a = 2b: its correction scatters sqrt(a^2 / 2b^2) = sqrt(2) times
+    # the two members' spread (sqrt(2) b |x|), and the model band takes that factor
+    calibration = calibration_of_table(table)
+    assert calibration.scale == pytest.approx(np.sqrt(2), rel=0.1)
+    np.testing.assert_allclose(
+        table["model_uncertainty_kj_mol"], calibration.scale * table["member_spread_kj_mol"]
+    )
     oracle = table["free_energy_oracle_kj_mol"].to_numpy()
     expected = free + ev_to_kj_mol(TILT_EV_A) * cv  # exp(-beta a x) reweighting: + a x
     assert shifted_rms(oracle - expected, filled) < 0.15
@@ -151,22 +165,45 @@ def test_the_diagnostics_stage_warns_where_sets_disagree_and_not_where_they_agre
 
 def test_the_members_barrier_spread_is_their_standard_deviation_in_quadrature(tmp_path):
     """Members whose barriers are 10, 11 and 12 kJ/mol: model uncertainty 1 kJ/mol
-    (their standard deviation), total hypot(statistical, 1); one member adds nothing."""
+    (their standard deviation), twice that where the oracle checks measured twice the
+    spread; the budget's total is hypot(statistical, model); one member adds nothing."""
     cv = np.linspace(-1.0, 1.0, 41)
     table = pd.DataFrame({"cv": cv, "free_energy_kj_mol": 0.0, "uncertainty_kj_mol": 0.0})
     members = np.array([h * np.cos(np.pi * cv) ** 2 for h in (10.0, 11.0, 12.0)])
 
     def analyse(member_table):
         free = member_table["free_energy_kj_mol"].to_numpy()
-        return {"barrier_kj_mol": float(free.max() - free.min()), "rate_constant_per_s": 1.0}
+        barrier = float(free.max() - free.min())
+        return {"barrier_kj_mol": barrier, "rate_constant_per_s": np.exp(-barrier / 2.5)}
 
     result = {"barrier_kj_mol": 11.0, "barrier_uncertainty_kj_mol": 0.75}
     rows = with_model_spread(result, table, members, analyse)
     assert result["member_barriers_kj_mol"] == pytest.approx([10.0, 11.0, 12.0])
     assert result["barrier_model_uncertainty_kj_mol"] == pytest.approx(1.0)
-    assert result["barrier_total_uncertainty_kj_mol"] == pytest.approx(1.25)
+    assert result["model_log_rate_uncertainty"] == pytest.approx(1.0 / 2.5)
+    assert result["model_calibration"] is None
     assert rows == [("MBAR, committee members' spread", 11.0, pytest.approx(1.0))]
     assert with_model_spread({}, table, members[:1], analyse) == []
+
+    calibration = ModelCalibration(2.0, 1.0, 0.5, 0.1, 40)
+    calibrated = {"barrier_kj_mol": 11.0, "barrier_uncertainty_kj_mol": 0.75}
+    rows = with_model_spread(calibrated, table, members, analyse, calibration)
+    assert calibrated["barrier_model_uncertainty_kj_mol"] == pytest.approx(2.0)
+    assert calibrated["barrier_member_spread_kj_mol"] == pytest.approx(1.0)
+    assert calibrated["model_calibration"]["scale"] == 2.0
+    assert rows[0][0] == "MBAR, committee members' spread x 2.00"
+
+    calibrated["rate_constant_per_s"] = 1e6
+    flux = {"kappa": 0.5, "kappa_uncertainty": 0.05}
+    with_error_budget(calibrated, 0.3, flux)
+    assert calibrated["barrier_total_uncertainty_kj_mol"] == pytest.approx(np.hypot(0.75, 2.0))
+    parts = calibrated["log_rate_uncertainty"]
+    assert parts["model"] == pytest.approx(2 * 0.4) and parts["recrossing"] == pytest.approx(0.1)
+    assert parts["total"] == pytest.approx(np.sqrt(0.3**2 + 0.8**2 + 0.1**2))
+    low, high = calibrated["rate_constant_total_interval_per_s"]
+    assert np.log(high / 1e6) == pytest.approx(1.96 * parts["total"], rel=1e-3)
+    assert np.log(1e6 / low) == pytest.approx(np.log(high / 1e6))
+    assert "model_log_rate_uncertainty" not in calibrated
 
 
 def test_a_reference_path_counts_only_near_this_paths_top():
@@ -210,6 +247,21 @@ def test_the_rates_stage_writes_the_barrier_of_a_known_profile(tmp_path):
     barriers = pd.read_csv(files["barriers"])
     assert barriers["method"].tolist() == ["MBAR", "WHAM", "NEB"]
     assert json.loads(files["rates"].read_text())["barrier_kj_mol"] == result["barrier_kj_mol"]
+    # no committee: the budget is the statistical part alone, kappa's not measured
+    parts = result["log_rate_uncertainty"]
+    assert parts["model"] is None and parts["recrossing"] is None
+    assert parts["total"] == pytest.approx(parts["statistical"]) and parts["total"] > 0
+
+    # the oracle's own PMF as the reference: the same profile lies 0 sigma away, one
+    # whose barrier is 3 kJ/mol higher (its errors as small) lies far outside the interval
+    for shift, covered in ((0.0, True), (3.0, False)):
+        reference = table.assign(free_energy_kj_mol=free * (1 + shift / 10.0))
+        reference.to_csv(tmp_path / "reference_pmf.csv", index=False)
+        inputs["reference_pmf"] = tmp_path / "reference_pmf.csv"
+        against = rates(inputs, rate_settings, files)["reference_pmf"]
+        assert against["barrier_kj_mol"] == pytest.approx(10.0 + shift, abs=0.05)
+        assert against["covered"] is covered
+        assert abs(against["barrier_z"]) < 0.1 if covered else against["barrier_z"] < -5
 
 
 def test_the_learning_summary_counts_calls_by_outcome_per_md_step():

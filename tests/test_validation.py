@@ -19,9 +19,10 @@ def results(tmp_path):
             {"transition_state_cv": -2.5, "barrier_kj_mol": 35.1},
             {"transition_state_cv": 177.5, "barrier_kj_mol": 1.0},
         ],
+        "reference_pmf": {"barrier_z": -1.5, "tst_rate_z": 0.7},
     }
     comparison = {
-        "reference": {"rms_difference_kj_mol": 0.4, "chi2_per_bin": 0.9},
+        "reference": {"rms_difference_kj_mol": 0.4, "chi2_per_bin": 0.9, "covered_fraction": 0.9},
         "mirror": {"rms_difference_kj_mol": 0.3, "chi2_per_bin": 1.1},
     }
     trust = {"trusted": True, "windows": [{"oracle_offset_kj_mol": -1.2}, {}]}
@@ -44,6 +45,8 @@ def test_every_figure_a_study_produces_is_measured(results):
     assert figures["labels"] == 94 and figures["force_error_percent"] == pytest.approx(0.8)
     assert figures["max_oracle_offset_kj_mol"] == 1.2 and figures["trusted"] is True
     assert "kappa" not in figures and "path_2d_barrier_kj_mol" not in figures
+    assert figures["reference_covered_fraction"] == 0.9
+    assert figures["reference_barrier_sigmas"] == 1.5 and figures["reference_rate_sigmas"] == 0.7
 
 
 def test_pins_pass_within_their_tolerance_and_fail_outside(results):

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mlpmf.colvars import periodic_difference
+from mlpmf.errorbudget import CONFIDENCE, Z
 from mlpmf.units import kt_kj_mol
 
 
@@ -42,7 +43,9 @@ def compare_profiles(
     ``within_two_sigma_fraction`` is the share of bins whose difference lies within
     twice the combined error. With ``model_uncertainty_kj_mol`` (a committee's spread),
     the same two numbers with the model's variance added (``..._with_model``) and the
-    median ratio of the total error to the statistical one.
+    median ratio of the total error to the statistical one. ``covered_fraction`` is the
+    share of bins the total band (model included where given, the reference's error
+    too) covers at the stated ``confidence`` (:mod:`mlpmf.errorbudget`).
     """
     reference = np.interp(cv, reference_cv, reference_kj_mol, left=np.nan, right=np.nan)
     both = np.isfinite(free_energy_kj_mol) & np.isfinite(reference)
@@ -63,6 +66,7 @@ def compare_profiles(
         "expected_rms_kj_mol": float(np.sqrt(np.mean(variance))),
         "within_two_sigma_fraction": float(np.mean(np.abs(difference) <= 2 * np.sqrt(variance))),
     }
+    total = variance
     if model_uncertainty_kj_mol is not None:
         model = np.nan_to_num(np.asarray(model_uncertainty_kj_mol, dtype=float)[both])
         total = variance + model**2
@@ -76,6 +80,8 @@ def compare_profiles(
                 np.median(np.hypot(statistical, model) / np.maximum(statistical, 1e-12))
             ),
         )
+    result["confidence"] = CONFIDENCE
+    result["covered_fraction"] = float(np.mean(np.abs(difference) <= Z * np.sqrt(total)))
     return result
 
 

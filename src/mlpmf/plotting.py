@@ -33,7 +33,7 @@ def plot_pmfs(
         if "total_uncertainty_kj_mol" in table:  # statistical and model error together
             total = table["total_uncertainty_kj_mol"].to_numpy()
             ax.fill_between(cv, free - total, free + total, color=line.get_color(), alpha=0.12,
-                            label=f"{name}, with model spread")  # fmt: skip
+                            label=f"{name}, with model error")  # fmt: skip
         if "trusted" in table and not shaded and not table["trusted"].all():
             half = 0.5 * float(np.median(np.diff(cv)))
             for x in cv[~table["trusted"].to_numpy(dtype=bool)]:
@@ -54,9 +54,13 @@ def plot_pmfs(
         over, both = "", ""
         if rates.get("paths"):  # a periodic CV: the dominant path, the rate of both
             over, both = f" over {rates['transition_state_cv']:g}", " (both ways)"
+        interval = ""
+        if "rate_constant_total_interval_per_s" in rates:  # the error budget's
+            low, high = rates["rate_constant_total_interval_per_s"]
+            interval = f"\n{100 * rates['confidence']:.0f}%: {low:.2g} to {high:.2g} 1/s"
         ax.annotate(
             f"barrier {rates['barrier_kj_mol']:.1f} ± {error:.1f} kJ/mol{over}"
-            f"\nk{kind} = {rate:.3g} 1/s{both}{untrusted}",
+            f"\nk{kind} = {rate:.3g} 1/s{both}{interval}{untrusted}",
             xy=(0.02, 0.97),
             xycoords="axes fraction",
             va="top",

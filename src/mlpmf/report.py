@@ -9,6 +9,7 @@ dry run: only keys every version of these files has are required.
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mlpmf.io import read_json
@@ -93,6 +94,60 @@ def rate_headline(rates: dict, cv_unit: str) -> list[str]:
     return lines
 
 
+def _model_part(rates: dict) -> str:
+    """Where the model's part of the budget comes from."""
+    calibration = rates.get("model_calibration")
+    if "barrier_model_uncertainty_kj_mol" not in rates:
+        return "none (the oracle drove the windows)"
+    if calibration is None:
+        return (
+            "the committee members' spread, uncalibrated (no oracle checks: umbrella.oracle_every)"
+        )
+    return (
+        f"the members' spread x {calibration['scale']:.2f}, calibrated by the windows' oracle "
+        f"checks (they measure the model's error at {calibration['measured_rms_kj_mol']:.2f} "
+        f"kJ/mol RMS over {calibration['bins']} bins, the members spread "
+        f"{calibration['spread_rms_kj_mol']:.2f})"
+    )
+
+
+def budget_headline(rates: dict) -> list[str]:
+    """The error budget's lines: the barrier's and the rate's total intervals at their
+    stated confidence, each part of ln k's error as a factor on k, and, with a reference
+    PMF (the oracle's own windows), how far the result lies from it."""
+    if "log_rate_uncertainty" not in rates:
+        return []
+    parts = rates["log_rate_uncertainty"]
+    confidence = f"{100 * rates['confidence']:.0f}%"
+    low, high = rates["barrier_total_interval_kj_mol"]
+    rate_low, rate_high = rates["rate_constant_total_interval_per_s"]
+    recrossing = (
+        "not measured (no transmission stage: TST's rate is an upper bound)"
+        if parts["recrossing"] is None
+        else f"x/ {np.exp(parts['recrossing']):.2f} (kappa's error)"
+    )
+    model = _model_part(rates)
+    if parts["model"] is not None:
+        model = f"x/ {np.exp(parts['model']):.2f} from {model}"
+    lines = [
+        f"Error budget at {confidence} confidence: barrier {low:.1f} to {high:.1f} kJ/mol, rate "
+        f"constant {rate_low:.3g} to {rate_high:.3g} 1/s. Its parts (one standard deviation, "
+        f"as a factor on k): statistical x/ {np.exp(parts['statistical']):.2f}; model "
+        f"{model}; recrossing {recrossing}."
+    ]
+    reference = rates.get("reference_pmf")
+    if reference is not None:
+        verdict = "within" if reference["covered"] else "outside"
+        lines.append(
+            f"Against the reference PMF: its barrier {reference['barrier_kj_mol']:.1f} ± "
+            f"{reference['barrier_uncertainty_kj_mol']:.1f} kJ/mol lies "
+            f"{abs(reference['barrier_z']):.1f} combined standard deviations from this one, its "
+            f"TST rate {reference['tst_rate_constant_per_s']:.3g} 1/s "
+            f"{abs(reference['tst_rate_z']):.1f}: {verdict} the {confidence} interval."
+        )
+    return lines
+
+
 def ledger_headline(ledger: dict) -> str:
     """The oracle's cost, and what driving the same MD with it would have cost."""
     stages = []
@@ -120,6 +175,7 @@ def headline(results: Path, cv_unit: str, second_cv: Sequence | None = None) -> 
     rates = results / "free_energy/rates.json"
     if rates.exists():
         lines += rate_headline(read_json(rates), cv_unit)
+        lines += budget_headline(read_json(rates))
     surface = results / "free_energy/pmf_2d_mbar.json"
     if second_cv and surface.exists() and "path" in read_json(surface):
         path = read_json(surface)["path"]

@@ -237,8 +237,14 @@ READS: dict[str, dict[str, tuple[str, ...]]] = {
         "derived": ("seed", "umbrella.spring_constant_kj_mol", "umbrella.start_frames"),
     },
     "rates": {
-        "given": ("temperature_k", "collective_variable", "rates", "umbrella.friction_per_fs"),
-        "derived": ("system.structure", "reference.barrier_file"),  # input files
+        "given": (
+            "temperature_k",
+            "collective_variable",
+            "rates",
+            "umbrella.friction_per_fs",
+            "reference.pmf_mirrored",
+        ),
+        "derived": ("system.structure", "reference.barrier_file", "reference.pmf_file"),  # files
     },
     "reweight_observable": {
         "given": ("temperature_k", *SAMPLES, "free_energy.bootstrap_samples"),

@@ -22,6 +22,12 @@ FIGURES = {
     "kappa": "reactive-flux transmission coefficient (rates.json)",
     "reference_rms_kj_mol": "PMF against reference.pmf_file, RMS (comparison.json)",
     "reference_chi2_per_bin": "PMF against reference.pmf_file, chi2 per bin (comparison.json)",
+    "reference_covered_fraction": "share of the bins the PMF's total band (model included, "
+    "at 95%) covers the reference PMF in (comparison.json)",
+    "reference_barrier_sigmas": "|barrier - the reference PMF's| in combined total standard "
+    "deviations (rates.json reference_pmf)",
+    "reference_rate_sigmas": "|ln k_TST - the reference PMF's| in combined standard "
+    "deviations, statistical and model (rates.json reference_pmf)",
     "oracle_reweighted_rms_kj_mol": "the PMF reweighted to the oracle against the reference",
     "mirror_rms_kj_mol": "PMF against its own mirror image, RMS (comparison.json)",
     "path_2d_barrier_kj_mol": "2D minimum free-energy path barrier (pmf_2d_mbar.json)",
@@ -71,6 +77,11 @@ def measure(results: str | Path) -> dict[str, float | bool]:
             figures[f"{name}_rms_kj_mol"] = comparison[key]["rms_difference_kj_mol"]
             if name == "reference":
                 figures["reference_chi2_per_bin"] = comparison[key]["chi2_per_bin"]
+                if "covered_fraction" in comparison[key]:
+                    figures["reference_covered_fraction"] = comparison[key]["covered_fraction"]
+    if "reference_pmf" in rates:
+        figures["reference_barrier_sigmas"] = abs(rates["reference_pmf"]["barrier_z"])
+        figures["reference_rate_sigmas"] = abs(rates["reference_pmf"]["tst_rate_z"])
     surface = _read(results / "free_energy/pmf_2d_mbar.json")
     if "path" in surface:
         figures["path_2d_barrier_kj_mol"] = surface["path"]["forward_barrier_kj_mol"]

@@ -92,6 +92,7 @@ rule transmission:
 rule rates:
     input:
         unpack(reference_barrier_inputs),
+        unpack(reference_pmf_inputs("reference_pmf")),
         unpack(transmission_inputs),
         **PATH_INPUT,
         mbar=estimate_path("pmf_mbar"),

@@ -5,9 +5,12 @@ Its table holds what the estimator gives, and, where the windows' files carry th
 - with independent sets of windows (``umbrella.repeats``), error bars widened by the
   sets' scatter (``estimator_uncertainty_kj_mol`` keeps the estimator's own);
 - with a committee's member energies (MBAR), the model uncertainty: the spread of the
-  PMFs reweighted to each member's potential, and the total of both;
+  PMFs reweighted to each member's potential (``member_spread_kj_mol``), and the total
+  of both;
 - with oracle labels (``umbrella.oracle_every``, MBAR), the PMF reweighted to the
-  oracle's potential.
+  oracle's potential; with both, the members' spread calibrated by the oracle's
+  correction (:func:`mlpmf.errorbudget.model_calibration`): ``model_uncertainty_kj_mol``
+  and the total carry its factor.
 """
 
 import logging
@@ -18,7 +21,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from mlpmf import convergence, correction, estimators, reweighting, timeseries
+from mlpmf import convergence, correction, errorbudget, estimators, reweighting, timeseries
 from mlpmf.io import atomic_path, write_table
 from mlpmf.readers import read_labelled_rows, read_window_series
 from mlpmf.samples import UmbrellaSamples
@@ -135,6 +138,8 @@ def estimate_pmf(
             members = with_model_uncertainty(table, windows, member_columns, pmf, settings)
         if ORACLE_OFFSET_COLUMN in windows.columns():
             table = with_oracle_correction(table, windows, pmf, settings)
+            if member_columns:
+                calibrate_model_uncertainty(table)
     write_table(
         table[LEADING_COLUMNS + [c for c in table.columns if c not in LEADING_COLUMNS]],
         outputs["pmf"],
@@ -167,6 +172,7 @@ def with_model_uncertainty(
         np.asarray(settings.bin_edges),
         pmf.window_free_energies,
     )
+    table["member_spread_kj_mol"] = reweighted.model_uncertainty
     table["model_uncertainty_kj_mol"] = reweighted.model_uncertainty
     table["total_uncertainty_kj_mol"] = np.hypot(
         table["uncertainty_kj_mol"], table["model_uncertainty_kj_mol"]
@@ -200,3 +206,22 @@ def with_oracle_correction(
     table = table.assign(**oracle.columns(table["free_energy_kj_mol"], table["uncertainty_kj_mol"]))
     oracle.log_summary([len(r) for r in cv_rows], windows.table["center"].tolist())
     return table
+
+
+def calibrate_model_uncertainty(table: pd.DataFrame) -> None:
+    """Scale the model uncertainty (and the total) of ``table`` by the factor the oracle
+    correction's scatter sets on the members' spread (:mod:`mlpmf.errorbudget`); logged."""
+    calibration = errorbudget.calibration_of_table(table)
+    if calibration is None:
+        log.warning("too few bins with oracle rows to calibrate the model band: left as the spread")
+        return
+    table["model_uncertainty_kj_mol"] = calibration.scale * table["member_spread_kj_mol"]
+    table["total_uncertainty_kj_mol"] = np.hypot(
+        table["uncertainty_kj_mol"], table["model_uncertainty_kj_mol"]
+    )
+    log.info(
+        "the oracle checks measure the model's error on the PMF at %.2f kJ/mol RMS over %d "
+        "bins (their noise %.2f removed) against the members' spread %.2f: model band x %.2f",
+        calibration.measured_rms_kj_mol, calibration.bins, calibration.noise_rms_kj_mol,
+        calibration.spread_rms_kj_mol, calibration.scale,
+    )  # fmt: skip
