@@ -155,3 +155,29 @@ def test_independent_sets_of_windows_scale_error_bars_to_a_hidden_slow_motion(
         assert np.mean(chi2s) > 3.0
         assert np.mean(unscaled) > 2 * np.mean(scaled)  # the estimator's errors understate
         assert 0.4 < np.mean(scaled) < 3.3
+
+
+def test_pooled_runs_keep_their_mean_and_widen_the_error_by_their_scatter():
+    """Two runs of one profile with equal errors 0.5: pooled, the error is 0.5/sqrt(2)
+    where they agree within their errors (chi2 ~ 1, 200 bins: +-0.1); offset by a
+    constant, they pool to the same profile; where they scatter twice as far as their
+    errors say, the pooled error doubles too (the factor sqrt(chi2) ~ 2, +-10%)."""
+    from mlpmf.convergence import pool_profiles
+
+    rng = np.random.default_rng(8)
+    cv = np.linspace(-np.pi, np.pi, 200)
+    truth = 10 * np.sin(cv) ** 2
+    errors = np.full((2, cv.size), 0.5)
+    runs = [truth + rng.normal(0, 0.5, cv.size), truth + 7.0 + rng.normal(0, 0.5, cv.size)]
+    free, error, chi2 = pool_profiles(runs, errors)
+    assert chi2 == pytest.approx(1.0, abs=0.25)
+    assert np.nanmin(free) == 0.0
+    shifted = free - truth
+    assert np.std(shifted) == pytest.approx(0.5 / np.sqrt(2), rel=0.15)
+    assert np.median(error) == pytest.approx(0.5 / np.sqrt(2) * max(1, np.sqrt(chi2)))
+    wide = [truth + rng.normal(0, 1.0, cv.size), truth + rng.normal(0, 1.0, cv.size)]
+    _, error, chi2 = pool_profiles(wide, errors)
+    assert np.sqrt(chi2) == pytest.approx(2.0, rel=0.1)
+    assert np.median(error) == pytest.approx(np.sqrt(chi2) * 0.5 / np.sqrt(2))
+    with pytest.raises(ValueError, match="at least two"):
+        pool_profiles(runs[:1], errors[:1])

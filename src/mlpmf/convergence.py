@@ -162,3 +162,36 @@ def convergence_check(
         )
     )
     return first, second, *_half_difference(first, second, samples.temperature)
+
+
+def pool_profiles(
+    free_energies: Sequence[np.ndarray], uncertainties: Sequence[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Independent PMFs of one system on the same bins (e.g. reference runs with
+    different starts), pooled: each shifted onto the first (the weighted mean offset
+    over the bins all fill), then averaged bin by bin with inverse-variance weights. The
+    pooled error is the weighted mean's, times :func:`error_scale` of their scatter
+    (the chi2 per bin of every pair, as :func:`compare_sets`): runs that disagree beyond
+    their error bars widen it. Bins some run leaves empty are NaN. Returns the pooled
+    free energy (minimum 0), its error and the chi2 per bin."""
+    free = np.array(free_energies, dtype=float)
+    error = np.array(uncertainties, dtype=float)
+    if len(free) < 2 or free.shape != error.shape:
+        raise ValueError("pool_profiles: at least two profiles on the same bins, with errors")
+    filled = np.all(np.isfinite(free) & np.isfinite(error) & (error > 0), axis=0)
+    squares = []
+    for k in range(1, len(free)):
+        weight = 1.0 / (error[0, filled] ** 2 + error[k, filled] ** 2)
+        difference = free[k, filled] - free[0, filled]
+        free[k] -= np.sum(weight * difference) / np.sum(weight)
+    for a in range(len(free)):
+        for b in range(a + 1, len(free)):
+            difference = free[b, filled] - free[a, filled]
+            variance = error[a, filled] ** 2 + error[b, filled] ** 2
+            offset = np.sum(difference / variance) / np.sum(1.0 / variance)
+            squares.append((difference - offset) ** 2 / variance)
+    chi2 = float(np.concatenate(squares).mean())
+    weight = np.where(filled, 1.0 / np.where(filled, error, 1.0) ** 2, np.nan)
+    pooled = np.sum(weight * free, axis=0) / np.sum(weight, axis=0)
+    pooled_error = error_scale(chi2) / np.sqrt(np.sum(weight, axis=0))
+    return pooled - np.nanmin(pooled), pooled_error, chi2
