@@ -11,8 +11,10 @@ run`` uses on all cores of the machine: ``mlpmf check``, the workflow, the HTML 
 Then the study file with every key in reverse order must plan nothing (the rerun scope
 of a real finished study), and the figures the study pins in its ``validation``
 section (mlpmf.validation) are measured and judged. The runs are recorded in
-``benchmarks/results/validation.json`` (one entry per study, the latest run) and the
-table ``benchmarks/results/validation.md`` (and README's copy of it) is rewritten.
+``benchmarks/results/validation.json`` (one entry per study, the latest run), the
+table ``benchmarks/results/validation.md`` (and README's copy of it) is rewritten, and
+``benchmarks/results/coverage.png`` shows how the committee studies' error budgets
+cover the oracle's own answers.
 Exits 1 when a study fails a pin.
 """
 
@@ -167,6 +169,45 @@ def rejudge(path: Path, previous: dict | None) -> dict:
     return record(config["study"], previous["commit"], previous["date"], minutes, checks)
 
 
+COVERAGE = ("reference_barrier_sigmas", "reference_rate_sigmas", "reference_covered_fraction")
+
+
+def plot_coverage(records: dict, path: Path) -> None:
+    """The error budget against the oracle's own answer, per study whose latest run
+    measured it: how many combined standard deviations its barrier and TST rate lie
+    from the reference PMF's (the 95% interval holds below 1.96), and the share of bins
+    its total band covers the reference in (0.95 stated)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = {
+        study: {c["name"]: c["measured"] for c in run["checks"] if c["name"] in COVERAGE}
+        for study, run in sorted(records.items())
+    }
+    rows = {study: row for study, row in rows.items() if len(row) == len(COVERAGE)}
+    if not rows:
+        return
+    names, y = list(rows), range(len(rows))
+    figure, (sigmas, covered) = plt.subplots(
+        1, 2, figsize=(9, 1.2 + 0.45 * len(rows)), sharey=True, layout="constrained"
+    )
+    for key, marker, label in (("reference_barrier_sigmas", "o", "barrier"),
+                               ("reference_rate_sigmas", "s", "TST rate")):  # fmt: skip
+        sigmas.plot([rows[n][key] for n in names], y, marker, label=label)
+    sigmas.axvline(1.96, color="grey", ls="--", label="95% interval")
+    sigmas.set_xlabel("|result - oracle's| / combined sigma")
+    sigmas.set_yticks(list(y), names)
+    sigmas.legend(fontsize="small")
+    covered.plot([rows[n]["reference_covered_fraction"] for n in names], y, "o")
+    covered.axvline(0.95, color="grey", ls="--")
+    covered.set_xlabel("share of PMF bins the 95% band covers")
+    covered.set_xlim(0.5, 1.02)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def write_tables(records: dict, notes: dict, files: dict[str, Path]) -> None:
     """validation.json, validation.md and README's table; a run is marked as this
     commit's where what its study runs on is unchanged since (run_inputs), and HEAD
@@ -174,6 +215,7 @@ def write_tables(records: dict, notes: dict, files: dict[str, Path]) -> None:
     RESULTS.joinpath("validation.json").write_text(
         json.dumps({"runs": records, "not_rerun": notes}, indent=1, sort_keys=True) + "\n"
     )
+    plot_coverage(records, RESULTS / "coverage.png")
     head = commit()
     unchanged = {
         study
@@ -187,7 +229,8 @@ def write_tables(records: dict, notes: dict, files: dict[str, Path]) -> None:
         "# Validation: every shipped study from scratch against the figures it pins\n\n"
         "Written by `make validate` (`benchmarks/validate.py`); each row is a study's latest "
         "run, on 2 cores. A study's pins and why their tolerances are what they are: its "
-        "`validation` section in `config/`.\n\n" + table
+        "`validation` section in `config/`. How the committee studies' error budgets cover "
+        "the oracle's own answers: [coverage.png](coverage.png).\n\n" + table
     )
     readme = REPO / "README.md"
     text = readme.read_text()
