@@ -199,7 +199,7 @@ def plot_coverage(records: dict, path: Path) -> None:
     sigmas.axvline(1.96, color="grey", ls="--", label="95% interval")
     sigmas.set_xlabel("|result - oracle's| / combined sigma")
     sigmas.set_yticks(list(y), names)
-    sigmas.legend(fontsize="small")
+    sigmas.legend(fontsize="small", loc="center right")
     covered.plot([rows[n]["reference_covered_fraction"] for n in names], y, "o")
     covered.axvline(0.95, color="grey", ls="--")
     covered.set_xlabel("share of PMF bins the 95% band covers")
