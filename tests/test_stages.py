@@ -262,6 +262,9 @@ def test_the_rates_stage_writes_the_barrier_of_a_known_profile(tmp_path):
         assert against["barrier_kj_mol"] == pytest.approx(10.0 + shift, abs=0.05)
         assert against["covered"] is covered
         assert abs(against["barrier_z"]) < 0.1 if covered else against["barrier_z"] < -5
+    # a reference that does not reach the product basin gives no comparison, and no error
+    table[table["cv"] < 3.2].to_csv(tmp_path / "reference_pmf.csv", index=False)
+    assert "reference_pmf" not in rates(inputs, rate_settings, files)
 
 
 def test_the_learning_summary_counts_calls_by_outcome_per_md_step():

@@ -14,6 +14,7 @@ beside the result; a reference PMF (the oracle's own windows) gives the referenc
 barrier and rate, and how many standard deviations the rate lies from it.
 """
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from mlpmf.rates import Profile, barrier_and_rate
 from mlpmf.settings import BasinSettings, ColvarSettings
 from mlpmf.transmission import with_transmission
 
+log = logging.getLogger(__name__)
 BARRIER_COLUMNS = ["method", "barrier_kj_mol", "uncertainty_kj_mol"]
 
 
@@ -105,7 +107,12 @@ def rates(inputs: Mapping, settings: RateSettings, outputs: Mapping) -> dict:
         table = read_reference_pmf(inputs["reference_pmf"], settings.reference_mirrored)
         if "uncertainty_kj_mol" not in table:
             table = table.assign(uncertainty_kj_mol=0.0)
-        with_reference_rate(result, analyse(table.dropna(subset=["free_energy_kj_mol"])))
+        try:  # the reference may not reach the study's basins (another range, a coarser grid)
+            reference_rate = analyse(table.dropna(subset=["free_energy_kj_mol"]))
+        except ValueError as error:
+            log.warning("the reference PMF gives no barrier and rate here: %s", error)
+        else:
+            with_reference_rate(result, reference_rate)
     trust = read_json(inputs["trust"])
     for key in ("trusted", "untrusted_windows", "untrusted_centers"):
         result[key] = trust[key]
