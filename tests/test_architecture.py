@@ -18,7 +18,7 @@ FLOORS = {
     2: {"models", "oracles", "solver", "estimators", "estimators2d", "diagnostics", "reweighting",
         "correction", "colvars", "cvsettings", "placement", "config", "grids", "dataset",
         "trust", "studycheck", "analytic", "pyscf_calculator", "robust", "overlap",
-        "convergence", "windowplan", "tst", "pathcv", "pathstudy", "errorbudget"},
+        "convergence", "windowplan", "tst", "pathcv", "pathstring", "pathstudy", "errorbudget"},
     3: {"training", "trainingdata", "gaussian_process", "evaluation", "trustlevels", "pathbuild",
         "calculator", "dynamics", "umbrella", "rates", "plotting", "report"},
     4: {"sampling", "exploration", "active_learning", "transmission"},
