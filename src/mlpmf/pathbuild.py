@@ -105,9 +105,10 @@ def relaxed(atoms: Atoms, calculator: Calculator, fmax_ev_a: float, steps: int) 
 
 
 def frame_is_held(atoms: Atoms) -> bool:
-    """True where a rigid motion would change the physics: a periodic cell or fixed
-    atoms (a slab); the ends are then compared as they stand, not superposed."""
-    return bool(atoms.pbc.any()) or bool(atoms.constraints)
+    """True where the ends are compared as they stand, not superposed: a rigid motion
+    would change the physics (a periodic cell, fixed atoms: a slab), or there is nothing
+    to superpose (one atom, held in its frame by an external field)."""
+    return bool(atoms.pbc.any()) or bool(atoms.constraints) or len(atoms) < 2
 
 
 def superposed_product(reactant: Atoms, product: Atoms) -> Atoms:

@@ -118,6 +118,11 @@ class PathCV(CollectiveVariable):
                 f"path images: expected at least 2 images of the {len(self.atoms)} path "
                 f"atoms, shape (M, {len(self.atoms)}, 3); got {images.shape}"
             )
+        if self.align and len(self.atoms) < 2:
+            raise ValueError(
+                "collective_variable.align: one path atom has nothing to superpose (every "
+                "image would be the same); give align: false"
+            )
         if self.component not in self.UNITS:
             raise ValueError(
                 f"path component: expected progress or distance, got {self.component!r}"

@@ -299,6 +299,11 @@ def _check_path_ends(settings: Mapping, atoms: Atoms) -> None:
                 f"the atoms of system.structure in the same order "
                 f"({atoms.get_chemical_formula()})"
             )
+    if settings.get("align", True) and len(settings["atoms"]) < 2:
+        raise ConfigError(
+            "collective_variable.align: one path atom has nothing to superpose (every image "
+            "would be the same); give align: false"
+        )
 
 
 def _check_rates(config: Mapping) -> None:
