@@ -43,6 +43,11 @@ if BUILDS_PATH:
     include: "workflow/rules/path.smk"
 
 
+if REFINES_PATH:
+
+    include: "workflow/rules/refine.smk"
+
+
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/active_learning.smk"

@@ -146,3 +146,57 @@ def test_build_path_reads_how_the_band_is_built_and_the_oracle_only(molecule):
         "oracle": {"kind": "emt"},
         "collective_variable": {"build": {"images": 7}},
     }
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c: c["collective_variable"].update(component="distance"), "component: progress"),
+        (lambda c: c["umbrella"].update(second_cv={"observable": "z"}), "umbrella.second_cv"),
+    ],
+)
+def test_a_refinement_the_windows_cannot_do_is_named(molecule, change, message):
+    config = two_ends(molecule, refine={"iterations": 2})
+    config["umbrella"] = {}
+    change(config)
+    with pytest.raises(ConfigError, match=f"collective_variable.refine: .*{message}"):
+        complete_path_study(config)
+
+
+def test_with_refinement_the_windows_rates_and_shots_run_on_the_refined_path(molecule):
+    """The reference data and active learning keep the first path (the refinement runs
+    on their model); the windows, rates and transmission get the refined one, and only
+    rule refine_path reads how it is refined."""
+    from snakemake.utils import validate
+
+    config = two_ends(molecule, refine={"iterations": 2, "steps": 500})
+    config.update(seed=1, potential="committee")
+    complete_path_study(config)
+    validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))  # its defaults
+    refined = "results/ends/path/refined.extxyz"
+    for rule in ("umbrella_window", "transmission", "rates"):
+        assert rule_settings(config, rule)["collective_variable"]["images"] == refined
+        assert "refine" not in rule_settings(config, rule)["collective_variable"]
+    for rule in ("sample_reference", "active_learning"):
+        assert rule_settings(config, rule)["collective_variable"]["images"] == images_path("ends")
+    refine = rule_settings(config, "refine_path")["collective_variable"]["refine"]
+    assert refine["iterations"] == 2 and refine["steps"] == 500
+    assert refine["tolerance_a"] == 0.05  # the defaults filled in: writing them reruns nothing
+    config["collective_variable"]["refine"]["iterations"] = 0
+    assert rule_settings(config, "umbrella_window")["collective_variable"]["images"] == (
+        images_path("ends")
+    )
+
+
+def test_a_one_atom_path_is_compared_as_it_stands(tmp_path):
+    """One atom has nothing to superpose: superposed, every image would be the same."""
+    from mlpmf.pathcv import PathCV
+
+    write(tmp_path / "a.xyz", Atoms("Ar", positions=[[0.0, 0.0, 0.0]]))
+    write(tmp_path / "b.xyz", Atoms("Ar", positions=[[1.0, 0.5, 0.0]]))
+    config = two_ends(tmp_path)
+    complete_path_study(config)
+    assert config["collective_variable"]["align"] is False
+    images = np.array([[[0.0, 0.0, 0.0]], [[1.0, 0.5, 0.0]]])
+    with pytest.raises(ValueError, match="collective_variable.align: one path atom"):
+        PathCV((0,), images)

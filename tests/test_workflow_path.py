@@ -1,5 +1,6 @@
 """The whole workflow on a study that names no CV: the double-well dimer from its two
-minima, the path built by rule build_path, the windows along its progress s. The PMF
+minima, the path built by rule build_path (and refined at 300 K by rule refine_path in
+a second study), the windows along its progress s. The PMF
 along s is exact here too: for a dimer superposed on each image, s depends on the bond
 length r alone, so F(s) = F(r(s)) + kT ln |ds/dr| (averaged over each bin).
 
@@ -25,9 +26,8 @@ KT = kt_kj_mol(300.0)
 WELL = {"barrier_ev": 0.15, "r_mid": 3.2, "half_width": 0.45}  # minima at 2.75 and 3.65
 
 
-@pytest.fixture(scope="module")
-def path_study(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("path")
+def dimer_path_config(workdir, **extra) -> dict:
+    """The dimer from its near minimum to a stretched structure, windows along s."""
     product = read(DIMER)
     product.positions[1, 0] = 3.5  # relaxed to the far minimum by the workflow
     write(workdir / "stretched.xyz", product)
@@ -48,7 +48,14 @@ def path_study(tmp_path_factory):
         },  # fmt: skip
         "umbrella": {"steps": 8000, "timestep_fs": 1.0, "windows_per_job": "all"},
     }
-    result = run_snakemake(workdir, config)
+    config["collective_variable"].update(extra)
+    return config
+
+
+@pytest.fixture(scope="module")
+def path_study(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("path")
+    result = run_snakemake(workdir, dimer_path_config(workdir))
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir, workdir / "results" / "dimer_path"
 
@@ -63,13 +70,13 @@ def test_the_built_path_runs_through_both_minima_over_the_saddle(path_study):
     assert bonds[1] == pytest.approx(2.75, abs=0.01) and bonds[-2] == pytest.approx(3.65, abs=0.01)
 
 
-def exact_pmf_along_s(workdir, edges):
+def exact_pmf_along_s(workdir, edges, images="images.extxyz"):
     """The exact PMF averaged over each bin of s, from F(r) and the path CV's s(r)."""
     cv = make_colvar(
         {
             "kind": "path",
             "atoms": [0, 1],
-            "images": str(workdir / "results/dimer_path/path/images.extxyz"),
+            "images": str(workdir / "results/dimer_path/path" / images),
             "resample_images": 11,
         }  # fmt: skip
     )
@@ -82,6 +89,18 @@ def exact_pmf_along_s(workdir, edges):
     return -KT * np.log(probability / np.diff(edges))
 
 
+@pytest.fixture(scope="module")
+def refined_study(tmp_path_factory):
+    """The same study with its path refined at 300 K before the windows."""
+    workdir = tmp_path_factory.mktemp("refined")
+    refine = {"iterations": 3, "tolerance_a": 0.004, "steps": 1000, "equilibration_steps": 200}
+    config = dimer_path_config(workdir, refine=refine)
+    config["umbrella"]["steps"] = 3000  # checked by its own error bars only (the barrier)
+    result = run_snakemake(workdir, config)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir, workdir / "results" / "dimer_path"
+
+
 def test_the_pmf_along_s_is_the_exact_one_mapped_onto_s(path_study):
     workdir, results = path_study
     table = pd.read_csv(results / "free_energy/pmf_mbar.csv")
@@ -89,6 +108,24 @@ def test_the_pmf_along_s_is_the_exact_one_mapped_onto_s(path_study):
     edges = np.append(table["cv"] - width / 2, table["cv"].iloc[-1] + width / 2)
     error = table["free_energy_kj_mol"] - exact_pmf_along_s(workdir, edges)
     assert np.sqrt(np.mean((error - error.mean()) ** 2)) < 0.3 * KT
+
+
+def test_the_refined_path_stops_moving_and_still_joins_the_two_minima(refined_study):
+    """A dimer's path cannot bend: at 300 K its images stay on the bond, in order, the
+    relaxed ends within the wells' thermal spread (sqrt(kT/k) ~ 0.02 Å here) of the
+    minima, and the refinement stops as soon as no image moves by the tolerance."""
+    _, results = refined_study
+    summary = json.loads((results / "path/refinement.json").read_text())
+    moves = [record["largest_move_a"] for record in summary["iterations"]]
+    assert summary["converged"] and moves[-1] < 0.004
+    assert all(move >= 0.004 for move in moves[:-1])  # it went on while the path moved
+    for record in summary["iterations"]:
+        folder = results / f"path/refinement/iteration_{record['iteration']:02d}"
+        assert len(read(folder / "images.extxyz", index=":")) == 11
+        assert np.isfinite(pd.read_csv(folder / "pmf_mbar.csv")["free_energy_kj_mol"]).sum() > 30
+    bonds = [image.get_distance(0, 1) for image in read(results / "path/refined.extxyz", ":")]
+    assert np.all(np.diff(bonds) > 0)
+    assert bonds[1] == pytest.approx(2.75, abs=0.04) and bonds[-2] == pytest.approx(3.65, abs=0.04)
 
 
 def test_the_pmf_along_the_bond_reweighted_from_the_path_windows_is_exact(path_study):
@@ -102,14 +139,16 @@ def test_the_pmf_along_the_bond_reweighted_from_the_path_windows_is_exact(path_s
     assert np.sqrt(np.mean((error - error.mean()) ** 2)) < 0.3 * KT
 
 
-def test_the_barrier_between_the_default_basins_is_the_exact_one_along_s(path_study):
+@pytest.mark.parametrize("study, images", [("path", "images"), ("refined", "refined")])
+def test_the_barrier_between_the_default_basins_is_the_exact_one_along_s(study, images, request):
     """The basins the path's defaults set (s 0.04-0.2 and 0.8-0.96 round the relaxed
     ends at 0.1 and 0.9): the barrier between them is the exact PMF's along s, within 3
-    of its error bars and the bins' width (0.02 in s)."""
-    workdir, results = path_study
+    of its error bars and the bins' width (0.02 in s); along the built path, and along
+    the refined one that the windows and rates of the second study ran on."""
+    workdir, results = request.getfixturevalue(f"{study}_study")
     rates = json.loads((results / "free_energy/rates.json").read_text())
     edges = np.linspace(0.04, 0.96, 47)
-    exact = exact_pmf_along_s(workdir, edges)
+    exact = exact_pmf_along_s(workdir, edges, f"{images}.extxyz")
     middle = 0.5 * (edges[1:] + edges[:-1])
     start = np.argmin(np.where(middle <= 0.2, exact, np.inf))
     end = np.argmin(np.where(middle >= 0.8, exact, np.inf))

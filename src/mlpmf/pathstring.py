@@ -17,15 +17,90 @@ lies. One iteration moves the images towards those means:
    and last carried one step past the interior (as a built path's ends,
    :func:`mlpmf.pathbuild.extended`), so the basins stay inside the path.
 
-The path has stopped moving when each image moved less than a tolerance
-(:func:`displacement`: root-mean-square deviation after superposition, Å).
+The path has stopped moving when each image lies less than a tolerance from the path
+before (:func:`displacement`: root-mean-square deviation after superposition, Å, from
+the old path as a curve, so that images sliding along it do not count), or less than
+three standard errors of the means it moved to (:func:`settled`: the windows' frames
+averaged in two halves say how noisy their means are; a briefly sampled path moves by
+its noise however settled it is).
 """
+
+import dataclasses
 
 import numpy as np
 
-from mlpmf.pathcv import msd_and_gradient, resample, superpose
+from mlpmf.pathcv import resample, superpose
+from mlpmf.settings import Section
 
-__all__ = ["displacement", "interpolated", "superposed_mean", "targets", "updated_path"]
+__all__ = [
+    "NOISE_FACTOR", "MeanConfigurations", "RefineSettings", "displacement", "image_noise",
+    "interpolated", "settled", "superposed_mean", "targets", "updated_path",
+]  # fmt: skip
+NOISE_FACTOR = 3.0  # an image's move within 3 standard errors of its mean is noise
+
+
+@dataclasses.dataclass(frozen=True)
+class RefineSettings(Section):
+    """``collective_variable.refine``: iterations at most (0: no refinement), the
+    tolerance on each image's move (Å), each iteration's window MD (steps), how far an
+    image moves towards its windows' mean and the smoothing (module docstring)."""
+
+    iterations: int = 0
+    tolerance_a: float = 0.05
+    steps: int = 2000
+    equilibration_steps: int = 500
+    move_fraction: float = 1.0
+    smoothing: float = 0.1
+
+
+class MeanConfigurations:
+    """Each window's mean configuration of the whole system, every frame superposed by
+    its path ``atoms`` on the path's point at the window's centre (``references``,
+    (K, n, 3)); :meth:`add` takes a window's frame (as
+    :attr:`mlpmf.umbrella.WindowRecording.on_frame` gives it). The first ``half``
+    frames of each window and the rest are also averaged apart: how far the two halves'
+    means differ measures the full mean's noise (:meth:`standard_errors`)."""
+
+    def __init__(self, atoms, references: np.ndarray, size: int, half: int, align=True):
+        self.atoms, self.align, self.half = list(atoms), align, int(half)
+        self.references = np.asarray(references, dtype=float)
+        self.sums = np.zeros((2, len(self.references), size, 3))
+        self.counts = np.zeros((2, len(self.references)), dtype=int)
+
+    def add(self, k: int, atoms) -> None:
+        positions = np.asarray(atoms.positions, dtype=float)
+        if self.align:
+            reference = self.references[k]
+            rotation, _ = superpose(positions[self.atoms], reference)
+            centre = positions[self.atoms].mean(axis=0)
+            positions = (positions - centre) @ rotation + reference.mean(axis=0)
+        part = int(self.counts[0, k] >= self.half)
+        self.sums[part, k] += positions
+        self.counts[part, k] += 1
+
+    def means(self) -> np.ndarray:
+        """(K, N, 3): each window's mean; a window without frames raises ValueError."""
+        counts = self.counts.sum(axis=0)
+        if not counts.all():
+            raise ValueError("path refinement: a window recorded no frame")
+        return self.sums.sum(axis=0) / counts[:, None, None]
+
+    def standard_errors(self) -> np.ndarray:
+        """(K,): each window's mean's noise on the path atoms, Å, as an RMSD: half the
+        RMS difference of its two halves' means (for independent halves the full mean's
+        standard error); NaN for a window with a half empty."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            halves = self.sums / self.counts[:, :, None, None]
+        difference = halves[0][:, self.atoms] - halves[1][:, self.atoms]
+        return 0.5 * np.sqrt(np.mean(np.sum(difference**2, axis=-1), axis=-1))
+
+
+def image_noise(centres: np.ndarray, errors: np.ndarray, count: int) -> np.ndarray:
+    """The windows' mean's noise (:meth:`MeanConfigurations.standard_errors`) at each of
+    ``count`` images, interpolated linearly in ``s`` (the nearest window's beyond)."""
+    order = np.argsort(centres)
+    s = np.arange(count) / (count - 1)
+    return np.interp(s, np.asarray(centres)[order], np.asarray(errors)[order])
 
 
 def superposed(frames: np.ndarray, reference: np.ndarray, align: bool = True) -> np.ndarray:
@@ -112,8 +187,27 @@ def updated_path(
 
 
 def displacement(old: np.ndarray, new: np.ndarray, align: bool = True) -> np.ndarray:
-    """How far each image moved (M,): root-mean-square deviation (Å) of the new image
-    from the old, superposed."""
-    return np.array(
-        [np.sqrt(msd_and_gradient(b, a, align)[0]) for a, b in zip(old, new, strict=True)]
-    )
+    """How far each image of the ``new`` path lies from the ``old`` path as a curve (M,):
+    the least RMSD (Å) to the piecewise-linear path through the old images (to each
+    segment, the image superposed on its first end, the second end on it). The path's
+    change of shape, not its images sliding along it when they are placed evenly again."""
+    old = np.asarray(old, dtype=float)
+    distances = []
+    for image in np.asarray(new, dtype=float):
+        best = np.inf
+        for i in range(len(old) - 1):
+            start = old[i]
+            step = superposed(old[i + 1], start, align) - start
+            offset = superposed(image, start, align) - start
+            t = np.clip(np.sum(offset * step) / max(np.sum(step * step), 1e-300), 0.0, 1.0)
+            best = min(best, float(np.mean(np.sum((offset - t * step) ** 2, axis=-1))))
+        distances.append(np.sqrt(best))
+    return np.array(distances)
+
+
+def settled(moves: np.ndarray, noise: np.ndarray, tolerance_a: float) -> np.ndarray:
+    """Which images have stopped moving: moved less than ``tolerance_a``, or less than
+    :data:`NOISE_FACTOR` times the noise of the means they moved to (a path sampled
+    this briefly cannot be placed more finely)."""
+    limit = np.maximum(tolerance_a, NOISE_FACTOR * np.nan_to_num(np.asarray(noise), nan=0.0))
+    return np.asarray(moves) < limit

@@ -57,6 +57,7 @@ def complete_path_study(config: MutableMapping) -> None:
         )
     if cv.get("component", "progress") == "progress":
         _complete_windows(config, cv)
+    _check_refinement(config, cv)
 
 
 def _complete_built_path(config: MutableMapping, cv: MutableMapping) -> None:
@@ -80,10 +81,31 @@ def _complete_built_path(config: MutableMapping, cv: MutableMapping) -> None:
     reactant = read_structure(cv["reactant"], "collective_variable.reactant")
     fixed = set(_fixed(reactant)) | {int(i) for i in system.get("fixed_atoms") or ()}
     cv.setdefault("atoms", [i for i in range(len(reactant)) if i not in fixed])
-    cv.setdefault("align", not (fixed or bool(reactant.pbc.any())))
+    # one path atom has nothing to superpose: it is compared as it stands
+    cv.setdefault("align", not (fixed or bool(reactant.pbc.any()) or len(cv["atoms"]) < 2))
     build = cv.get("build") if isinstance(cv.get("build"), Mapping) else {}
     cv.setdefault("resample_images", int(build.get("images", BUILD_IMAGES)) + 2)
     cv["images"] = study_images
+
+
+def _check_refinement(config: Mapping, cv: Mapping) -> None:
+    """A path refined at temperature (``refine.iterations`` > 0) moves its images by
+    windows along its progress s alone."""
+    refine = cv.get("refine")
+    if not isinstance(refine, Mapping) or not refine.get("iterations"):
+        return
+    if cv.get("component", "progress") != "progress":
+        raise ConfigError(
+            "collective_variable.refine: a path is refined by windows along its progress; "
+            "give component: progress (or leave refine out)"
+        )
+    umbrella = config.get("umbrella")
+    second = umbrella.get("second_cv") if isinstance(umbrella, Mapping) else None
+    if isinstance(second, Mapping) and second.get("observable"):
+        raise ConfigError(
+            "collective_variable.refine: a path is refined by windows along s alone; not "
+            "with umbrella.second_cv (leave refine out, or the second CV)"
+        )
 
 
 def _fixed(atoms) -> list[int]:

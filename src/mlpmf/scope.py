@@ -49,6 +49,13 @@ CV_KEYS: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 BUILT_PATH_KEYS = ("reactant", "product", "build")  # a path the workflow builds only
+REFINE_DEFAULTS = {  # collective_variable.refine (mlpmf.pathstring.RefineSettings)
+    "iterations": 0, "tolerance_a": 0.05, "steps": 2000, "equilibration_steps": 500,
+    "move_fraction": 1.0, "smoothing": 0.1,
+}  # fmt: skip
+# The rules that run on the refined path, with collective_variable.refine: its images
+# (refined_images_path) are their CV's, an input of theirs in place of the first path's.
+ON_REFINED_PATH = ("umbrella_window", "transmission", "rates")
 SWITCHING_DEFAULTS = {"r0_a": 1.5, "d0_a": 0.0, "n": 6, "m": 0}
 BUILD_DEFAULTS = {  # collective_variable.build (mlpmf.pathbuild.PathBuildSettings)
     "images": 9, "candidates": 3, "perturbation_a": 0.3, "fmax_ev_a": 0.05,
@@ -107,6 +114,7 @@ CONDITIONS = {
     "confirm": lambda config: config["active_learning"]["confirm_steps"] is None,
     "ase": lambda config: config["potential"] == "ase",
     "built": lambda config: builds_path(config["collective_variable"]),
+    "refined": lambda config: refines_path(config["collective_variable"]),
     "exact": lambda config: (
         config["oracle"]["kind"] == "double_well_bond"
         and config["collective_variable"]["kind"] == "distance"
@@ -128,6 +136,23 @@ READS: dict[str, dict[str, tuple[str, ...]]] = {
             "built:collective_variable.reactant",
             "built:collective_variable.product",
         ),
+    },
+    "refine_path": {
+        "given": (
+            "system",
+            "potential",
+            "ase:external_potential",
+            "oracle",
+            "collective_variable",
+            "refined:collective_variable.refine",
+            "temperature_k",
+            "umbrella.timestep_fs",
+            "umbrella.friction_per_fs",
+            "umbrella.record_every",
+            "umbrella.precision",
+            "umbrella.exchange_every",
+        ),
+        "derived": ("seed", *WINDOW_GRID, *PMF_BINS, "umbrella.start_frames"),
     },
     "umbrella_windows": {"derived": (*WINDOW_GRID, "adaptive:umbrella.adaptive")},
     "sample_reference": {
@@ -324,6 +349,26 @@ def cv_settings(settings: Mapping) -> dict:
     return canonical(kept)
 
 
+def refine_settings(cv: Mapping) -> dict:
+    """``collective_variable.refine`` with its defaults (:data:`REFINE_DEFAULTS`)."""
+    return canonical({**REFINE_DEFAULTS, **(cv.get("refine") or {})})
+
+
+def refines_path(cv: Mapping) -> bool:
+    """True for a path CV along its progress whose images the workflow refines at
+    temperature before the windows (``refine.iterations`` > 0; rule refine_path)."""
+    return (
+        cv.get("kind") == "path"
+        and cv.get("component", "progress") == "progress"
+        and refine_settings(cv)["iterations"] > 0
+    )
+
+
+def refined_images_path(study: str) -> str:
+    """Where rule ``refine_path`` writes the refined path's images."""
+    return f"results/{study}/path/refined.extxyz"
+
+
 def builds_path(cv: Mapping) -> bool:
     """True for a path CV the workflow builds (``product`` named, no ``images`` of the
     user's; mlpmf.pathstudy)."""
@@ -383,10 +428,14 @@ def rule_settings(config: Mapping, rule: str) -> dict:
     for key in given:
         key = key.rpartition(":")[2]  # a condition decides what the test expects, not this
         section, _, name = key.partition(".")
-        if not name:
+        if key == "collective_variable.refine":
+            params.setdefault(section, {})[name] = refine_settings(config[section])
+        elif not name:
             params[section] = effective_section(config, section)
         else:
             params.setdefault(section, {})[name] = canonical(config[section][name])
+    if rule in ON_REFINED_PATH and refines_path(config["collective_variable"]):
+        params["collective_variable"]["images"] = refined_images_path(config["study"])
     return canonical(params)
 
 

@@ -24,7 +24,7 @@ off; it does not make 7 ps windows converge psi at phi > 0).
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,13 +158,16 @@ class WindowRecording:
     """What umbrella windows record besides their CVs and do besides MD, all optional:
     unbiased ``observables``, the committee's ``members``' energies (their count), an
     ``oracle`` that labels every ``umbrella.oracle_every``-th frame, ``checkpoints``
-    (one per window) and a ``progress_label``."""
+    (one per window), a ``progress_label`` and ``on_frame(k, atoms)``, called with each
+    recorded frame of window ``k`` (e.g. to average its configurations; what it gathers
+    is not checkpointed)."""
 
     observables: Mapping[str, CollectiveVariable] = field(default_factory=dict)
     members: int = 0
     oracle: RobustOracle | None = None
     checkpoints: Sequence[Checkpoint] | None = None
     progress_label: str | None = None
+    on_frame: Callable[[int, Atoms], None] | None = None
 
 
 def run_umbrella_windows(
@@ -290,6 +293,8 @@ def run_umbrella_windows(
                         force_error = float(np.sqrt(np.mean(difference[movable] ** 2)))
                 row[ORACLE_OFFSET_COLUMN].append(offset)
                 row[ORACLE_FORCE_COLUMN].append(force_error)
+            if recording.on_frame is not None:
+                recording.on_frame(k, atoms)
 
         def save(step: int, group=group) -> None:
             for k in group:

@@ -28,6 +28,7 @@ STAGE_SEED_KEYS = {
     "active_learning": 6,
     "transmission": 7,
     "build_path": 8,
+    "refine_path": 9,
 }
 
 

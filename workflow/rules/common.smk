@@ -10,6 +10,7 @@ from mlpmf.pathstudy import builds_path, images_path
 from mlpmf.pathstudy import summary_path as path_summary
 from mlpmf.grids import bin_edges, second_bin_edges, second_cv, window_grid
 from mlpmf.scope import canonical, cv_settings, effective_config, rule_settings
+from mlpmf.scope import refined_images_path, refines_path
 from mlpmf.studycheck import check_study
 from mlpmf.targets import completion_message as completion_of
 from mlpmf.targets import result_targets as study_results
@@ -58,6 +59,9 @@ USES_ACTIVE_LEARNING = learning_refines(config)  # it refines the committee firs
 BUILDS_PATH = builds_path(config["collective_variable"])  # rule build_path makes the CV
 # a built path's images, an input of each of the rules that build the CV
 PATH_INPUT = {"path": images_path(STUDY)} if BUILDS_PATH else {}
+REFINES_PATH = refines_path(config["collective_variable"])  # refined at temperature first
+# the path the windows, rates and transmission run on: the refined one, or the first
+WINDOW_PATH_INPUT = {"path": refined_images_path(STUDY)} if REFINES_PATH else PATH_INPUT
 
 
 wildcard_constraints:
@@ -101,7 +105,7 @@ def window_inputs(wildcards):
     """Inputs of one window job: the structure and, when an MLIP drives MD, the MLIP
     and its training frames, or the frames of ``umbrella.start_frames`` (each window
     starts from the frame nearest its centre)."""
-    inputs = {"structure": config["system"]["structure"], **PATH_INPUT}
+    inputs = {"structure": config["system"]["structure"], **WINDOW_PATH_INPUT}
     if USES_MODEL:
         inputs["model"] = model_path()
         inputs["frames"] = training_frames_path()
@@ -302,3 +306,14 @@ def report_headline():
 def completion_message():
     """Where the study's main results are, printed when the workflow succeeds."""
     return completion_of(STUDY, RESULTS)
+
+
+def refine_inputs(wildcards):
+    """What refine_path reads: the windows' inputs (the MLIP, start frames) and the path
+    it starts from, the built one or the study's own images."""
+    return {**window_inputs(wildcards), "path": config["collective_variable"]["images"]}
+
+
+def all_window_specs():
+    """Every window of ``umbrella.centers`` (each set of ``umbrella.repeats``)."""
+    return canonical([window_spec(w) for batch in window_batches() for w in batch])

@@ -94,7 +94,7 @@ rule rates:
         unpack(reference_barrier_inputs),
         unpack(reference_pmf_inputs("reference_pmf")),
         unpack(transmission_inputs),
-        **PATH_INPUT,
+        **WINDOW_PATH_INPUT,
         mbar=estimate_path("pmf_mbar"),
         mbar_bootstrap=f"{RESULTS}/free_energy/pmf_mbar_bootstrap.npy",
         wham=estimate_path("pmf_wham"),
