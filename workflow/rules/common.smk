@@ -59,7 +59,8 @@ USES_ACTIVE_LEARNING = learning_refines(config)  # it refines the committee firs
 BUILDS_PATH = builds_path(config["collective_variable"])  # rule build_path makes the CV
 # a built path's images, an input of each of the rules that build the CV
 PATH_INPUT = {"path": images_path(STUDY)} if BUILDS_PATH else {}
-REFINES_PATH = refines_path(config["collective_variable"])  # refined at temperature first
+# refined at the study's temperature before the windows (rule refine_path)
+REFINES_PATH = refines_path(config["collective_variable"])
 # the path the windows, rates and transmission run on: the refined one, or the first
 WINDOW_PATH_INPUT = {"path": refined_images_path(STUDY)} if REFINES_PATH else PATH_INPUT
 
