@@ -229,6 +229,7 @@ class ColvarSettings(Section):
     reactant: str = ""  # path: the reactant structure of a path the workflow builds
     product: str = ""  # path: the product structure; named, the workflow builds the path
     build: Mapping = dataclasses.field(default_factory=dict)  # path: how (PathBuildSettings)
+    refine: Mapping = dataclasses.field(default_factory=dict)  # path: at temperature (pathstring)
     bins: Mapping | None = None  # an observable's {start, stop, num}
 
     @classmethod
@@ -237,7 +238,7 @@ class ColvarSettings(Section):
         for key, kind in (("atoms", int), ("other_atoms", int), ("coefficients", float)):
             if key in values:
                 values[key] = tuple(kind(v) for v in values[key])
-        for key in ("switching", "bins", "build"):
+        for key in ("switching", "bins", "build", "refine"):
             if values.get(key) is not None:
                 values[key] = dict(values[key])
         return cls(**values)
